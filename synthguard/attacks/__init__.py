@@ -1,0 +1,1 @@
+"""Membership-inference attacks and the statistics used to score them."""

@@ -1,0 +1,318 @@
+"""The `synthguard` command line: parses options, calls the Python API, prints, sets exit codes.
+
+Exit codes: 0 done, 1 error (one line on stderr; SYNTHGUARD_DEBUG=1 shows the traceback),
+2 usage (Typer's own), 3 release refused by the gate.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .errors import DataValidationError, ReleaseRefused, SynthguardError, SynthguardWarning
+from .io import read_table, write_table, write_text
+from .schema import Schema
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Synthetic data that is attacked before it is released.")
+schema_app = typer.Typer(no_args_is_help=True, help="Propose a schema for a table, or check a table against one.")
+app.add_typer(schema_app, name="schema")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+# ---- shared options ------------------------------------------------------------------------------
+DataArg = Annotated[Path, typer.Argument(help="The private table: .csv or .parquet.", show_default=False)]
+SchemaOpt = Annotated[Optional[Path], typer.Option("--schema", "-s", help="Schema YAML (inferred, with a warning, if omitted).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random choice: same seed, same result.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+DefenseOpt = Annotated[str, typer.Option("--defense", help="Training defence: mixup (the paper's) or none.")]
+AlphaOpt = Annotated[float, typer.Option("--alpha", help="Mixup's Beta(alpha, alpha) parameter.")]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (passes of the critic over the rows).")]
+BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Rows per critic step.")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="Torch threads (default: torch's choice).")]
+
+
+def handle_errors(func: F) -> F:
+    """Turn our errors into one line on stderr and exit code 1 (3 for a refused release)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                return func(*args, **kwargs)
+        except ReleaseRefused as exc:
+            if os.environ.get("SYNTHGUARD_DEBUG"):
+                raise
+            err.print(f"[bold red]refused:[/] {exc}", highlight=False)
+            raise typer.Exit(3) from None
+        except SynthguardError as exc:
+            if os.environ.get("SYNTHGUARD_DEBUG"):
+                raise
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; nothing was written")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _show_warnings(caught: list[warnings.WarningMessage], quiet: bool) -> None:
+    if not quiet:
+        for w in caught:
+            err.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+
+
+@contextmanager
+def collect_warnings(quiet: bool) -> Iterator[None]:
+    """Show our warnings as one line each (not Python's two-line format)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+    _show_warnings([w for w in caught if w.category.__module__.startswith("synthguard")], quiet)
+
+
+@contextmanager
+def epoch_progress(total: int, quiet: bool, label: str = "training") -> Iterator[Callable[[int, dict[str, float]], None] | None]:
+    """A progress bar for an epoch loop: yields the `on_epoch` callback (None when quiet). The bar
+    appears at the first epoch, so that input errors found before training print alone."""
+    if quiet:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[losses]}"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    bar = Progress(*columns, console=err, transient=False)
+    task = bar.add_task(label, total=total, losses="")
+
+    def on_epoch(epoch: int, stats: dict[str, float]) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=epoch, losses=f"D {stats['loss_d']:+.3f}  G {stats['loss_g']:+.3f}")
+
+    try:
+        yield on_epoch
+    finally:
+        bar.stop()
+
+
+def check_output_path(path: Path) -> None:
+    """Fail before hours of work, not after, when the output cannot be written."""
+    if not path.parent.exists():
+        raise SynthguardError(f"output directory does not exist: {path.parent}")
+    if path.is_dir():
+        raise SynthguardError(f"output path is a directory: {path}")
+
+
+def load_schema(path: Path | None, data: Any) -> Schema:
+    if path is not None:
+        return Schema.load(path)
+    warnings.warn("no --schema given: inferring one from the data; review it with `synthguard schema infer`",
+                  SynthguardWarning, stacklevel=2)
+    return Schema.infer(data)
+
+
+def train_options(epochs: int | None, batch_size: int | None) -> dict[str, int]:
+    options = {"epochs": epochs, "batch_size": batch_size}
+    return {k: v for k, v in options.items() if v is not None}
+
+
+# ---- schema --------------------------------------------------------------------------------------
+@schema_app.command("infer")
+@handle_errors
+def schema_infer(
+    data: DataArg,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the YAML here (default: print it).")] = None,
+    condition: Annotated[Optional[str], typer.Option("--condition", help="Column to use as the GAN's label.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Schema name (default: the file's stem).")] = None,
+) -> None:
+    """Propose a schema for DATA; domains learned from the data are marked `learned`."""
+    frame = read_table(data)
+    schema = Schema.infer(frame, name=name or data.stem, condition=condition)
+    text = schema.to_yaml()
+    if output is None:
+        out.print(text, end="", markup=False, highlight=False)
+        return
+    write_text(output, text)
+    learned = sum(1 for c in schema.columns if c.learned)
+    err.print(f"wrote {output} ({len(schema.columns)} columns; review the {learned} with domains learned from the data)")
+
+
+@schema_app.command("check")
+@handle_errors
+def schema_check(data: DataArg, schema: Annotated[Path, typer.Option("--schema", "-s", help="Schema YAML.")]) -> None:
+    """Check DATA against a schema and list every problem (exit 1 if there is any)."""
+    sch = Schema.load(schema)
+    frame = read_table(data)
+    try:
+        parsed = sch.parse(frame, source=str(data))
+    except DataValidationError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]-[/] {problem}", highlight=False)
+        err.print(f"[bold red]error:[/] {data}: {len(exc.problems)} problem(s) against {schema}", highlight=False)
+        raise typer.Exit(1) from None
+    out.print(f"ok: {data} matches {schema} ({len(parsed)} rows, {len(parsed.columns)} modelled columns)", highlight=False)
+
+
+# ---- fit and sample --------------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def fit(
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (.sgm).")],
+    schema: SchemaOpt = None,
+    defense: DefenseOpt = "mixup",
+    alpha: AlphaOpt = 1.0,
+    epochs: EpochsOpt = None,
+    batch_size: BatchOpt = None,
+    seed: SeedOpt = 0,
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Fit a conditional WGAN (mixup-trained by default) on DATA and save it as one model file."""
+    from .synthesizer import Synthesizer
+
+    check_output_path(output)
+    frame = read_table(data)
+    with collect_warnings(quiet):
+        sch = load_schema(schema, frame)
+        synth = Synthesizer(sch, defense=defense, alpha=alpha, seed=seed, threads=threads,
+                            **train_options(epochs, batch_size))
+        with epoch_progress(synth.config.epochs, quiet) as on_epoch:
+            synth.fit(frame, on_epoch=on_epoch, source=str(data))
+    synth.save(output)
+    if not quiet:
+        err.print(f"wrote {output} ({synth.n_rows_} rows, defence {defense}, {synth.config.epochs} epochs). "
+                  "It holds the critic and encoder state: keep it internal.", highlight=False)
+
+
+@app.command()
+@handle_errors
+def sample(
+    model: Annotated[Path, typer.Argument(help="Model file from `synthguard fit`.", show_default=False)],
+    n: Annotated[int, typer.Option("-n", "--rows", help="Number of rows to draw.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")],
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Sampling seed (default: the model's).")] = None,
+    condition: Annotated[Optional[str], typer.Option("--condition", help="Fix the label: COLUMN=VALUE.")] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Draw N synthetic rows from MODEL (no gate: for internal use; `release` is the gated path)."""
+    from .io import table_format
+    from .synthesizer import Synthesizer
+
+    if n < 1:
+        raise SynthguardError(f"-n must be a positive number of rows, got {n}")
+    table_format(output)
+    check_output_path(output)
+    synth = Synthesizer.load(model)
+    label = None
+    if condition is not None:
+        column, sep, label = condition.partition("=")
+        expected = synth.schema_.condition
+        if not sep:
+            raise SynthguardError(f"--condition must look like COLUMN=VALUE, got {condition!r}")
+        if column != expected:
+            raise SynthguardError(f"--condition: {column!r} is not the model's condition column ({expected!r})")
+    rows = synth.sample(n, condition=label, seed=seed)
+    write_table(rows, output)
+    if not quiet:
+        err.print(f"wrote {n} rows to {output}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    real: Annotated[Path, typer.Argument(help="The real rows the generator was fitted on.", show_default=False)],
+    synthetic: Annotated[Path, typer.Argument(help="The synthetic table.", show_default=False)],
+    schema: Annotated[Path, typer.Option("--schema", "-s", help="Schema YAML.")],
+    holdout: Annotated[Optional[Path], typer.Option("--holdout", help="Real rows the generator never saw "
+                       "(default: 20% of REAL, which the generator did see: optimistic).")] = None,
+    target: Annotated[Optional[str], typer.Option("--target", help="Column for TSTR (default: the condition).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the metrics as JSON here.")] = None,
+    plots: Annotated[Optional[Path], typer.Option("--plots", help="Write DWP and DWpre scatter plots into this folder.")] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Utility of SYNTHETIC against REAL: quality, DWP, DWpre, TSTR, copies and distances."""
+    import json
+
+    from .plots import plot_dwp, plot_dwpre
+    from .utility import evaluate as evaluate_utility
+
+    if output is not None:
+        check_output_path(output)
+    if plots is not None:
+        if not plots.parent.exists():
+            raise SynthguardError(f"output directory does not exist: {plots.parent}")
+        plots.mkdir(exist_ok=True)
+    sch = Schema.load(schema)
+    real_raw = read_table(real)
+    resolved = sch.resolve(list(real_raw.columns), str(real))
+    train = sch.parse(real_raw, str(real))
+    synth = sch.parse(read_table(synthetic), str(synthetic))
+    if holdout is not None:
+        test = sch.parse(read_table(holdout), str(holdout))
+    else:
+        err.print("[yellow]note:[/] no --holdout: 20% of REAL is the test set, and the generator saw it", highlight=False)
+        test = train.sample(frac=0.2, random_state=seed)
+    report = evaluate_utility(train, test.reset_index(drop=True), synth, resolved, target=target, seed=seed)
+    print_utility(report.to_dict())
+    if output is not None:
+        write_text(output, json.dumps(report.to_dict(), indent=2))
+        err.print(f"wrote {output}", highlight=False)
+    if plots is not None:
+        plot_dwp(report, plots / "dwp.png")
+        plot_dwpre(report, plots / "dwpre.png")
+        err.print(f"wrote {plots / 'dwp.png'} and {plots / 'dwpre.png'}", highlight=False)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def print_utility(metrics: dict[str, Any]) -> None:
+    """A short table of the utility metrics a steward reads first."""
+    from rich.table import Table
+
+    table = Table(title="utility", show_header=True, header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    q, dwp_, dwpre_, dist = metrics["quality"], metrics["dwp"], metrics["dwpre"], metrics["distance"]
+    table.add_row("sdmetrics quality (shapes / pair trends)",
+                  f"{_fmt(q['score'])} ({_fmt(q['column_shapes'])} / {_fmt(q['column_pair_trends'])})")
+    table.add_row("DWP mean abs. difference (correlation)", f"{_fmt(dwp_['mae'])} ({_fmt(dwp_['correlation'])})")
+    table.add_row("DWpre mean gap, real- vs synthetic-trained", _fmt(dwpre_["mean_abs_gap"]))
+    down = metrics.get("downstream")
+    if down is not None and down["task"] == "classification":
+        table.add_row(f"TSTR {down['target']}: accuracy (real-trained)",
+                      f"{_fmt(down['tstr']['accuracy'])} ({_fmt(down['trtr']['accuracy'])})")
+        table.add_row(f"TSTR {down['target']}: ROC AUC (real-trained)",
+                      f"{_fmt(down['tstr']['auc'])} ({_fmt(down['trtr']['auc'])})")
+    elif down is not None:
+        table.add_row(f"TSTR {down['target']}: R^2 (real-trained)", f"{_fmt(down['tstr']['r2'])} ({_fmt(down['trtr']['r2'])})")
+    table.add_row("exact copies of training rows", f"{dist['exact_copy_rate']:.2%}")
+    table.add_row("closest-record distance, synthetic vs holdout (median)",
+                  f"{_fmt(dist['dcr_synthetic_median'])} vs {_fmt(dist['dcr_holdout_median'])}")
+    out.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,501 @@
+"""TableEncoder: a reversible map between a typed frame and the GAN's vectors.
+
+Each modelled column becomes one or more *spans* of the encoded row, and each span has a kind
+that decides the generator's output head:
+
+* ``scalar``  one unit in [-1, 1] (tanh): a continuous value normalised within its mode
+* ``onehot``  a group of units (softmax): a category, or a continuous column's mode
+* ``binary``  one unit in [0, 1] (sigmoid): a boolean, or a missing-value indicator
+
+Continuous, integer and datetime columns use mode-specific normalisation: a Bayesian Gaussian
+mixture per column, a value -> (its offset within a sampled mode, that mode one-hot). Booleans are
+one unit each, so a wide 0/1 table (thousands of code columns) stays as wide as it is. Categories
+held by fewer than `rare_category_count` rows are merged into one slot, because a category held by
+one person identifies them; the slot decodes to one of its members at random.
+
+The condition column (the GAN's label) is encoded separately as a one-hot vector. All fitted
+state is plain JSON: numbers, strings and lists.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import logsumexp
+from sklearn.mixture import BayesianGaussianMixture
+
+from ..errors import SynthguardWarning
+from ..schema import Column, Schema
+
+SPAN_KINDS = ("scalar", "onehot", "binary")
+_STD_MULTIPLIER = 4.0
+_MODE_WEIGHT_THRESHOLD = 0.005
+
+
+@dataclass(frozen=True)
+class Span:
+    """A block of the encoded row: `width` units starting at `start`, of one output kind."""
+
+    start: int
+    width: int
+    kind: str
+    column: str
+
+
+# ---- per-column transforms ---------------------------------------------------------------------
+class _Transform:
+    """One column's encoder. `blocks` lists (kind, width) in the order `encode` emits them."""
+
+    kind = ""
+    blocks: list[tuple[str, int]]
+
+    def __init__(self, column: Column) -> None:
+        self.column = column
+        self.constant: Any = None
+        self.all_null = False
+        self.has_nulls = False
+        self.null_rate = 0.0
+
+    @property
+    def width(self) -> int:
+        return sum(w for _, w in self.blocks)
+
+    def state(self) -> dict[str, Any]:
+        return {"constant": _jsonable(self.constant), "all_null": self.all_null, "has_nulls": self.has_nulls,
+                "null_rate": self.null_rate}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.constant, self.all_null = state["constant"], state["all_null"]
+        self.has_nulls, self.null_rate = state["has_nulls"], state["null_rate"]
+
+    def _fit_nulls(self, series: pd.Series) -> pd.Series:
+        nulls = series.isna()
+        self.has_nulls = bool(nulls.any())
+        self.null_rate = float(nulls.mean())
+        self.all_null = bool(nulls.all())
+        return series[~nulls]
+
+
+class _Continuous(_Transform):
+    """Mode-specific normalisation of a number (continuous, integer or datetime column)."""
+
+    def __init__(self, column: Column, max_modes: int = 10) -> None:
+        super().__init__(column)
+        self.max_modes = max_modes
+        self.means: list[float] = []
+        self.stds: list[float] = []
+        self.weights: list[float] = []
+        self.lo = self.hi = 0.0
+        self.log = False  # modes fitted on log1p(x): heavy right tails (expenditures) need it
+        self.blocks = []
+
+    def _numbers(self, series: pd.Series) -> np.ndarray:
+        if self.column.type == "datetime":
+            values = pd.to_datetime(series)
+            out = np.full(len(series), np.nan)
+            ok = values.notna().to_numpy()
+            out[ok] = values[ok].astype("int64").to_numpy() / 1e9  # seconds since the epoch
+            return out
+        return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+
+    def fit(self, series: pd.Series, seed: int) -> None:
+        present = self._numbers(self._fit_nulls(series))
+        if self.all_null:
+            self.blocks = []
+            return
+        self.lo, self.hi = float(present.min()), float(present.max())
+        if self.lo == self.hi:
+            self.constant = self.lo
+        else:
+            self._fit_modes(present, seed)
+            if self.lo >= 0 and self._uncovered(present) > 0.005:
+                raw_modes = (self.means, self.stds, self.weights)
+                self.log = True
+                self._fit_modes(np.log1p(present), seed)
+                if self._uncovered(present) >= self._uncovered_with(raw_modes, present, log=False):
+                    self.log = False
+                    self.means, self.stds, self.weights = raw_modes
+        self.blocks = ([("scalar", 1), ("onehot", len(self.means))] if self.constant is None else [])
+        if self.has_nulls:
+            self.blocks.append(("binary", 1))
+
+    def _fit_modes(self, values: np.ndarray, seed: int) -> None:
+        n_modes = int(min(self.max_modes, len(np.unique(values))))
+        gm = BayesianGaussianMixture(
+            n_components=n_modes, weight_concentration_prior_type="dirichlet_process",
+            weight_concentration_prior=0.001, n_init=1, max_iter=100, random_state=seed,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence chatter on point masses is expected
+            gm.fit(values.reshape(-1, 1))
+        keep = gm.weights_ > _MODE_WEIGHT_THRESHOLD
+        floor = max((self.hi - self.lo) * 1e-4, 1e-9)  # a point mass (exact zeros) has ~0 variance
+        self.means = gm.means_[keep, 0].tolist()
+        self.stds = np.maximum(np.sqrt(gm.covariances_[keep].reshape(-1)), floor).tolist()
+        weights = gm.weights_[keep]
+        self.weights = (weights / weights.sum()).tolist()
+
+    def _uncovered(self, values: np.ndarray) -> float:
+        return self._uncovered_with((self.means, self.stds, self.weights), values, self.log)
+
+    @staticmethod
+    def _uncovered_with(modes: tuple[list[float], list[float], list[float]], values: np.ndarray, log: bool) -> float:
+        """Share of values that no mode can represent within |alpha| < 0.99 (they would be clipped)."""
+        x = np.log1p(values) if log else values
+        means, stds = np.asarray(modes[0]), np.asarray(modes[1])
+        return float((np.abs(x[:, None] - means) >= 0.99 * _STD_MULTIPLIER * stds).all(axis=1).mean())
+
+    def encode(self, series: pd.Series, rng: np.random.Generator) -> np.ndarray:
+        values = self._numbers(series)
+        if self.log:
+            values = np.log1p(values)
+        nulls = np.isnan(values)
+        parts = []
+        if self.constant is None and not self.all_null:
+            filled = np.where(nulls, np.nanmedian(values) if (~nulls).any() else self.means[0], values)
+            means, stds = np.asarray(self.means), np.asarray(self.stds)
+            logp = np.log(np.asarray(self.weights)) - np.log(stds) - 0.5 * ((filled[:, None] - means) / stds) ** 2
+            # prefer modes that can represent the value within their range (|alpha| < 1), so that
+            # tails are not clipped when a wider mode could hold them
+            fits = np.abs(filled[:, None] - means) < 0.99 * _STD_MULTIPLIER * stds
+            logp = np.where(fits | ~fits.any(axis=1, keepdims=True), logp, -np.inf)
+            post = np.exp(logp - logsumexp(logp, axis=1, keepdims=True))
+            # sample the mode from the posterior (not argmax), as mode-specific normalisation does
+            mode = (post.cumsum(axis=1) > rng.random((len(values), 1))).argmax(axis=1)
+            alpha = np.clip((filled - means[mode]) / (_STD_MULTIPLIER * stds[mode]), -0.99, 0.99)
+            onehot = np.zeros((len(values), len(means)))
+            onehot[np.arange(len(values)), mode] = 1.0
+            parts += [alpha[:, None], onehot]
+        if self.has_nulls:
+            parts.append(nulls[:, None].astype(float))
+        return np.hstack(parts) if parts else np.zeros((len(values), 0))
+
+    def decode(self, block: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        n = len(block)
+        if self.all_null:
+            values = np.full(n, np.nan)
+        elif self.constant is not None:
+            values = np.full(n, float(self.constant))
+        else:
+            alpha = np.clip(block[:, 0], -1, 1)
+            mode = block[:, 1 : 1 + len(self.means)].argmax(axis=1)
+            values = alpha * _STD_MULTIPLIER * np.asarray(self.stds)[mode] + np.asarray(self.means)[mode]
+            if self.log:
+                values = np.expm1(values)
+            lo = self.column.min if self.column.min is not None else self.lo
+            hi = self.column.max if self.column.max is not None else self.hi
+            values = np.clip(values, lo, hi)
+        if self.has_nulls and not self.all_null:
+            values = np.where(block[:, -1] > 0.5, np.nan, values)
+        return self._typed(values)
+
+    def _typed(self, values: np.ndarray) -> pd.Series:
+        if self.column.type == "datetime":
+            return pd.Series(pd.to_datetime(np.round(values * 1e9), unit="ns"))
+        if self.column.type == "integer":
+            rounded = np.round(values)
+            if np.isnan(rounded).any():
+                return pd.Series(pd.array(rounded, dtype="Float64")).astype("Int64")
+            return pd.Series(rounded.astype(np.int64))
+        return pd.Series(values)
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "means": self.means, "stds": self.stds, "weights": self.weights,
+                "lo": self.lo, "hi": self.hi, "log": self.log}
+
+    def load(self, state: dict[str, Any]) -> None:
+        super().load(state)
+        self.means, self.stds, self.weights = state["means"], state["stds"], state["weights"]
+        self.lo, self.hi, self.log = state["lo"], state["hi"], state["log"]
+        modes = [("scalar", 1), ("onehot", len(self.means))] if self.constant is None and not self.all_null else []
+        self.blocks = modes + ([("binary", 1)] if self.has_nulls else [])
+
+
+class _Categorical(_Transform):
+    """One-hot over the categories, with rare ones merged into one slot and nulls as a slot."""
+
+    def __init__(self, column: Column, rare_count: int) -> None:
+        super().__init__(column)
+        self.rare_count = rare_count
+        self.slots: list[Any] = []      # category labels, one per one-hot unit, in order
+        self.rare: list[Any] = []       # the categories merged into the rare slot
+        self.counts: list[int] = []     # training count per slot (for condition sampling)
+        self.blocks = []
+
+    RARE, NULL = "__rare__", "__null__"
+
+    def fit(self, series: pd.Series, seed: int) -> None:
+        present = self._fit_nulls(series)
+        counts = present.map(str).value_counts()
+        declared = list(self.column.categories) if self.column.categories is not None else sorted(set(present), key=str)
+        labels = {str(c): c for c in declared}
+        self.slots, self.rare, self.counts = [], [], []
+        rare_total = 0
+        for key, label in labels.items():
+            n = int(counts.get(key, 0))
+            if n == 0:
+                continue
+            if n < self.rare_count:
+                self.rare.append(label)
+                rare_total += n
+            else:
+                self.slots.append(label)
+                self.counts.append(n)
+        if self.rare:
+            self.slots.append(self.RARE)
+            self.counts.append(rare_total)
+        if self.has_nulls:
+            self.slots.append(self.NULL)
+            self.counts.append(int(series.isna().sum()))
+        if len(self.slots) == 1:
+            self.constant = self.slots[0]
+        self.blocks = [] if len(self.slots) <= 1 else [("onehot", len(self.slots))]
+
+    def slot_of(self, values: pd.Series) -> np.ndarray:
+        """Slot index per value; -1 for a value the encoder never saw."""
+        index = {str(s): i for i, s in enumerate(self.slots) if s not in (self.RARE, self.NULL)}
+        rare_slot = self.slots.index(self.RARE) if self.RARE in self.slots else -1
+        null_slot = self.slots.index(self.NULL) if self.NULL in self.slots else -1
+        rare_keys = {str(r) for r in self.rare}
+        out = np.full(len(values), -1, dtype=np.int64)
+        for i, v in enumerate(values.to_numpy()):
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                out[i] = null_slot
+            else:
+                key = str(v)
+                out[i] = index.get(key, rare_slot if key in rare_keys else -1)
+        return out
+
+    def encode(self, series: pd.Series, rng: np.random.Generator) -> np.ndarray:
+        if not self.blocks:
+            return np.zeros((len(series), 0))
+        slots = self.slot_of(series)
+        unseen = slots < 0
+        if unseen.any():
+            # a value outside what was fitted: treat it as rare (it is, in the training data)
+            slots[unseen] = self.slots.index(self.RARE) if self.RARE in self.slots else int(np.argmax(self.counts))
+        onehot = np.zeros((len(series), len(self.slots)))
+        onehot[np.arange(len(series)), slots] = 1.0
+        return onehot
+
+    def labels_for(self, slots: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        out: list[Any] = []
+        draws = rng.integers(0, max(len(self.rare), 1), size=len(slots))
+        for slot, draw in zip(slots, draws):
+            label = self.slots[slot]
+            if label == self.RARE:
+                label = self.rare[draw]
+            elif label == self.NULL:
+                label = None
+            out.append(label)
+        return pd.Series(out, dtype=object)
+
+    def decode(self, block: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        if self.all_null:
+            series = pd.Series([None] * len(block), dtype=object)
+        elif self.constant is not None:
+            series = self.labels_for(np.zeros(len(block), dtype=np.int64), rng)
+        else:
+            series = self.labels_for(block.argmax(axis=1), rng)
+        return series
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "slots": [_jsonable(s) for s in self.slots],
+                "rare": [_jsonable(r) for r in self.rare], "counts": self.counts}
+
+    def load(self, state: dict[str, Any]) -> None:
+        super().load(state)
+        self.slots, self.rare, self.counts = state["slots"], state["rare"], state["counts"]
+        self.blocks = [] if len(self.slots) <= 1 else [("onehot", len(self.slots))]
+
+
+class _Boolean(_Transform):
+    """One unit per boolean (so wide 0/1 tables stay narrow), plus a null indicator if needed."""
+
+    def __init__(self, column: Column) -> None:
+        super().__init__(column)
+        self.blocks = []
+        self.rate = 0.0
+
+    def fit(self, series: pd.Series, seed: int) -> None:
+        present = self._fit_nulls(series)
+        if not self.all_null:
+            values = present.astype(bool).to_numpy()
+            self.rate = float(values.mean())
+            if values.all() or not values.any():
+                self.constant = bool(values[0])
+        self.blocks = ([("binary", 1)] if self.constant is None and not self.all_null else [])
+        if self.has_nulls and not self.all_null:
+            self.blocks.append(("binary", 1))
+
+    def encode(self, series: pd.Series, rng: np.random.Generator) -> np.ndarray:
+        nulls = series.isna().to_numpy()
+        parts = []
+        if self.constant is None and not self.all_null:
+            parts.append(_bool_values(series, nulls)[:, None].astype(float))
+        if self.has_nulls and not self.all_null:
+            parts.append(nulls[:, None].astype(float))
+        return np.hstack(parts) if parts else np.zeros((len(series), 0))
+
+    def decode(self, block: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        n = len(block)
+        if self.all_null:
+            return pd.Series([None] * n, dtype=object)
+        values = np.full(n, bool(self.constant)) if self.constant is not None else block[:, 0] > 0.5
+        series = pd.Series(values, dtype=object)
+        if self.has_nulls:
+            series[block[:, -1] > 0.5] = None
+        return series
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "rate": self.rate}
+
+    def load(self, state: dict[str, Any]) -> None:
+        super().load(state)
+        self.rate = state["rate"]
+        self.blocks = ([("binary", 1)] if self.constant is None and not self.all_null else [])
+        if self.has_nulls and not self.all_null:
+            self.blocks.append(("binary", 1))
+
+
+def _bool_values(series: pd.Series, nulls: np.ndarray) -> np.ndarray:
+    """Booleans as a bool array, nulls read as False (they are carried by an indicator)."""
+    return np.where(nulls, False, series.to_numpy(dtype=object)).astype(bool)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# ---- the encoder ---------------------------------------------------------------------------------
+class TableEncoder:
+    """Encode a typed frame (see `Schema.parse`) into (X, C) and decode generator output back.
+
+    Args:
+        schema: a schema resolved against the data (`Schema.resolve`).
+        max_modes: most Gaussian modes per continuous column.
+        rare_category_count: categories held by fewer rows than this are merged into one slot.
+        fit_rows: the mixtures are fitted on at most this many rows (a seeded sample), which keeps
+            fitting time bounded on large tables.
+    """
+
+    def __init__(self, schema: Schema, *, max_modes: int = 10, rare_category_count: int = 5,
+                 fit_rows: int = 5_000) -> None:
+        self.schema = schema
+        self.max_modes = max_modes
+        self.rare_category_count = rare_category_count
+        self.fit_rows = fit_rows
+        self.transforms: dict[str, _Transform] = {}
+        self.condition: _Categorical | None = None
+        for col in schema.modelled_columns:
+            if col.name == schema.condition:
+                self.condition = _Categorical(col, rare_category_count)
+            elif col.type == "categorical":
+                self.transforms[col.name] = _Categorical(col, rare_category_count)
+            elif col.type == "boolean":
+                self.transforms[col.name] = _Boolean(col)
+            else:
+                self.transforms[col.name] = _Continuous(col, max_modes)
+        self.spans: list[Span] = []
+
+    # ---- fitting and layout ----------------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame, seed: int = 0) -> TableEncoder:
+        rng = np.random.default_rng(seed)
+        sample = frame if len(frame) <= self.fit_rows else frame.iloc[rng.choice(len(frame), self.fit_rows, replace=False)]
+        for name, transform in self.transforms.items():
+            # the mixture sees a bounded sample; category counts and null rates see every row
+            source = sample if isinstance(transform, _Continuous) else frame
+            transform.fit(source[name], seed)
+            if transform.all_null:
+                warnings.warn(f"column {name!r} is entirely empty; it is reproduced as empty", SynthguardWarning, stacklevel=2)
+            elif transform.constant is not None:
+                warnings.warn(f"column {name!r} is constant; it is reproduced as the constant {transform.constant!r}",
+                              SynthguardWarning, stacklevel=2)
+        if self.condition is not None:
+            self.condition.fit(frame[self.condition.column.name], seed)
+            self.condition.blocks = [("onehot", len(self.condition.slots))]  # even one class is a label
+        self._layout()
+        return self
+
+    def _layout(self) -> None:
+        self.spans = []
+        start = 0
+        for name, transform in self.transforms.items():
+            for kind, width in transform.blocks:
+                self.spans.append(Span(start, width, kind, name))
+                start += width
+        self.dim = start
+
+    @property
+    def cond_dim(self) -> int:
+        return len(self.condition.slots) if self.condition is not None else 0
+
+    @property
+    def condition_frequencies(self) -> np.ndarray:
+        """Training frequency of each condition slot: how release-time labels are drawn."""
+        if self.condition is None:
+            return np.zeros(0)
+        counts = np.asarray(self.condition.counts, dtype=float)
+        return counts / counts.sum()
+
+    # ---- encode / decode -------------------------------------------------------------------------
+    def transform(self, frame: pd.DataFrame, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Encode rows: X (n, dim) and the condition one-hot C (n, cond_dim), float32."""
+        rng = np.random.default_rng(seed)
+        blocks = [t.encode(frame[name], rng) for name, t in self.transforms.items() if t.blocks]
+        x = np.hstack(blocks).astype(np.float32) if blocks else np.zeros((len(frame), 0), np.float32)
+        cond = self.condition.encode(frame[self.condition.column.name], rng) if self.condition else np.zeros((len(frame), 0))
+        return x, cond.astype(np.float32)
+
+    def inverse_transform(self, x: np.ndarray, cond_slots: np.ndarray | None = None, seed: int = 0) -> pd.DataFrame:
+        """Decode hard generator output (one-hot groups and 0/1 units) into a typed frame in the
+        schema's column order. `cond_slots` gives each row's condition slot index."""
+        rng = np.random.default_rng(seed)
+        out: dict[str, pd.Series] = {}
+        start = 0
+        for name, transform in self.transforms.items():
+            out[name] = transform.decode(x[:, start : start + transform.width], rng)
+            start += transform.width
+        if self.condition is not None:
+            slots = cond_slots if cond_slots is not None else np.zeros(len(x), dtype=np.int64)
+            block = np.eye(len(self.condition.slots))[slots]
+            out[self.condition.column.name] = self.condition.decode(block, rng)
+        names = [c.name for c in self.schema.modelled_columns]
+        return pd.DataFrame({n: out[n].reset_index(drop=True) for n in names})
+
+    def condition_slot(self, value: Any) -> int:
+        """The condition slot for a user-given label, e.g. from `--condition hlth=poor`."""
+        if self.condition is None:
+            raise ValueError("this model has no condition column")
+        slots = self.condition.slot_of(pd.Series([value], dtype=object))
+        if slots[0] < 0:
+            raise ValueError(f"{value!r} is not a category of the condition column {self.condition.column.name!r}")
+        return int(slots[0])
+
+    # ---- JSON state ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "max_modes": self.max_modes, "rare_category_count": self.rare_category_count, "fit_rows": self.fit_rows,
+            "columns": {name: t.state() for name, t in self.transforms.items()},
+            "condition": self.condition.state() if self.condition else None,
+        }
+
+    @classmethod
+    def from_state_dict(cls, schema: Schema, state: dict[str, Any]) -> TableEncoder:
+        enc = cls(schema, max_modes=state["max_modes"], rare_category_count=state["rare_category_count"],
+                  fit_rows=state["fit_rows"])
+        if set(state["columns"]) != set(enc.transforms):
+            raise ValueError("encoder state does not match the schema's columns")
+        for name, transform in enc.transforms.items():
+            transform.load(state["columns"][name])
+        if enc.condition is not None:
+            enc.condition.load(state["condition"])
+            enc.condition.blocks = [("onehot", len(enc.condition.slots))]
+        enc._layout()
+        return enc

@@ -1,0 +1,1 @@
+"""The conditional WGAN-GP: networks, defences and the training loop."""

@@ -1,0 +1,230 @@
+"""Synthesizer: schema + encoder + conditional WGAN-GP, with fit / sample / save / load.
+
+    synth = Synthesizer(schema, defense="mixup", epochs=300, seed=0).fit(frame)
+    rows = synth.sample(1000, seed=1)
+    synth.save("model.sgm");  same = Synthesizer.load("model.sgm")
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+from . import __version__
+from .encoders.table import TableEncoder
+from .errors import ModelFileError, SynthguardError, SynthguardWarning
+from .gan.defenses import make_defense
+from .gan.networks import Critic, Generator, OutputHeads
+from .gan.trainer import TrainConfig, TrainedGAN, build_networks, seeded_torch, train_gan
+from .modelfile import read_model_file, write_model_file
+from .schema import Schema
+
+KIND = "table-cgan"
+_SAMPLE_CHUNK = 10_000
+
+
+class Synthesizer:
+    """A mixup-trained (by default) conditional WGAN-GP over a schema-encoded table.
+
+    Args:
+        schema: the table's schema; inferred from the data at `fit` (with a warning) if None.
+        defense: `mixup` (the paper's defence) or `none`.
+        alpha: mixup's Beta(alpha, alpha) parameter.
+        lambda_mode: `batch` (one lambda per batch, the paper's) or `sample`.
+        seed: every random choice (encoder modes, weights, noise, sampling) derives from it.
+        threads: torch threads while fitting and sampling (None leaves torch's setting).
+        rare_category_count: categories held by fewer rows are merged into one slot.
+        max_modes: most mixture modes per continuous column.
+        **train_options: any TrainConfig field (epochs, batch_size, n_critic, critic_dims, ...).
+    """
+
+    def __init__(self, schema: Schema | None = None, *, defense: str = "mixup", alpha: float = 1.0,
+                 lambda_mode: str = "batch", seed: int = 0, threads: int | None = None,
+                 rare_category_count: int = 5, max_modes: int = 10, **train_options: Any) -> None:
+        self.schema = schema
+        self.defense = defense
+        self.alpha = alpha
+        self.lambda_mode = lambda_mode
+        self.seed = int(seed)
+        self.threads = threads
+        self.rare_category_count = rare_category_count
+        self.max_modes = max_modes
+        try:
+            self.config = TrainConfig(**train_options)
+            self._make_defense()
+        except (TypeError, ValueError) as err:
+            raise SynthguardError(str(err)) from None
+
+    # ---- parameters ----------------------------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """Everything needed to repeat this training recipe (the audit's shadows use it)."""
+        return {"defense": self.defense, "alpha": self.alpha, "lambda_mode": self.lambda_mode, "seed": self.seed,
+                "rare_category_count": self.rare_category_count, "max_modes": self.max_modes,
+                **self.config.to_dict()}
+
+    def clone(self, **overrides: Any) -> Synthesizer:
+        """An unfitted synthesizer with the same recipe (and schema), some parameters replaced."""
+        params = {**self.get_params(), **overrides}
+        return Synthesizer(self.schema, threads=self.threads, **params)
+
+    def _make_defense(self):  # noqa: ANN202 - small factory
+        return make_defense(self.defense, alpha=self.alpha, lambda_mode=self.lambda_mode)
+
+    # ---- fitting -------------------------------------------------------------------------------
+    def fit(self, data: pd.DataFrame, on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+            source: str = "data") -> Synthesizer:
+        """Fit on a raw frame (text cells are parsed by the schema). Returns self."""
+        if self.schema is None:
+            warnings.warn("no schema given: inferring one from the data (review it with `synthguard schema infer`)",
+                          SynthguardWarning, stacklevel=2)
+            self.schema = Schema.infer(data)
+        frame = self.schema.parse(data, source)
+        self.fit_parsed(frame, self.schema.resolve(list(data.columns), source), on_epoch)
+        return self
+
+    def fit_parsed(self, frame: pd.DataFrame, resolved: Schema,
+                   on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> Synthesizer:
+        """Fit on a frame already parsed by `resolved` (the audit reuses one parse for all shadows)."""
+        if len(frame) < 2:
+            raise SynthguardError(f"need at least 2 rows to fit, got {len(frame)}")
+        encoder_seed, train_seed, self._sample_seed = (int(s) for s in np.random.SeedSequence(self.seed).generate_state(3))
+        self.schema_ = resolved
+        self.encoder_ = TableEncoder(resolved, max_modes=self.max_modes, rare_category_count=self.rare_category_count)
+        self.encoder_.fit(frame, seed=encoder_seed)
+        x, cond = self.encoder_.transform(frame, seed=encoder_seed)
+
+        def hook(epoch: int, stats: dict[str, float], gan: TrainedGAN) -> None:
+            self.gan_ = gan  # so that the callback may sample from the model as it trains
+            if on_epoch is not None:
+                on_epoch(epoch, stats)
+
+        self.gan_ = train_gan(x, cond, self.encoder_.spans, self.config, self._make_defense(), train_seed,
+                              on_epoch=hook, threads=self.threads)
+        self.n_rows_ = len(frame)
+        return self
+
+    @property
+    def fitted(self) -> bool:
+        return hasattr(self, "gan_")
+
+    def _check_fitted(self) -> None:
+        if not self.fitted:
+            raise SynthguardError("this synthesizer is not fitted yet; call fit() or load a model file")
+
+    # ---- sampling ------------------------------------------------------------------------------
+    def condition_slots(self, n: int, condition: Any = None, seed: int | None = None) -> np.ndarray:
+        """Condition slot per row: the given label, or drawn with the training frequencies."""
+        enc = self.encoder_
+        if enc.condition is None:
+            if condition is not None:
+                raise SynthguardError("this model has no condition column, so --condition cannot be used")
+            return np.zeros(n, dtype=np.int64)
+        if condition is not None:
+            try:
+                return np.full(n, enc.condition_slot(condition), dtype=np.int64)
+            except ValueError as err:
+                raise SynthguardError(str(err)) from None
+        rng = np.random.default_rng(self._seed_for(seed, 1))
+        return rng.choice(enc.cond_dim, size=n, p=enc.condition_frequencies)
+
+    def _seed_for(self, seed: int | None, stream: int) -> int:
+        base = self._sample_seed if seed is None else int(seed)
+        return int(np.random.SeedSequence([base, stream]).generate_state(1)[0])
+
+    def generate_encoded(self, slots: np.ndarray, seed: int | None = None, mode: str = "hard") -> np.ndarray:
+        """Generator output for the given condition slots, in encoded space (hard or soft)."""
+        self._check_fitted()
+        n = len(slots)
+        out = np.empty((n, self.encoder_.dim), dtype=np.float32)
+        eye = torch.eye(max(self.encoder_.cond_dim, 1))[:, : self.encoder_.cond_dim]
+        with seeded_torch(self._seed_for(seed, 2), self.threads), torch.no_grad():
+            for start in range(0, n, _SAMPLE_CHUNK):
+                idx = torch.as_tensor(slots[start:start + _SAMPLE_CHUNK])
+                z = torch.randn(len(idx), self.config.z_dim)
+                raw = self.gan_.generator(z, eye[idx])
+                out[start:start + len(idx)] = self.gan_.heads(raw, mode).numpy()
+        return out
+
+    def sample(self, n: int, condition: Any = None, seed: int | None = None, typed: bool = False) -> pd.DataFrame:
+        """Draw `n` synthetic rows; `condition` fixes the condition column's label.
+
+        Rows look like the input (booleans in the data's own spelling); `typed=True` returns them
+        as `Schema.parse` would (booleans as True/False), which is what metrics compare."""
+        self._check_fitted()
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise SynthguardError(f"the number of rows to sample must be a positive integer, got {n}")
+        slots = self.condition_slots(int(n), condition, seed)
+        x = self.generate_encoded(slots, seed)
+        rows = self.encoder_.inverse_transform(x, slots, seed=self._seed_for(seed, 3))
+        return rows if typed else self.schema_.format(rows)
+
+    # ---- scoring helpers used by the audit --------------------------------------------------------
+    def encode(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Encode parsed rows as the critic sees them (fixed seed: the same rows, the same vectors)."""
+        self._check_fitted()
+        return self.encoder_.transform(frame, seed=0)
+
+    def critic_scores(self, x: np.ndarray, cond: np.ndarray) -> np.ndarray:
+        """D(x, c) for encoded rows (eval mode: no dropout)."""
+        self._check_fitted()
+        with torch.no_grad():
+            return self.gan_.critic(torch.as_tensor(x), torch.as_tensor(cond)).numpy().astype(np.float64)
+
+    # ---- persistence -----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write one `.sgm` model file (atomically). It holds the critic too: keep it internal."""
+        self._check_fitted()
+        manifest = {
+            "kind": KIND, "synthguard_version": __version__, "params": self.get_params(),
+            "defense": self._make_defense().describe(), "n_rows": self.n_rows_,
+            "data_dim": self.encoder_.dim, "cond_dim": self.encoder_.cond_dim,
+            "internal": ["critic.safetensors", "encoder.json"],
+            "history": self.gan_.history[-1:] if self.gan_.history else [],
+        }
+        parts = {
+            "schema.yaml": self.schema_.to_yaml().encode(),
+            "encoder.json": json.dumps(self.encoder_.state_dict(), sort_keys=True).encode(),
+            "generator.safetensors": save_tensors(_contiguous(self.gan_.generator.state_dict())),
+            "critic.safetensors": save_tensors(_contiguous(self.gan_.critic.state_dict())),
+        }
+        write_model_file(path, manifest, parts)
+
+    @classmethod
+    def load(cls, path: str | Path, threads: int | None = None) -> Synthesizer:
+        """Read a model file written by `save`; refuses foreign or altered files."""
+        manifest, parts = read_model_file(path)
+        if manifest.get("kind") != KIND or set(parts) != {"schema.yaml", "encoder.json", "generator.safetensors",
+                                                          "critic.safetensors"}:
+            raise ModelFileError(f"{path}: not a synthguard table model")
+        try:
+            schema = Schema.from_yaml(parts["schema.yaml"].decode())
+            synth = cls(schema, threads=threads, **manifest["params"])
+            synth.schema_ = schema
+            synth.encoder_ = TableEncoder.from_state_dict(schema, json.loads(parts["encoder.json"]))
+            generator, critic = build_networks(synth.encoder_.dim, synth.encoder_.cond_dim, synth.config)
+            generator.load_state_dict(load_tensors(parts["generator.safetensors"]), strict=True)
+            critic.load_state_dict(load_tensors(parts["critic.safetensors"]), strict=True)
+        except (KeyError, ValueError, TypeError, RuntimeError, SynthguardError) as err:
+            raise ModelFileError(f"{path}: the model's parts do not fit together ({err})") from None
+        generator.eval()
+        critic.eval()
+        synth.gan_ = TrainedGAN(generator, critic, OutputHeads(synth.encoder_.spans), list(manifest.get("history", [])))
+        synth.n_rows_ = int(manifest.get("n_rows", 0))
+        synth._sample_seed = int(np.random.SeedSequence(synth.seed).generate_state(3)[2])
+        return synth
+
+
+def _contiguous(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().contiguous() for k, v in state.items()}
+
+
+__all__ = ["Synthesizer", "Generator", "Critic"]
