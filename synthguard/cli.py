@@ -254,10 +254,7 @@ def evaluate(
 
     if output is not None:
         check_output_path(output)
-    if plots is not None:
-        if not plots.parent.exists():
-            raise SynthguardError(f"output directory does not exist: {plots.parent}")
-        plots.mkdir(exist_ok=True)
+    prepare_plots_dir(plots)
     sch = Schema.load(schema)
     real_raw = read_table(real)
     resolved = sch.resolve(list(real_raw.columns), str(real))
@@ -277,6 +274,120 @@ def evaluate(
         plot_dwp(report, plots / "dwp.png")
         plot_dwpre(report, plots / "dwpre.png")
         err.print(f"wrote {plots / 'dwp.png'} and {plots / 'dwpre.png'}", highlight=False)
+
+
+ShadowsOpt = Annotated[int, typer.Option("--shadows", help="Shadow models (even; every record is in half of them).")]
+TargetsOpt = Annotated[int, typer.Option("--targets", help="Records scored: the most outlying plus a random sample.")]
+AttacksOpt = Annotated[str, typer.Option("--attacks", help="Comma-separated: lira, logan, ganleaks, domias.")]
+ThreatOpt = Annotated[str, typer.Option("--threat-model", help="What an attacker holds: data, generator or critic.")]
+WorkersOpt = Annotated[Optional[int], typer.Option("--workers", help="Local worker processes (default: one per core).")]
+BackendOpt = Annotated[str, typer.Option("--backend", help="Where shadows train: local or dask.")]
+SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address or scheduler file.")]
+
+
+def audit_config(shadows: int, targets: int, attacks: str, threat_model: str, seed: int, workers: int | None,
+                 backend: str, scheduler: str | None) -> Any:
+    from .audit import AuditConfig
+
+    families = tuple(a.strip() for a in attacks.split(",") if a.strip())
+    return AuditConfig(n_shadows=shadows, n_targets=targets, attacks=families, threat_model=threat_model, seed=seed,
+                       workers=workers, backend=backend, scheduler=scheduler)
+
+
+@contextmanager
+def shadow_progress(total: int, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    if quiet:
+        yield None
+        return
+    with Progress(TextColumn("shadow models"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=err) as bar:
+        task = bar.add_task("shadows", total=total)
+        yield lambda done, _total: bar.update(task, completed=done)
+
+
+def print_audit(result: Any) -> None:
+    from rich.table import Table
+
+    from .audit import attack_table_rows
+
+    table = Table(title=f"membership inference: {result.config.n_shadows} shadow models x "
+                        f"{len(result.targets)} records", header_style="bold")
+    for name, justify in (("attack", "left"), ("threat", "left"), ("AUC [95% CI]", "right"),
+                          ("TPR@1%FPR", "right"), ("TPR@0.1%FPR", "right"), ("negatives", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in attack_table_rows(result):
+        table.add_row(*row)
+    out.print(table, width=max(out.width, 110))
+    if result.at_chance:
+        out.print("No attack measurably beats chance: every AUC's 95% interval reaches 0.5.")
+    else:
+        worst = result.worst
+        out.print(f"Strongest attack: {worst.spec.name} (AUC {worst.summary.auc:.3f}).")
+    rows = ", ".join(f"{r['row']}" for r in result.exposed_records(top=10))
+    out.print(f"Most exposed records (data rows, by {result.worst.spec.name}): {rows}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def audit(
+    data: DataArg,
+    schema: SchemaOpt = None,
+    defense: DefenseOpt = "mixup",
+    alpha: AlphaOpt = 1.0,
+    epochs: EpochsOpt = None,
+    batch_size: BatchOpt = None,
+    shadows: ShadowsOpt = 16,
+    targets: TargetsOpt = 500,
+    attacks: AttacksOpt = "lira,logan,ganleaks,domias",
+    threat_model: ThreatOpt = "critic",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the audit as JSON here.")] = None,
+    plots: Annotated[Optional[Path], typer.Option("--plots", help="Write log-log ROC plots into this folder.")] = None,
+    seed: SeedOpt = 0,
+    workers: WorkersOpt = None,
+    backend: BackendOpt = "local",
+    scheduler: SchedulerOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Attack the training procedure on DATA with shadow models; print AUC and TPR at low FPR."""
+    import json
+
+    from .audit import audit as run_audit
+    from .synthesizer import Synthesizer
+
+    if output is not None:
+        check_output_path(output)
+    plots_dir = prepare_plots_dir(plots)
+    config = audit_config(shadows, targets, attacks, threat_model, seed, workers, backend, scheduler)
+    frame = read_table(data)
+    with collect_warnings(quiet):
+        sch = load_schema(schema, frame)
+        recipe = Synthesizer(sch, defense=defense, alpha=alpha, seed=seed, **train_options(epochs, batch_size))
+        with shadow_progress(config.n_shadows, quiet) as on_shadow:
+            result = run_audit(frame, recipe, sch, config, on_shadow=on_shadow)
+    print_audit(result)
+    if output is not None:
+        write_text(output, json.dumps(result.to_dict(), indent=1))
+        err.print(f"wrote {output}", highlight=False)
+    if plots_dir is not None:
+        path = write_roc_plot(result, plots_dir / "roc.png")
+        err.print(f"wrote {path}", highlight=False)
+
+
+def prepare_plots_dir(plots: Path | None) -> Path | None:
+    if plots is None:
+        return None
+    if not plots.parent.exists():
+        raise SynthguardError(f"output directory does not exist: {plots.parent}")
+    plots.mkdir(exist_ok=True)
+    return plots
+
+
+def write_roc_plot(result: Any, path: Path) -> Path:
+    from .plots import plot_roc
+
+    member = result.membership.ravel()
+    curves = {name: (a.scores.ravel(), member) for name, a in result.attacks.items()}
+    return plot_roc(curves, path, title="Membership inference (pooled over victims)", inputs="scores")
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -306,7 +417,7 @@ def print_utility(metrics: dict[str, Any]) -> None:
     table.add_row("exact copies of training rows", f"{dist['exact_copy_rate']:.2%}")
     table.add_row("closest-record distance, synthetic vs holdout (median)",
                   f"{_fmt(dist['dcr_synthetic_median'])} vs {_fmt(dist['dcr_holdout_median'])}")
-    out.print(table)
+    out.print(table, width=max(out.width, 110))
 
 
 def main() -> None:

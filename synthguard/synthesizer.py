@@ -73,8 +73,8 @@ class Synthesizer:
 
     def clone(self, **overrides: Any) -> Synthesizer:
         """An unfitted synthesizer with the same recipe (and schema), some parameters replaced."""
-        params = {**self.get_params(), **overrides}
-        return Synthesizer(self.schema, threads=self.threads, **params)
+        params = {**self.get_params(), "threads": self.threads, **overrides}
+        return Synthesizer(self.schema, **params)
 
     def _make_defense(self):  # noqa: ANN202 - small factory
         return make_defense(self.defense, alpha=self.alpha, lambda_mode=self.lambda_mode)
@@ -178,6 +178,24 @@ class Synthesizer:
         self._check_fitted()
         with torch.no_grad():
             return self.gan_.critic(torch.as_tensor(x), torch.as_tensor(cond)).numpy().astype(np.float64)
+
+    def critic_statistics(self, frame: pd.DataFrame, m: int = 64, seed: int | None = None) -> dict[str, np.ndarray]:
+        """Per-record critic statistics of parsed rows (higher = more member-like).
+
+        `critic` is the raw D(x, y) (LOGAN white-box). `critic_calibrated` is Ji et al.'s LiRA
+        statistic with its sign flipped: D(x, y) minus the mean critic score of `m` fakes of the
+        same label, which removes the per-model, per-class offset of an unbounded critic.
+        """
+        x, cond = self.encode(frame)
+        raw = self.critic_scores(x, cond)
+        k = max(self.encoder_.cond_dim, 1)
+        slots = cond.argmax(axis=1) if self.encoder_.cond_dim else np.zeros(len(frame), dtype=np.int64)
+        mode = self.config.head_mode(self._make_defense())  # fakes as the critic saw them in training
+        fake_slots = np.repeat(np.arange(k), m)
+        fakes = self.generate_encoded(fake_slots, seed, mode=mode)
+        eye = np.eye(k, dtype=np.float32)[:, : self.encoder_.cond_dim]
+        fake_scores = self.critic_scores(fakes, eye[fake_slots]).reshape(k, m).mean(axis=1)
+        return {"critic": raw, "critic_calibrated": raw - fake_scores[slots]}
 
     # ---- persistence -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:

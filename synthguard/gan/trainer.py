@@ -53,7 +53,9 @@ class TrainConfig:
         self.generator_dims = tuple(self.generator_dims)
         self.critic_dims = tuple(self.critic_dims)
         self.betas = (float(self.betas[0]), float(self.betas[1]))
-        for name in ("epochs", "batch_size", "z_dim", "n_critic"):
+        if int(self.epochs) < 0:  # 0 leaves the networks untrained: the audit's null test uses it
+            raise ValueError(f"epochs must be at least 0, got {self.epochs}")
+        for name in ("batch_size", "z_dim", "n_critic"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.discrete_output not in ("auto", "gumbel", "softmax"):

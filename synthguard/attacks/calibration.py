@@ -1,0 +1,47 @@
+"""Reference models for checking that an audit measures something.
+
+`Memoriser` is the worst possible generator: it emits its training rows, and its "critic" scores a
+record by closeness to them. Every audit must catch it (the release gate must refuse it); if an
+audit does not, its attacks or their score directions are broken.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..schema import Schema
+from ..utility.features import fit_features
+from .ganleaks import nearest_distance
+
+
+class Memoriser:
+    """A recipe whose model returns copies of its training rows (same interface as Synthesizer)."""
+
+    def __init__(self, schema: Schema | None = None, seed: int = 0, threads: int | None = None) -> None:
+        self.schema = schema
+        self.seed = seed
+
+    def get_params(self) -> dict[str, Any]:
+        return {"recipe": "memoriser", "seed": self.seed}
+
+    def clone(self, **overrides: Any) -> Memoriser:
+        return Memoriser(self.schema, seed=overrides.get("seed", self.seed))
+
+    def fit_parsed(self, frame: pd.DataFrame, resolved: Schema, on_epoch: Any = None) -> Memoriser:
+        self.schema_ = resolved
+        self.rows_ = frame.reset_index(drop=True)
+        self.features_ = fit_features(self.rows_, resolved)
+        self.train_features_ = self.features_.transform(self.rows_)
+        return self
+
+    def sample(self, n: int, condition: Any = None, seed: int | None = None, typed: bool = False) -> pd.DataFrame:
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        rows = self.rows_.iloc[rng.integers(0, len(self.rows_), n)].reset_index(drop=True)
+        return rows if typed else self.schema_.format(rows)
+
+    def critic_statistics(self, frame: pd.DataFrame, m: int = 64, seed: int | None = None) -> dict[str, np.ndarray]:
+        closeness = -nearest_distance(self.features_.transform(frame), self.train_features_)
+        return {"critic": closeness, "critic_calibrated": closeness}

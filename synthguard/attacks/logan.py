@@ -1,0 +1,23 @@
+"""LOGAN (Hayes et al. 2019). White-box: the victim's critic D(x, y) is the score (computed by
+the model, see `Synthesizer.critic_statistics`). Black-box: the attacker trains a classifier to
+tell the victim's synthetic rows from real reference rows it did not see; its probability of
+"synthetic" is the score, since the generator reproduces its members best."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.neural_network import MLPClassifier
+
+
+def blackbox_scores(records: np.ndarray, synthetic: np.ndarray, reference: np.ndarray, seed: int = 0,
+                    max_rows: int = 2000) -> np.ndarray:
+    """P(synthetic | x) from an MLP trained on balanced synthetic vs reference rows."""
+    rng = np.random.default_rng(seed)
+    n = min(len(synthetic), len(reference), max_rows)
+    syn = synthetic[rng.choice(len(synthetic), n, replace=False)]
+    ref = reference[rng.choice(len(reference), n, replace=False)]
+    x = np.vstack([syn, ref])
+    y = np.r_[np.ones(n), np.zeros(n)]
+    clf = MLPClassifier(hidden_layer_sizes=(64, 64), max_iter=200, early_stopping=True, random_state=seed)
+    clf.fit(x, y)
+    return clf.predict_proba(records)[:, 1]

@@ -1,0 +1,228 @@
+"""The privacy audit: attack the training procedure as the strongest published attackers would.
+
+    result = audit(frame, recipe=Synthesizer(schema, defense="mixup", epochs=300), n_shadows=16)
+
+K shadow models are trained with the release's exact recipe, each on a random half of the data
+(every record in exactly half of them). Every shadow in turn is the victim and the others the
+attacker's references; each attack scores every (victim, target record) pair, higher = more
+likely a member, and the pooled scores and true memberships give one ROC per attack.
+
+Attacks, by what the attacker holds (the threat model; each level includes the ones above it):
+
+* data       only synthetic rows: GAN-Leaks full black-box (nearest synthetic record) and its
+             calibrated form, a DOMIAS-style density ratio, LOGAN black-box (a classifier of
+             synthetic vs real rows), and LiRA on the nearest-record distance
+* generator  the generator too; its attacks here are sample-based, as above
+* critic     the critic too (the internal worst case): LiRA on Ji et al.'s calibrated critic
+             statistic (online and offline) and LOGAN white-box (the raw critic score)
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .attacks.ganleaks import log_distance_statistic
+from .attacks.lira import lira_scores, out_reference_mean
+from .attacks.roc import RocSummary, summarize
+from .attacks.shadows import ShadowTask, balanced_masks, choose_targets, run_shadow
+from .errors import SynthguardError
+from .parallel import run_tasks
+from .schema import Schema
+from .utility.features import fit_features
+
+THREAT_MODELS = ("data", "generator", "critic")
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    name: str
+    family: str
+    threat: str           # the weakest threat model under which the attacker can run it
+    description: str
+
+
+ATTACKS: dict[str, AttackSpec] = {a.name: a for a in [
+    AttackSpec("lira", "lira", "critic", "LiRA online, global variance, on D(x,y) minus the mean critic of m fakes"),
+    AttackSpec("lira_offline", "lira", "critic", "LiRA offline (OUT models only, one-sided), same statistic"),
+    AttackSpec("logan", "logan", "critic", "LOGAN white-box: the victim's critic D(x,y)"),
+    AttackSpec("lira_dcr", "lira", "data", "LiRA online on -log distance to the nearest synthetic record"),
+    AttackSpec("ganleaks", "ganleaks", "data", "GAN-Leaks full black-box: -distance to the nearest synthetic record"),
+    AttackSpec("ganleaks_cal", "ganleaks", "data", "GAN-Leaks calibrated by reference models that did not see the record"),
+    AttackSpec("domias", "domias", "data", "density ratio of synthetic to real reference rows (kNN, DOMIAS-style)"),
+    AttackSpec("logan_bb", "logan", "data", "LOGAN black-box: classifier of synthetic vs real reference rows"),
+]}
+FAMILIES = ("lira", "logan", "ganleaks", "domias")
+
+
+@dataclass
+class AuditConfig:
+    n_shadows: int = 16
+    n_targets: int = 500
+    attacks: tuple[str, ...] = FAMILIES
+    threat_model: str = "critic"
+    critic_fakes: int = 64
+    synthetic_rows: int = 10_000
+    seed: int = 0
+    workers: int | None = None
+    backend: str = "local"
+    scheduler: str | None = None
+    n_bootstrap: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.n_shadows < 4 or self.n_shadows % 2:
+            raise SynthguardError(f"--shadows must be an even number of at least 4, got {self.n_shadows}")
+        if self.n_targets < 10:
+            raise SynthguardError(f"--targets must be at least 10, got {self.n_targets}")
+        if self.threat_model not in THREAT_MODELS:
+            raise SynthguardError(f"--threat-model must be one of {', '.join(THREAT_MODELS)}, got {self.threat_model!r}")
+        unknown = sorted(set(self.attacks) - set(FAMILIES))
+        if unknown:
+            raise SynthguardError(f"unknown attack {unknown[0]!r} (choose from {', '.join(FAMILIES)})")
+
+    def selected(self) -> list[AttackSpec]:
+        allowed = THREAT_MODELS[: THREAT_MODELS.index(self.threat_model) + 1]
+        return [a for a in ATTACKS.values() if a.family in self.attacks and a.threat in allowed]
+
+
+@dataclass
+class AttackResult:
+    spec: AttackSpec
+    scores: np.ndarray        # (models, targets), higher = more likely member
+    summary: RocSummary
+
+    def to_dict(self, include_scores: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.spec.name, "family": self.spec.family, "threat": self.spec.threat,
+                               "description": self.spec.description, **self.summary.to_dict()}
+        if include_scores:
+            out["scores"] = np.round(self.scores, 6).tolist()
+        return out
+
+
+@dataclass
+class AuditResult:
+    config: AuditConfig
+    recipe: dict[str, Any]
+    targets: np.ndarray       # population row indices (0-based) of the audited records
+    membership: np.ndarray    # (models, targets) bool
+    attacks: dict[str, AttackResult]
+    seconds: float
+    n_population: int
+    statistics: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def worst(self) -> AttackResult:
+        return max(self.attacks.values(), key=lambda a: a.summary.auc)
+
+    @property
+    def at_chance(self) -> bool:
+        """True when every attack's 95% AUC interval contains 0.5 (or lies below it)."""
+        return all(a.summary.auc_ci[0] <= 0.5 for a in self.attacks.values())
+
+    def exposed_records(self, attack: str | None = None, top: int = 10) -> list[dict[str, Any]]:
+        """The records an attack separates best: mean score as a member minus as a non-member,
+        with 1-based data row numbers (as `schema check` reports rows)."""
+        result = self.attacks[attack] if attack else self.worst
+        member = self.membership
+        gap = (np.where(member, result.scores, 0).sum(0) / np.maximum(member.sum(0), 1)
+               - np.where(~member, result.scores, 0).sum(0) / np.maximum((~member).sum(0), 1))
+        order = np.argsort(-gap, kind="stable")[:top]
+        return [{"row": int(self.targets[i]) + 1, "score_gap": float(gap[i]), "attack": result.spec.name} for i in order]
+
+    def to_dict(self, include_scores: bool = True) -> dict[str, Any]:
+        out = {
+            "synthguard_version": __version__, "python": platform.python_version(),
+            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.config.__dict__.items()},
+            "recipe": self.recipe, "n_population": self.n_population, "seconds": round(self.seconds, 2),
+            "targets_rows": (self.targets + 1).tolist(),
+            "attacks": {name: a.to_dict(include_scores) for name, a in self.attacks.items()},
+            "worst_attack": self.worst.spec.name, "at_chance": self.at_chance,
+            "exposed_records": self.exposed_records(),
+        }
+        if include_scores:
+            out["membership"] = self.membership.astype(int).tolist()
+        return out
+
+
+def _derive(seed: int, *stream: int) -> int:
+    return int(np.random.SeedSequence([seed, *stream]).generate_state(1)[0])
+
+
+def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config: AuditConfig | None = None,
+          on_shadow: Callable[[int, int], None] | None = None, **options: Any) -> AuditResult:
+    """Audit a training recipe on a raw (or parsed) frame.
+
+    Args:
+        frame: the private table (raw cells are parsed by the schema).
+        recipe: an unfitted `Synthesizer` (or any object with the same clone/fit_parsed/sample/
+            critic_statistics methods) whose settings the release will use.
+        schema: defaults to the recipe's schema.
+        config: audit settings; keyword `options` override its fields (n_shadows=8, ...).
+        on_shadow: called with (shadows done, total) for progress.
+    """
+    started = time.perf_counter()
+    config = config or AuditConfig()
+    for key, value in options.items():
+        setattr(config, key, value)
+    config.__post_init__()
+    schema = schema or getattr(recipe, "schema", None)
+    if schema is None:
+        raise SynthguardError("the audit needs a schema")
+    resolved = schema.resolve(list(frame.columns))
+    parsed = schema.parse(frame)
+    n = len(parsed)
+    if n < 20:
+        raise SynthguardError(f"the audit needs at least 20 rows, got {n}")
+    features = fit_features(parsed, resolved)
+    population = features.transform(parsed)
+    # keep at least half the rows out of the targets, so every shadow has real reference rows
+    n_targets = min(config.n_targets, n // 2)
+    targets = choose_targets(population, n_targets, _derive(config.seed, 1))
+    masks = balanced_masks(config.n_shadows, n, _derive(config.seed, 2))
+    tasks = [ShadowTask(k, _derive(config.seed, 3, k), recipe, parsed, resolved, features, population, masks[k],
+                        targets, config.critic_fakes, config.synthetic_rows) for k in range(config.n_shadows)]
+    results = run_tasks(run_shadow, tasks, backend=config.backend, workers=config.workers,
+                        scheduler=config.scheduler, on_done=on_shadow)
+    stats = {name: np.stack([r[name] for r in results]) for name in results[0]}
+    membership = masks[:, targets]
+    attacks = _score(stats, membership, config)
+    recipe_params = recipe.get_params() if hasattr(recipe, "get_params") else {"recipe": type(recipe).__name__}
+    return AuditResult(config, recipe_params, targets, membership, attacks, time.perf_counter() - started, n, stats)
+
+
+def _score(stats: dict[str, np.ndarray], membership: np.ndarray, config: AuditConfig) -> dict[str, AttackResult]:
+    seed = _derive(config.seed, 4)
+    log_d = log_distance_statistic(stats["nn_distance"])
+    scorers: dict[str, Callable[[], np.ndarray]] = {
+        "lira": lambda: lira_scores(stats["critic_calibrated"], membership, online=True, seed=seed),
+        "lira_offline": lambda: lira_scores(stats["critic_calibrated"], membership, online=False, seed=seed),
+        "logan": lambda: stats["critic"],
+        "lira_dcr": lambda: lira_scores(log_d, membership, online=True, seed=seed),
+        "ganleaks": lambda: -stats["nn_distance"],
+        "ganleaks_cal": lambda: log_d - out_reference_mean(log_d, membership, seed=seed),
+        "domias": lambda: stats["density_ratio"],
+        "logan_bb": lambda: stats["blackbox"],
+    }
+    results = {}
+    for spec in config.selected():
+        scores = scorers[spec.name]()
+        summary = summarize(scores.ravel(), membership.ravel(), n_bootstrap=config.n_bootstrap, seed=seed)
+        results[spec.name] = AttackResult(spec, scores, summary)
+    return results
+
+
+def attack_table_rows(result: AuditResult) -> list[Sequence[str]]:
+    """Rows for a printed table: attack, AUC [95% CI], TPR@1%, TPR@0.1%, negatives."""
+    rows = []
+    for name, attack in result.attacks.items():
+        s = attack.summary
+        rows.append((name, attack.spec.threat, f"{s.auc:.3f} [{s.auc_ci[0]:.3f}, {s.auc_ci[1]:.3f}]",
+                     f"{s.tpr_at[0.01]:.4f}", f"{s.tpr_at[0.001]:.4f}", str(s.n_nonmembers)))
+    return rows

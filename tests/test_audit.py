@@ -1,0 +1,161 @@
+"""The privacy audit: LiRA's maths, and the sanity cases that show the attacks measure leakage.
+
+A memoriser must be caught; models that never saw the members must look like chance; a leaky
+recipe (tiny training sets, long training, no defence) must be flagged, and mixup must lower it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from synthguard.attacks.calibration import Memoriser
+from synthguard.attacks.lira import lira_scores
+from synthguard.attacks.roc import auc
+from synthguard.attacks.shadows import balanced_masks, choose_targets
+from synthguard.audit import ATTACKS, AuditConfig, audit
+from synthguard.errors import SynthguardError
+from synthguard.synthesizer import Synthesizer
+
+FAST = {"synthetic_rows": 2000, "n_bootstrap": 200}
+
+
+def aucs(result):
+    return {name: a.summary.auc for name, a in result.attacks.items()}
+
+
+# ---- LiRA and masks, on made-up statistics -----------------------------------------------------
+def test_balanced_masks_put_every_record_in_half_the_models():
+    masks = balanced_masks(8, 1000, seed=0)
+    assert (masks.sum(axis=0) == 4).all()
+    assert abs(masks.sum(axis=1).mean() - 500) < 1e-9 and masks.sum(axis=1).std() < 40
+    with pytest.raises(ValueError, match="even"):
+        balanced_masks(5, 10, seed=0)
+
+
+@pytest.mark.parametrize("n_models", [4, 8, 16])
+def test_lira_on_pure_noise_is_at_chance(n_models):
+    # With balanced masks and leave-one-out, unequal IN/OUT reference counts alone gave AUC 0.39
+    # at 4 models; with the counts equalised the null is 0.5.
+    rng = np.random.default_rng(1)
+    masks = balanced_masks(n_models, 5000, seed=0)
+    stats = rng.normal(size=masks.shape) + rng.normal(size=(1, 5000)) * 3  # per-record offsets
+    for online in (True, False):
+        scores = lira_scores(stats, masks, online=online, seed=0)
+        assert abs(auc(scores.ravel(), masks.ravel()) - 0.5) < 0.012
+
+
+def test_lira_finds_a_shift_and_keeps_its_direction():
+    rng = np.random.default_rng(2)
+    masks = balanced_masks(16, 2000, seed=1)
+    stats = rng.normal(size=masks.shape) + rng.normal(size=(1, 2000)) * 3 + 0.5 * masks
+    online = lira_scores(stats, masks, online=True, seed=0)
+    offline = lira_scores(stats, masks, online=False, seed=0)
+    per_record = lira_scores(stats, masks, online=True, global_variance=False, seed=0)
+    assert np.isfinite(online).all() and np.isfinite(offline).all()
+    assert auc(online.ravel(), masks.ravel()) > 0.58  # optimum for this shift: 0.638
+    assert auc(offline.ravel(), masks.ravel()) > 0.6
+    assert auc(per_record.ravel(), masks.ravel()) > 0.56
+    # the raw statistic without shadows is swamped by the per-record offsets
+    assert auc(stats.ravel(), masks.ravel()) < auc(online.ravel(), masks.ravel()) - 0.03
+    with pytest.raises(ValueError, match="at least 4"):
+        lira_scores(stats[:2], masks[:2])
+
+
+def test_targets_include_the_most_outlying_records():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(500, 3))
+    features[17] = 50.0
+    targets = choose_targets(features, 100, seed=0)
+    assert len(targets) == 100 and len(set(targets)) == 100 and 17 in targets
+
+
+# ---- the audit on real rows ----------------------------------------------------------------------
+def test_a_memoriser_is_caught(ofp_full, ofp_schema):
+    result = audit(ofp_full.iloc[:300], Memoriser(ofp_schema), ofp_schema, n_shadows=8, n_targets=150,
+                   workers=1, **FAST)
+    found = aucs(result)
+    assert found["ganleaks"] >= 0.95 and found["ganleaks_cal"] >= 0.95
+    assert found["lira"] >= 0.95 and found["lira_dcr"] >= 0.95 and found["logan"] >= 0.95
+    assert not result.at_chance
+    assert result.worst.summary.tpr_at[0.001] > 0.5
+
+
+class TrainedElsewhere:
+    """A recipe whose models are trained on rows outside the audit population: they never saw
+    the members, so no attack should separate members from non-members."""
+
+    def __init__(self, inner, rows):
+        self.inner, self.rows = inner, rows
+
+    def clone(self, **overrides):
+        return TrainedElsewhere(self.inner.clone(**overrides), self.rows)
+
+    def fit_parsed(self, frame, resolved):
+        self.inner.fit_parsed(self.rows, resolved)
+        return self
+
+    def sample(self, *args, **kwargs):
+        return self.inner.sample(*args, **kwargs)
+
+    def critic_statistics(self, *args, **kwargs):
+        return self.inner.critic_statistics(*args, **kwargs)
+
+
+SMALL_NET = {"generator_dims": (64,), "critic_dims": (64,), "z_dim": 32, "batch_size": 64}
+
+
+def test_models_that_never_saw_the_members_are_at_chance(ofp_full, ofp_schema):
+    elsewhere = ofp_schema.parse(ofp_full.iloc[3000:3300]).reset_index(drop=True)
+    recipe = TrainedElsewhere(Synthesizer(ofp_schema, defense="none", epochs=20, **SMALL_NET), elsewhere)
+    result = audit(ofp_full.iloc[:400], recipe, ofp_schema, n_shadows=8, n_targets=200, workers=2, **FAST)
+    for name, value in aucs(result).items():
+        assert abs(value - 0.5) <= 0.05, (name, value)
+
+
+def test_untrained_models_are_at_chance(ofp_full, ofp_schema):
+    recipe = Synthesizer(ofp_schema, epochs=0, **SMALL_NET)
+    result = audit(ofp_full.iloc[:600], recipe, ofp_schema, n_shadows=8, n_targets=200, workers=2, **FAST)
+    for name, value in aucs(result).items():
+        assert abs(value - 0.5) <= 0.05, (name, value)
+
+
+def test_a_leaky_recipe_is_flagged_and_mixup_lowers_it(ofp_full, ofp_schema):
+    # 50 training rows per shadow, 600 epochs of one critic step each: the critic memorises.
+    rows = ofp_full.iloc[:100]
+    found = {}
+    for defense in ("none", "mixup"):
+        recipe = Synthesizer(ofp_schema, defense=defense, epochs=600, batch_size=50, seed=0)
+        found[defense] = aucs(audit(rows, recipe, ofp_schema, n_shadows=8, n_targets=100, workers=2, **FAST))
+    leak_none = max(found["none"]["lira"], found["none"]["logan"])
+    leak_mixup = max(found["mixup"]["lira"], found["mixup"]["logan"])
+    assert leak_none >= 0.6, found
+    assert leak_mixup < leak_none, found
+
+
+def test_same_seed_same_audit_and_backends_agree(ofp_full, ofp_schema):
+    recipe = Synthesizer(ofp_schema, epochs=2, **SMALL_NET)
+    rows = ofp_full.iloc[:120]
+    one = audit(rows, recipe, ofp_schema, n_shadows=4, n_targets=40, workers=1, seed=5, **FAST)
+    two = audit(rows, recipe, ofp_schema, n_shadows=4, n_targets=40, workers=2, seed=5, **FAST)
+    other = audit(rows, recipe, ofp_schema, n_shadows=4, n_targets=40, workers=1, seed=6, **FAST)
+    for name in one.attacks:
+        np.testing.assert_array_equal(one.attacks[name].scores, two.attacks[name].scores)
+        assert np.isfinite(one.attacks[name].scores).all()
+    assert not np.array_equal(one.attacks["lira"].scores, other.attacks["lira"].scores)
+    data = json.loads(json.dumps(one.to_dict()))
+    assert set(data["attacks"]) == set(ATTACKS)
+    assert len(data["membership"]) == 4 and len(data["targets_rows"]) == 40
+    assert data["exposed_records"][0]["row"] >= 1
+
+
+def test_threat_model_limits_the_attacks():
+    data_only = AuditConfig(threat_model="data").selected()
+    assert {a.name for a in data_only} == {"lira_dcr", "ganleaks", "ganleaks_cal", "domias", "logan_bb"}
+    assert {a.name for a in AuditConfig(attacks=("logan",)).selected()} == {"logan", "logan_bb"}
+    with pytest.raises(SynthguardError, match="even number"):
+        AuditConfig(n_shadows=5)
+    with pytest.raises(SynthguardError, match="unknown attack 'mia'"):
+        AuditConfig(attacks=("mia",))
