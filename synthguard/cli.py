@@ -294,17 +294,6 @@ def audit_config(shadows: int, targets: int, attacks: str, threat_model: str, se
                        workers=workers, backend=backend, scheduler=scheduler)
 
 
-@contextmanager
-def shadow_progress(total: int, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
-    if quiet:
-        yield None
-        return
-    with Progress(TextColumn("shadow models"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=err) as bar:
-        task = bar.add_task("shadows", total=total)
-        yield lambda done, _total: bar.update(task, completed=done)
-
-
 def print_audit(result: Any) -> None:
     from rich.table import Table
 
@@ -362,7 +351,7 @@ def audit(
     with collect_warnings(quiet):
         sch = load_schema(schema, frame)
         recipe = Synthesizer(sch, defense=defense, alpha=alpha, seed=seed, **train_options(epochs, batch_size))
-        with shadow_progress(config.n_shadows, quiet) as on_shadow:
+        with shadow_progress(quiet) as on_shadow:
             result = run_audit(frame, recipe, sch, config, on_shadow=on_shadow)
     print_audit(result)
     if output is not None:
@@ -371,6 +360,76 @@ def audit(
     if plots_dir is not None:
         path = write_roc_plot(result, plots_dir / "roc.png")
         err.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def release(
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Release folder to create (must be new or empty).")],
+    schema: SchemaOpt = None,
+    policy: Annotated[Optional[Path], typer.Option("--policy", "-p", help="Policy YAML (default: the documented "
+                      "defaults in schemas/policy.default.yaml).")] = None,
+    defense: DefenseOpt = "mixup",
+    alpha: AlphaOpt = 1.0,
+    epochs: EpochsOpt = None,
+    batch_size: BatchOpt = None,
+    shadows: Annotated[Optional[int], typer.Option("--shadows", help="Shadow models (overrides the policy).")] = None,
+    targets: Annotated[Optional[int], typer.Option("--targets", help="Audited records (overrides the policy).")] = None,
+    threat_model: Annotated[Optional[str], typer.Option("--threat-model", help="Overrides the policy's.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    seed: SeedOpt = 0,
+    workers: WorkersOpt = None,
+    backend: BackendOpt = "local",
+    scheduler: SchedulerOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Fit, audit, evaluate and gate: write the synthetic data only if the policy passes (else exit 3)."""
+    from .policy import Policy
+    from .release import release as run_release
+    from .synthesizer import Synthesizer
+
+    pol = Policy.load(policy) if policy is not None else Policy()
+    frame = read_table(data)
+    with collect_warnings(quiet):
+        sch = load_schema(schema, frame)
+        recipe = Synthesizer(sch, defense=defense, alpha=alpha, seed=seed, **train_options(epochs, batch_size))
+        overrides = {"n_shadows": shadows, "n_targets": targets, "threat_model": threat_model, "workers": workers,
+                     "backend": backend, "scheduler": scheduler}
+        stage = None if quiet else (lambda message: err.print(f"[bold]>[/] {message}", highlight=False))
+        with epoch_progress(recipe.config.epochs, quiet) as on_epoch, shadow_progress(quiet) as on_shadow:
+            outcome = run_release(frame, sch, output, policy=pol, recipe=recipe, fmt=fmt, schema_path=schema,
+                                  policy_path=policy, audit_options=overrides, seed=seed, on_stage=stage,
+                                  on_epoch=on_epoch, on_shadow=on_shadow)
+    print_audit(outcome.audit)
+    verdict = outcome.verdict
+    out.print(f"verdict: {'RELEASED' if verdict.passed else 'REFUSED'} ({verdict.summary()})", highlight=False)
+    out.print(f"files: {output / 'release.json'}, {output / 'report.html'}"
+              + (f", {output / ('synthetic.' + fmt)}" if verdict.passed else " (no synthetic rows written)"),
+              highlight=False)
+    if not verdict.passed:
+        raise ReleaseRefused(verdict, f"the policy refused the release: {verdict.summary()}")
+
+
+@contextmanager
+def shadow_progress(quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """Shadow progress whose bar appears only when the first shadow finishes (after training)."""
+    if quiet:
+        yield None
+        return
+    bar = Progress(TextColumn("shadow models"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn(), console=err)
+    task = bar.add_task("shadows", total=None)
+
+    def on_shadow(done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield on_shadow
+    finally:
+        bar.stop()
 
 
 def prepare_plots_dir(plots: Path | None) -> Path | None:
@@ -420,8 +479,15 @@ def print_utility(metrics: dict[str, Any]) -> None:
     out.print(table, width=max(out.width, 110))
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: staging folders and temp files go
+
+
 def main() -> None:
     """Console-script entry point."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     app()
 
 

@@ -5,6 +5,7 @@ A schema file looks like::
 
     format_version: 1
     name: ofp
+    modality: table            # or `image` (then `image: {height, width, channels}` too)
     condition: hlth            # optional: the GAN's label y
     extra_columns: error       # or `ignore`: data columns the schema does not name
     columns:
@@ -12,6 +13,16 @@ A schema file looks like::
       - {name: hlth, type: categorical, categories: [poor, other, excellent]}
       - {name: privins, type: boolean, true_value: "yes", false_value: "no"}
       - {pattern: "icd9_*", type: boolean}     # a glob: one entry for many code columns
+
+An image collection is a table too: one continuous column per pixel value, `px_00000`, ... (row-major
+over height, width, then channels; values in [0, 1]) plus the label, which must be the condition::
+
+    modality: image
+    image: {height: 8, width: 8, channels: 1}
+    condition: label
+    columns:
+      - {name: label, type: categorical, categories: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}
+      - {pattern: "px_*", type: continuous, min: 0, max: 1}
 
 Domains (bounds, categories) that `infer` learned from the data are listed under `learned`:
 they come from the private data, and a person should replace them with public knowledge.
@@ -38,6 +49,9 @@ NULL_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none"})
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 _MAX_ROWS_SHOWN = 3
+MODALITIES = ("table", "image")
+IMAGE_SIZE_RANGE = (8, 64)
+IMAGE_CHANNELS = (1, 3)
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,20 @@ class Column:
 
 
 @dataclass(frozen=True)
+class ImageShape:
+    """The pixel grid of an image collection: every image has this height, width and channels."""
+
+    height: int
+    width: int
+    channels: int
+
+    @property
+    def n_pixels(self) -> int:
+        """Pixel values per image (columns of the frame, width of the encoded row)."""
+        return self.height * self.width * self.channels
+
+
+@dataclass(frozen=True)
 class Schema:
     """Ordered columns, an optional condition column, and what to do with unnamed data columns."""
 
@@ -76,6 +104,8 @@ class Schema:
     name: str = "table"
     extra_columns: str = "error"
     format_version: int = FORMAT_VERSION
+    modality: str = "table"
+    image: ImageShape | None = None
 
     # ---- construction and YAML -------------------------------------------------------------
     def __post_init__(self) -> None:
@@ -85,7 +115,7 @@ class Schema:
     def from_dict(cls, raw: Any, source: str = "schema") -> Schema:
         if not isinstance(raw, dict):
             raise SchemaError(f"{source}: expected a mapping with `columns`, got {type(raw).__name__}")
-        known = {"format_version", "name", "condition", "extra_columns", "columns"}
+        known = {"format_version", "name", "modality", "image", "condition", "extra_columns", "columns"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise SchemaError(f"{source}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(known))})")
@@ -102,6 +132,8 @@ class Schema:
                 condition=raw.get("condition"),
                 name=str(raw.get("name", "table")),
                 extra_columns=raw.get("extra_columns", "error"),
+                modality=raw.get("modality", "table"),
+                image=_image_from_dict(raw.get("image")),
             )
         except SchemaError as err:
             raise SchemaError(f"{source}: {err}") from None
@@ -127,6 +159,10 @@ class Schema:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format_version": self.format_version, "name": self.name}
+        if self.modality != "table":  # table schemas read as they always did
+            out["modality"] = self.modality
+        if self.image is not None:
+            out["image"] = {"height": self.image.height, "width": self.image.width, "channels": self.image.channels}
         if self.condition is not None:
             out["condition"] = self.condition
         out["extra_columns"] = self.extra_columns
@@ -259,6 +295,44 @@ def _column_from_dict(raw: Any, index: int, source: str) -> Column:
         raise SchemaError(f"{where}: {err}") from None
 
 
+def _image_from_dict(raw: Any) -> ImageShape | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise SchemaError(f"`image` must be a mapping {{height, width, channels}}, got {raw!r}")
+    keys = {"height", "width", "channels"}
+    unknown, missing = sorted(set(raw) - keys), sorted(keys - set(raw))
+    if unknown:
+        raise SchemaError(f"image: unknown key {unknown[0]!r} (allowed: channels, height, width)")
+    if missing:
+        raise SchemaError(f"image: missing `{missing[0]}`")
+    for key in sorted(keys):
+        if not isinstance(raw[key], int) or isinstance(raw[key], bool):
+            raise SchemaError(f"image: `{key}` must be a whole number, got {raw[key]!r}")
+    return ImageShape(height=raw["height"], width=raw["width"], channels=raw["channels"])
+
+
+def _check_image(schema: Schema) -> None:
+    if schema.modality not in MODALITIES:
+        raise SchemaError(f"modality must be `table` or `image`, not {schema.modality!r}")
+    if schema.modality == "table":
+        if schema.image is not None:
+            raise SchemaError("`image` applies to `modality: image` schemas only")
+        return
+    shape = schema.image
+    if shape is None:
+        raise SchemaError("an image schema needs `image: {height, width, channels}`")
+    lo, hi = IMAGE_SIZE_RANGE
+    for key in ("height", "width"):
+        size = getattr(shape, key)
+        if not isinstance(size, int) or not lo <= size <= hi:
+            raise SchemaError(f"image {key} must be a whole number from {lo} to {hi}, got {size!r}")
+    if shape.channels not in IMAGE_CHANNELS:
+        raise SchemaError(f"image channels must be 1 (grayscale) or 3 (RGB), got {shape.channels!r}")
+    if schema.condition is None:
+        raise SchemaError("an image schema needs a `condition`: the label column")
+
+
 def _column_to_dict(col: Column) -> dict[str, Any]:
     out: dict[str, Any] = {}
     out["name" if col.name is not None else "pattern"] = col.name if col.name is not None else col.pattern
@@ -312,6 +386,7 @@ def _check_schema(schema: Schema) -> None:
         cond = next(c for c in schema.columns if c.name == schema.condition)
         if cond.type not in ("categorical", "boolean") or not cond.modelled:
             raise SchemaError(f"condition column {schema.condition!r} must be a modelled categorical or boolean column")
+    _check_image(schema)
 
 
 # ---- parsing raw values ------------------------------------------------------------------------
@@ -494,4 +569,4 @@ def bool_series_from_column(values: np.ndarray, col: Column) -> pd.Series:
     return pd.Series(np.where(values, col.true_value, col.false_value), dtype=object)
 
 
-__all__ = ["Column", "Schema", "COLUMN_TYPES", "FORMAT_VERSION", "bool_series_from_column"]
+__all__ = ["Column", "Schema", "ImageShape", "COLUMN_TYPES", "FORMAT_VERSION", "MODALITIES", "bool_series_from_column"]

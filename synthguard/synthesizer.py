@@ -24,7 +24,7 @@ from .encoders.table import TableEncoder
 from .errors import ModelFileError, SynthguardError, SynthguardWarning
 from .gan.defenses import make_defense
 from .gan.networks import Critic, Generator, OutputHeads
-from .gan.trainer import TrainConfig, TrainedGAN, build_networks, seeded_torch, train_gan
+from .gan.trainer import NetworkFactory, TrainConfig, TrainedGAN, build_networks, seeded_torch, train_gan
 from .modelfile import read_model_file, write_model_file
 from .schema import Schema
 
@@ -98,7 +98,7 @@ class Synthesizer:
             raise SynthguardError(f"need at least 2 rows to fit, got {len(frame)}")
         encoder_seed, train_seed, self._sample_seed = (int(s) for s in np.random.SeedSequence(self.seed).generate_state(3))
         self.schema_ = resolved
-        self.encoder_ = TableEncoder(resolved, max_modes=self.max_modes, rare_category_count=self.rare_category_count)
+        self.encoder_ = self._make_encoder(resolved)
         self.encoder_.fit(frame, seed=encoder_seed)
         x, cond = self.encoder_.transform(frame, seed=encoder_seed)
 
@@ -108,9 +108,41 @@ class Synthesizer:
                 on_epoch(epoch, stats)
 
         self.gan_ = train_gan(x, cond, self.encoder_.spans, self.config, self._make_defense(), train_seed,
-                              on_epoch=hook, threads=self.threads)
+                              on_epoch=hook, threads=self.threads, networks=self._network_factory())
         self.n_rows_ = len(frame)
         return self
+
+    def describe_defense(self) -> dict[str, Any]:
+        """The defence and its settings, for reports."""
+        return self._make_defense().describe()
+
+    def smallest_category_count(self) -> int | None:
+        """Training rows behind the rarest category the fitted model can emit."""
+        self._check_fitted()
+        return self.encoder_.smallest_category_count()
+
+    # ---- what the data's modality decides ---------------------------------------------------------
+    def _make_encoder(self, resolved: Schema) -> Any:
+        if resolved.modality == "image":
+            from .encoders.image import ImageEncoder  # here, not at the top: tables never load it
+
+            return ImageEncoder(resolved, rare_category_count=self.rare_category_count)
+        return TableEncoder(resolved, max_modes=self.max_modes, rare_category_count=self.rare_category_count)
+
+    def _encoder_from_state(self, resolved: Schema, state: dict[str, Any]) -> Any:
+        if resolved.modality == "image":
+            from .encoders.image import ImageEncoder
+
+            return ImageEncoder.from_state_dict(resolved, state)
+        return TableEncoder.from_state_dict(resolved, state)
+
+    def _network_factory(self) -> NetworkFactory:
+        schema = getattr(self, "schema_", None) or self.schema
+        if schema is not None and schema.modality == "image" and schema.image is not None:
+            from .gan.conv import image_networks
+
+            return image_networks(schema.image.height, schema.image.width, schema.image.channels)
+        return build_networks
 
     @property
     def fitted(self) -> bool:
@@ -227,8 +259,8 @@ class Synthesizer:
             schema = Schema.from_yaml(parts["schema.yaml"].decode())
             synth = cls(schema, threads=threads, **manifest["params"])
             synth.schema_ = schema
-            synth.encoder_ = TableEncoder.from_state_dict(schema, json.loads(parts["encoder.json"]))
-            generator, critic = build_networks(synth.encoder_.dim, synth.encoder_.cond_dim, synth.config)
+            synth.encoder_ = synth._encoder_from_state(schema, json.loads(parts["encoder.json"]))
+            generator, critic = synth._network_factory()(synth.encoder_.dim, synth.encoder_.cond_dim, synth.config)
             generator.load_state_dict(load_tensors(parts["generator.safetensors"]), strict=True)
             critic.load_state_dict(load_tensors(parts["critic.safetensors"]), strict=True)
         except (KeyError, ValueError, TypeError, RuntimeError, SynthguardError) as err:

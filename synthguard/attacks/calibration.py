@@ -37,6 +37,12 @@ class Memoriser:
         self.train_features_ = self.features_.transform(self.rows_)
         return self
 
+    def describe_defense(self) -> dict[str, Any]:
+        return {"name": "memoriser (copies its training rows)"}
+
+    def smallest_category_count(self) -> int | None:
+        return None
+
     def sample(self, n: int, condition: Any = None, seed: int | None = None, typed: bool = False) -> pd.DataFrame:
         rng = np.random.default_rng(self.seed if seed is None else seed)
         rows = self.rows_.iloc[rng.integers(0, len(self.rows_), n)].reset_index(drop=True)

@@ -186,8 +186,10 @@ class _Continuous(_Transform):
             values = alpha * _STD_MULTIPLIER * np.asarray(self.stds)[mode] + np.asarray(self.means)[mode]
             if self.log:
                 values = np.expm1(values)
-            lo = self.column.min if self.column.min is not None else self.lo
-            hi = self.column.max if self.column.max is not None else self.hi
+            # clip to declared bounds only: the observed extremes are single persons' values, and
+            # clipping to them would copy those values into the synthetic rows
+            lo = self.column.min if self.column.min is not None else -np.inf
+            hi = self.column.max if self.column.max is not None else np.inf
             values = np.clip(values, lo, hi)
         if self.has_nulls and not self.all_null:
             values = np.where(block[:, -1] > 0.5, np.nan, values)
@@ -468,6 +470,13 @@ class TableEncoder:
             out[self.condition.column.name] = self.condition.decode(block, rng)
         names = [c.name for c in self.schema.modelled_columns]
         return pd.DataFrame({n: out[n].reset_index(drop=True) for n in names})
+
+    def smallest_category_count(self) -> int | None:
+        """Training rows behind the rarest category the model can emit (the merged rare slot
+        counts as one category); None when the table has no categorical column."""
+        counts = [n for t in [*self.transforms.values(), self.condition] if isinstance(t, _Categorical)
+                  for slot, n in zip(t.slots, t.counts) if slot != _Categorical.NULL]
+        return min(counts) if counts else None
 
     def condition_slot(self, value: Any) -> int:
         """The condition slot for a user-given label, e.g. from `--condition hlth=poor`."""

@@ -73,8 +73,8 @@ class TrainConfig:
 
 @dataclass
 class TrainedGAN:
-    generator: Generator
-    critic: Critic
+    generator: torch.nn.Module
+    critic: torch.nn.Module
     heads: OutputHeads
     history: list[dict[str, float]] = field(default_factory=list)
 
@@ -107,9 +107,16 @@ def build_networks(data_dim: int, cond_dim: int, config: TrainConfig) -> tuple[G
     return generator, critic
 
 
+NetworkFactory = Callable[[int, int, TrainConfig], tuple[torch.nn.Module, torch.nn.Module]]
+
+
 def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: TrainConfig, defense: Defense,
-              seed: int, on_epoch: EpochCallback | None = None, threads: int | None = None) -> TrainedGAN:
-    """Train G and D on encoded rows `x` (n, d) with condition one-hots `cond` (n, c)."""
+              seed: int, on_epoch: EpochCallback | None = None, threads: int | None = None,
+              networks: NetworkFactory = build_networks) -> TrainedGAN:
+    """Train G and D on encoded rows `x` (n, d) with condition one-hots `cond` (n, c).
+
+    `networks(data_dim, cond_dim, config)` builds (generator, critic); it runs inside the seeded
+    block, so weight initialisation follows the seed. G(z, c) and D(x, c) take flat rows."""
     n = len(x)
     batch = min(config.batch_size, n)
     steps_per_epoch = max(1, n // batch)
@@ -120,7 +127,7 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
     heads = OutputHeads(spans)
     mode = config.head_mode(defense)
     with seeded_torch(int(torch_seed), threads):
-        generator, critic = build_networks(x.shape[1], cond.shape[1], config)
+        generator, critic = networks(x.shape[1], cond.shape[1], config)
         trained = TrainedGAN(generator, critic, heads)
         opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
         opt_d = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)

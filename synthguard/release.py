@@ -1,0 +1,205 @@
+"""fit -> audit -> evaluate -> gate -> write: the one path by which synthetic rows leave.
+
+    outcome = release("ofp.csv", Schema.load("ofp.yaml"), "out/ofp", policy=Policy())
+
+The real rows are split into a training part and a held-out part (for utility only). The release
+model is fitted on the training part; the audit trains shadow models with the same recipe on
+halves of it; utility is measured against the held-out rows; the policy's gate decides.
+
+Everything is written into a hidden staging folder beside the output folder and renamed into
+place at the end, so an interrupted run leaves no partial release. A refused release writes its
+passport (`release.json`) and `report.html`, and no synthetic row anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .audit import AuditConfig, AuditResult, audit
+from .errors import InputError
+from .gate import Verdict, judge
+from .io import _UMASK, read_table, write_table, write_text
+from .policy import Policy
+from .schema import Schema
+from .synthesizer import Synthesizer
+
+Stage = Callable[[str], None]
+
+
+@dataclass
+class ReleaseOutcome:
+    passed: bool
+    out_dir: Path
+    passport: dict[str, Any]
+    verdict: Verdict
+    audit: AuditResult
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _versions() -> dict[str, str]:
+    import scipy
+    import sdmetrics
+    import sklearn
+    import torch
+
+    return {"synthguard": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
+            "scipy": scipy.__version__, "sdmetrics": sdmetrics.__version__}
+
+
+def check_output_dir(out_dir: Path) -> None:
+    if not out_dir.parent.exists():
+        raise InputError(f"output directory's parent does not exist: {out_dir.parent}")
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise InputError(f"output directory exists and is not empty: {out_dir} (choose a new one)")
+
+
+def split_holdout(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, holdout) row indices; the holdout is never trained on."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    order = rng.permutation(n)
+    n_holdout = max(1, int(round(n * share)))
+    return np.sort(order[n_holdout:]), np.sort(order[:n_holdout])
+
+
+def release(data: str | Path | pd.DataFrame, schema: Schema, out_dir: str | Path, *, policy: Policy | None = None,
+            recipe: Synthesizer | None = None, fmt: str = "parquet", n_rows: int | None = None,
+            schema_path: str | Path | None = None, policy_path: str | Path | None = None,
+            audit_options: dict[str, Any] | None = None, seed: int = 0, on_stage: Stage | None = None,
+            on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+            on_shadow: Callable[[int, int], None] | None = None) -> ReleaseOutcome:
+    """Fit, audit, evaluate and gate; write the release (or the refusal) into `out_dir`.
+
+    Args:
+        data: a CSV/parquet path, or a raw frame.
+        recipe: the training recipe (default: a mixup `Synthesizer` with default settings); its
+            schema is replaced by `schema`.
+        audit_options: overrides of the policy's audit settings (n_shadows, n_targets, workers,
+            backend, scheduler, ...).
+    """
+    stage = on_stage or (lambda _message: None)
+    policy = policy or Policy()
+    out_dir = Path(out_dir)
+    check_output_dir(out_dir)
+    if fmt not in ("parquet", "csv"):
+        raise InputError(f"--format must be parquet or csv, got {fmt!r}")
+    started = _now()
+    clock = time.perf_counter()
+    frame = read_table(data) if not isinstance(data, pd.DataFrame) else data
+    source = str(data) if not isinstance(data, pd.DataFrame) else "data"
+    resolved = schema.resolve(list(frame.columns), source)
+    parsed = schema.parse(frame, source)
+    train_idx, holdout_idx = split_holdout(len(parsed), policy.holdout_share, seed)
+    train_raw = frame.iloc[train_idx].reset_index(drop=True)
+    train, holdout = parsed.iloc[train_idx].reset_index(drop=True), parsed.iloc[holdout_idx].reset_index(drop=True)
+    recipe = (recipe or Synthesizer(schema)).clone(seed=seed)
+    recipe.schema = schema
+
+    stage(f"fitting the release model on {len(train)} rows ({len(holdout)} held out)")
+    model = recipe.clone().fit_parsed(train, resolved, on_epoch=on_epoch)
+    synthetic = model.sample(n_rows or len(train), seed=seed, typed=True)
+
+    config = AuditConfig(n_shadows=policy.audit.shadows, n_targets=policy.audit.targets,
+                         attacks=tuple(policy.audit.attacks), threat_model=policy.audit.threat_model, seed=seed)
+    for key, value in (audit_options or {}).items():
+        if value is not None:
+            setattr(config, key, value)
+    stage(f"auditing: {config.n_shadows} shadow models, each on half of the training rows")
+    audited = audit(train_raw, recipe, schema, config, on_shadow=on_shadow)
+
+    stage("measuring utility against the held-out rows")
+    from .utility import evaluate
+
+    utility = evaluate(train, holdout, synthetic, resolved, seed=seed)
+    utility_dict = utility.to_dict()
+    verdict = judge(policy, audited, utility_dict, model.smallest_category_count())
+
+    stage("writing " + ("the release" if verdict.passed else "the refusal (no synthetic rows)"))
+    passport = {
+        "synthguard_version": __version__, "decision": "released" if verdict.passed else "refused",
+        "started": started, "finished": None, "seconds": None,
+        "inputs": _inputs(data, frame, schema, schema_path, policy, policy_path),
+        "output": None,
+        "recipe": model.get_params(), "defense": model.describe_defense(),
+        "seeds": {"release": seed, "audit": config.seed, "split": seed},
+        "split": {"train_rows": len(train), "holdout_rows": len(holdout), "holdout_share": policy.holdout_share},
+        "policy": policy.to_dict(),
+        "checks": [c.to_dict() for c in verdict.checks], "verdict": verdict.to_dict(),
+        "audit": audited.to_dict(include_scores=False), "utility": utility_dict, "versions": _versions(),
+    }
+    _write(out_dir, passport, audited, utility, model.schema_.format(synthetic) if verdict.passed else None, fmt,
+           clock)
+    return ReleaseOutcome(verdict.passed, out_dir, passport, verdict, audited)
+
+
+def _inputs(data: Any, frame: pd.DataFrame, schema: Schema, schema_path: Any, policy: Policy,
+            policy_path: Any) -> dict[str, Any]:
+    def described(path: Any, text: str) -> dict[str, Any]:
+        if path is not None:
+            return {"path": str(path), "sha256": sha256_file(path)}
+        return {"path": None, "sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+    data_info = ({"path": str(data), "sha256": sha256_file(data)} if not isinstance(data, pd.DataFrame)
+                 else {"path": None, "sha256": hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()})
+    data_info["rows"] = len(frame)
+    return {"data": data_info, "schema": described(schema_path, schema.to_yaml()),
+            "policy": described(policy_path, json.dumps(policy.to_dict(), sort_keys=True))}
+
+
+def _write(out_dir: Path, passport: dict[str, Any], audited: AuditResult, utility: Any,
+           synthetic: pd.DataFrame | None, fmt: str, clock: float) -> None:
+    from .plots import plot_dwp, plot_dwpre, plot_roc
+    from .report import write_report
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    try:
+        os.chmod(staging, 0o777 & ~_UMASK)  # mkdtemp makes 0700; a release folder gets the usual mode
+        member = audited.membership.ravel()
+        figures = {
+            "roc": plot_roc({n: (a.scores.ravel(), member) for n, a in audited.attacks.items()}, staging / "roc.png",
+                            title="Membership inference (pooled over victims)", inputs="scores"),
+            "dwp": plot_dwp(utility, staging / "dwp.png"),
+            "dwpre": plot_dwpre(utility, staging / "dwpre.png"),
+        }
+        if synthetic is not None:
+            data_path = staging / f"synthetic.{fmt}"
+            write_table(synthetic, data_path, fmt)
+            passport["output"] = {"path": data_path.name, "sha256": sha256_file(data_path), "rows": len(synthetic),
+                                  "format": fmt}
+        passport["finished"] = _now()
+        passport["seconds"] = round(time.perf_counter() - clock, 1)
+        passport["figures"] = {k: p.name for k, p in figures.items()}
+        write_text(staging / "release.json", json.dumps(passport, indent=1))
+        write_report(passport, figures, staging / "report.html")
+        if out_dir.exists():
+            out_dir.rmdir()  # checked empty at the start
+        os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,587 @@
+"""The self-contained HTML release report: one page a data steward can read, archive and print.
+
+`render_report(passport, figures)` turns a release passport (the content of ``release.json``) and
+a dict of PNG figure paths into one HTML page: figures embedded as base64 data URIs, inline CSS,
+no JavaScript and no external requests (a Content-Security-Policy forbids them). Every string
+from the passport is escaped: column names and paths are user input.
+
+Layout: the verdict first (id="verdict", with a ``data-decision`` attribute), then the checks,
+privacy (attacks, ROC, most exposed records), utility (metrics, DWP / DWpre scatters, sample
+grids), and provenance (inputs and output with SHA-256, recipe, split, versions, timestamps).
+Any section the passport lacks is left out or noted; a missing key never raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .io import write_text
+
+__all__ = ["render_report", "write_report"]
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_MISSING = "\u2014"  # em dash for an absent value
+
+# Figures the page places itself; any other key is shown under "Other figures".
+_KNOWN_FIGURES = ("roc", "dwp", "dwpre")
+_FIGURE_TEXT = {
+    "roc": ("Log-log ROC of each membership-inference attack",
+            "True-positive rate against false-positive rate on log axes, so the low-FPR regime that "
+            "matters for privacy is visible. The dashed diagonal is a guessing attacker."),
+    "dwp": ("Dimension-wise probability (DWP) scatter",
+            "Share of real training rows (x) and synthetic rows (y) holding each binary dimension; "
+            "points on the diagonal are matched."),
+    "dwpre": ("Dimension-wise prediction (DWpre) scatter",
+              "Score of a model trained on real rows (x) and on synthetic rows (y), both tested on "
+              "real holdout rows; points on the diagonal lose nothing."),
+}
+
+_COMPARISON = {"<=": "\u2264", ">=": "\u2265", "<": "<", ">": ">", "==": "=", "!=": "\u2260"}
+
+_CSS = """
+:root { --ok: #1b7a3a; --ok-bg: #e6f4ea; --bad: #b3261e; --bad-bg: #fce8e6; --muted: #5f6368;
+        --line: #d5d8dc; --head: #f3f4f6; }
+* { box-sizing: border-box; }
+html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+body { margin: 0; padding: 24px; font: 15px/1.45 -apple-system, "Segoe UI", "DejaVu Sans", Roboto,
+       "Helvetica Neue", Arial, sans-serif; color: #202124; background: #fff; }
+main { max-width: 1120px; margin: 0 auto; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
+h3 { font-size: 16px; margin: 22px 0 8px; }
+p { margin: 6px 0 10px; }
+.subtitle { color: var(--muted); margin: 0 0 16px; }
+.verdict { border-radius: 8px; padding: 18px 24px; margin: 8px 0 20px; border: 3px solid; }
+.verdict .word { font-size: 44px; font-weight: 800; letter-spacing: 0.06em; line-height: 1.1; }
+.verdict p { font-size: 17px; margin: 8px 0 0; }
+.verdict.released { background: var(--ok-bg); border-color: var(--ok); color: var(--ok); }
+.verdict.refused { background: var(--bad-bg); border-color: var(--bad); color: var(--bad); }
+.verdict.unknown { background: var(--head); border-color: var(--muted); color: #202124; }
+.verdict p, .verdict .warn { color: #202124; }
+.warn { background: #fff4d6; border-left: 4px solid #d19a00; padding: 8px 12px; margin: 10px 0; }
+.note { color: var(--muted); font-size: 13.5px; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0 14px; font-size: 14px; }
+th, td { border: 1px solid var(--line); padding: 6px 9px; text-align: left; vertical-align: top; }
+th { background: var(--head); font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.group th { background: #e8eaed; font-size: 13px; text-transform: uppercase; letter-spacing: 0.04em; }
+tr.worst td { background: #fff8e1; }
+table.kv, table.compact { width: auto; max-width: 100%; }
+.compact td, .compact th { padding-left: 14px; padding-right: 14px; }
+.kv td { min-width: 14em; }
+.kv th { white-space: nowrap; }
+#attacks-table td:first-child { min-width: 190px; }
+#attacks-table .ci { display: block; }
+.pass { color: var(--ok); font-weight: 700; background: var(--ok-bg); white-space: nowrap; }
+.fail { color: var(--bad); font-weight: 700; background: var(--bad-bg); white-space: nowrap; }
+.tag { display: inline-block; font-size: 11.5px; font-weight: 700; padding: 0 6px; border-radius: 3px;
+       background: #d19a00; color: #fff; margin-left: 6px; vertical-align: 1px; }
+.desc { display: block; color: var(--muted); font-size: 12.5px; }
+code, .hash { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12.5px; }
+.hash { word-break: break-all; }
+.figures { display: flex; flex-wrap: wrap; gap: 18px; }
+figure { margin: 8px 0 14px; flex: 1 1 420px; max-width: 100%; break-inside: avoid; page-break-inside: avoid; }
+figure.wide { flex-basis: 100%; }
+figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; border: 1px solid var(--line); }
+figure.wide img { max-width: 760px; width: 100%; }
+figcaption { color: var(--muted); font-size: 13px; margin-top: 6px; }
+figcaption b { color: #202124; }
+ul.notes { margin: 4px 0 12px; padding-left: 22px; font-size: 13.5px; color: var(--muted); }
+footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; border-top: 1px solid var(--line); padding-top: 8px; }
+@media print {
+  body { padding: 0; font-size: 12px; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  table, tr { break-inside: avoid; page-break-inside: avoid; }
+  .verdict .word { font-size: 34px; }
+}
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _e(value: Any) -> str:
+    """Escaped text of any value (quotes too, so the result is also safe inside attributes)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _d(value: Any) -> Mapping[str, Any]:
+    """`value` if it is a mapping, else an empty one: optional sections may be absent or null."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    """A number as short readable text (already escaped); other values escaped as text."""
+    if value is None:
+        return _MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        if math.isinf(value):
+            return "\u221e" if value > 0 else "\u2212\u221e"
+        if value == 0:
+            return "0"
+        if value.is_integer() and abs(value) < 1e15:
+            return _fmt(int(value))
+        if abs(value) >= 1e5 or abs(value) < 1e-4:
+            return f"{value:.{max(digits - 1, 1)}e}"
+        text = f"{value:.{digits}g}" if abs(value) < 1 else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        return text
+    if isinstance(value, (list, tuple, Mapping)):
+        return _e(json.dumps(value, default=str, ensure_ascii=False))
+    return _e(value)
+
+
+def _fixed(value: Any, places: int) -> str:
+    return f"{value:.{places}f}" if _is_num(value) and math.isfinite(value) else _fmt(value)
+
+
+def _interval(value: Any, ci: Any, places: int) -> str:
+    text = _fixed(value, places)
+    pair = _list(ci)
+    if len(pair) == 2 and all(_is_num(v) for v in pair):
+        text += f' <span class="note ci">[{_fixed(pair[0], places)}, {_fixed(pair[1], places)}]</span>'
+    return text
+
+
+def _by_fpr(mapping: Any, fpr: float) -> Any:
+    """Look up an FPR-keyed entry whatever the key's spelling ("0.001", 0.001, "1e-3")."""
+    for key, value in _d(mapping).items():
+        try:
+            if math.isclose(float(key), fpr, rel_tol=1e-9):
+                return value
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _slug(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", key).strip("-") or "figure"
+
+
+def _exact(value: Any) -> str:
+    """A recorded setting as written (1.0 stays 1.0, 0.0002 is not rounded), escaped."""
+    if isinstance(value, str):
+        return _e(value)
+    if value is None or isinstance(value, (bool, int, float, list, tuple, Mapping)):
+        try:
+            return _e(json.dumps(value, ensure_ascii=False, default=str))
+        except ValueError:  # circular
+            return _e(repr(value))
+    return _e(value)
+
+
+def _kv_table(rows: Iterable[tuple[str, Any]], cls: str = "kv") -> str:
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_exact(v)}</td></tr>" for k, v in rows)
+    return f'<table class="{cls}">{body}</table>' if body else ""
+
+
+def _notes(items: Any) -> str:
+    notes = [n for n in _list(items) if n not in (None, "")]
+    return '<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>" if notes else ""
+
+
+# --------------------------------------------------------------------------------------------
+# figures
+
+
+def _figure(key: str, path: Any, title: str, caption: str = "", wide: bool = False) -> str:
+    fig_id = f"fig-{_slug(key)}"
+    cls = ' class="wide"' if wide else ""
+    try:
+        data = Path(path).read_bytes()
+    except (OSError, TypeError, ValueError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else type(err).__name__
+        return (f'<figure{cls}><p class="warn">Figure {_e(title)} could not be read from '
+                f"<code>{_e(path)}</code> ({_e(reason)}).</p></figure>")
+    if not data.startswith(_PNG_MAGIC):
+        return (f'<figure{cls}><p class="warn">Figure {_e(title)} at <code>{_e(path)}</code> is not '
+                "a PNG file and was left out.</p></figure>")
+    uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    text = f"<b>{_e(title)}.</b> {_e(caption)}" if caption else f"<b>{_e(title)}</b>"
+    return (f'<figure{cls}><img id="{_e(fig_id)}" src="{uri}" alt="{_e(title)}">'
+            f"<figcaption>{text}</figcaption></figure>")
+
+
+# --------------------------------------------------------------------------------------------
+# sections
+
+
+def _checks(passport: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [c for c in _list(passport.get("checks")) if isinstance(c, Mapping)]
+
+
+def _failed_names(passport: Mapping[str, Any]) -> list[str]:
+    names = [str(c.get("name", "(unnamed check)")) for c in _checks(passport) if c.get("passed") is False]
+    for name in _list(_d(passport.get("verdict")).get("failed")):
+        if str(name) not in names:
+            names.append(str(name))
+    return names
+
+
+def _decision(passport: Mapping[str, Any]) -> str:
+    decision = str(passport.get("decision") or "").strip().lower()
+    if decision in ("released", "refused"):
+        return decision
+    passed = _d(passport.get("verdict")).get("passed")
+    if decision == "" and isinstance(passed, bool):
+        return "released" if passed else "refused"
+    return decision or "unknown"
+
+
+def _join(names: list[str]) -> str:
+    quoted = [f"\u201c{_e(n)}\u201d" for n in names]
+    if len(quoted) <= 2:
+        return " and ".join(quoted)
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _verdict_section(passport: Mapping[str, Any]) -> str:
+    decision = _decision(passport)
+    checks = _checks(passport)
+    n_total = len(checks)
+    n_failed_checks = sum(1 for c in checks if c.get("passed") is False)
+    n_passed = sum(1 for c in checks if c.get("passed") is True)
+    failed = _failed_names(passport)
+    cls = decision if decision in ("released", "refused") else "unknown"
+    word = decision.upper() if decision in ("released", "refused") else f"DECISION: {decision.upper()}"
+
+    if n_total == 0:
+        counted = "No checks were recorded."
+    elif n_failed_checks == 0:
+        counted = f"All {n_total} check{'s' if n_total != 1 else ''} passed."
+    else:
+        counted = f"{n_passed} of {n_total} checks passed, {n_failed_checks} failed."
+    if decision == "refused":
+        if failed:
+            sentence = (f"Synthetic data was not released. {counted} "
+                        f"Failed: {_join(failed)}.")
+        else:
+            sentence = f"Synthetic data was not released. {counted}"
+    elif decision == "released":
+        sentence = f"Synthetic data was released. {counted}"
+    else:
+        sentence = counted + (f" Failed: {_join(failed)}." if failed else "")
+    reason = _d(passport.get("verdict")).get("reason") or passport.get("reason")
+    if reason:
+        sentence += f" Reason: {_e(reason)}."
+
+    warn = ""
+    if decision == "released" and failed:
+        warn = '<p class="warn">The passport says released, yet some checks failed: review before use.</p>'
+    elif decision == "refused" and not failed and n_total:
+        warn = '<p class="warn">The passport says refused, yet no check is marked as failed.</p>'
+    return (f'<section id="verdict" class="verdict {cls}" data-decision="{_e(decision)}">'
+            f'<div class="word">{_e(word)}</div><p>{sentence}</p>{warn}</section>')
+
+
+def _checks_section(passport: Mapping[str, Any]) -> str:
+    checks = _checks(passport)
+    if not checks:
+        return '<h2 id="checks">Checks</h2><p class="note">The passport records no checks.</p>'
+    rows = []
+    for c in checks:
+        passed = c.get("passed")
+        status = ('<td class="pass">PASS</td>' if passed is True else
+                  '<td class="fail">FAIL</td>' if passed is False else f"<td>{_MISSING}</td>")
+        comp = c.get("comparison")
+        comp_text = _e(_COMPARISON.get(str(comp), comp)) if comp is not None else ""
+        limit = f"{comp_text} {_fmt(c.get('limit'))}".strip() if "limit" in c else _MISSING
+        advice = _e(c.get("advice") or "") if passed is False else ""
+        rows.append(f"<tr><td>{_e(c.get('name', '(unnamed check)'))}</td><td>{_e(c.get('kind', ''))}</td>"
+                    f'<td class="num">{_fmt(c.get("measured"))}</td><td class="num">{limit}</td>'
+                    f"{status}<td>{advice}</td></tr>")
+    return ('<h2 id="checks">Checks</h2>'
+            '<table id="checks-table"><thead><tr><th>Check</th><th>Kind</th><th class="num">Measured</th>'
+            '<th class="num">Limit</th><th>Result</th><th>Advice</th></tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _attack_rows(audit: Mapping[str, Any]) -> str:
+    worst = audit.get("worst_attack")
+    rows = []
+    for key, attack in _d(audit.get("attacks")).items():
+        a = _d(attack)
+        name = a.get("name") or key
+        tag = '<span class="tag">worst</span>' if worst is not None and str(name) == str(worst) else ""
+        desc = f'<span class="desc">{_e(a["description"])}</span>' if a.get("description") else ""
+        n_neg = a.get("n_nonmembers")
+        needed_1 = _by_fpr(a.get("negatives_needed"), 0.01)
+        needed_01 = _by_fpr(a.get("negatives_needed"), 0.001)
+        notes = []
+        if _is_num(n_neg) and _is_num(needed_01) and n_neg < needed_01:
+            notes.append(f"Only {_fmt(n_neg)} non-members, fewer than the {_fmt(needed_01)} needed to resolve "
+                         "0.1% FPR: TPR@0.1% is really a TPR at zero false positives.")
+        if _is_num(n_neg) and _is_num(needed_1) and n_neg < needed_1:
+            notes.append(f"Fewer than the {_fmt(needed_1)} non-members needed to resolve 1% FPR.")
+        n_mem = a.get("n_members")
+        counts = _fmt(n_neg) + (f' <span class="note ci">{_fmt(n_mem)} members</span>' if n_mem is not None else "")
+        row_cls = ' class="worst"' if tag else ""
+        rows.append(
+            f'<tr{row_cls}><td><b>{_e(name)}</b>{tag}{desc}</td>'
+            f"<td>{_e(a.get('threat', _MISSING))}</td>"
+            f'<td class="num">{_interval(a.get("auc"), a.get("auc_ci"), 3)}</td>'
+            f'<td class="num">{_interval(_by_fpr(a.get("tpr_at"), 0.01), _by_fpr(a.get("tpr_ci"), 0.01), 4)}</td>'
+            f'<td class="num">{_interval(_by_fpr(a.get("tpr_at"), 0.001), _by_fpr(a.get("tpr_ci"), 0.001), 4)}</td>'
+            f'<td class="num">{counts}</td><td>{" ".join(notes)}</td></tr>')
+    return "".join(rows)
+
+
+def _privacy_section(passport: Mapping[str, Any], figures: Mapping[str, Any]) -> str:
+    audit = _d(passport.get("audit"))
+    if not audit and "roc" not in figures:
+        return '<h2 id="privacy">Privacy</h2><p class="note">No privacy audit was recorded.</p>'
+    out = ['<h2 id="privacy">Privacy: membership-inference audit</h2>']
+    config = _d(audit.get("config"))
+    if config:
+        bits = []
+        for key, label in (("n_shadows", "shadow models"), ("n_targets", "audited records")):
+            if _is_num(config.get(key)):
+                bits.append(f"{_fmt(config[key])} {label}")
+        if config.get("threat_model"):
+            bits.append(f"threat model \u201c{_e(config['threat_model'])}\u201d")
+        if bits:
+            listed = ", ".join(bits[:-1]) + " and " + bits[-1] if len(bits) > 1 else bits[0]
+            out.append(f"<p>The audit used {listed}"
+                       ". Each attack guesses, record by record, whether a record was in a model's training "
+                       "data; AUC 0.5 is guessing.</p>")
+    if audit.get("at_chance") is True:
+        out.append('<p id="at-chance"><b>No attack measurably beats chance:</b> every attack\u2019s 95% '
+                   "AUC interval contains 0.5.</p>")
+    rows = _attack_rows(audit)
+    if rows:
+        out.append('<table id="attacks-table"><thead><tr><th>Attack</th><th>Threat model</th>'
+                   '<th class="num">AUC [95% CI]</th><th class="num">TPR @ 1% FPR [CI]</th>'
+                   '<th class="num">TPR @ 0.1% FPR [CI]</th><th class="num">Non-members</th><th>Note</th>'
+                   f"</tr></thead><tbody>{rows}</tbody></table>")
+    if "roc" in figures:
+        title, caption = _FIGURE_TEXT["roc"]
+        out.append(f'<div class="figures">{_figure("roc", figures["roc"], title, caption, wide=True)}</div>')
+    exposed = [r for r in _list(audit.get("exposed_records")) if isinstance(r, Mapping)]
+    if exposed:
+        body = "".join(f'<tr><td class="num">{i}</td><td class="num">{_fmt(r.get("row"))}</td>'
+                       f'<td class="num">{_fixed(r.get("score_gap"), 4)}</td><td>{_e(r.get("attack", ""))}</td></tr>'
+                       for i, r in enumerate(exposed, 1))
+        out.append('<h3>Most exposed records</h3><p class="note">Row numbers are 1-based data rows of the '
+                   "input table. The score gap is the attack\u2019s mean score for the record when it was a "
+                   "member minus when it was not: the larger, the more the model gives the record away.</p>"
+                   '<table id="exposed-table" class="compact"><thead><tr><th class="num">#</th>'
+                   '<th class="num">Row</th><th class="num">Score gap</th><th>Attack</th></tr></thead>'
+                   f"<tbody>{body}</tbody></table>")
+    extra = [(k, v) for k, v in config.items() if k not in ("n_shadows", "n_targets", "threat_model")]
+    if extra:
+        out.append("<h3>Audit settings</h3>" + _kv_table(extra))
+    return "".join(out)
+
+
+# (section key, field, label, meaning)
+_UTILITY_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("quality", "score", "Quality score", "sdmetrics overall quality, 0\u20131, higher is better"),
+    ("quality", "column_shapes", "Column shapes", "marginal distributions, 0\u20131"),
+    ("quality", "column_pair_trends", "Column pair trends", "pairwise relations, 0\u20131"),
+    ("dwp", "mae", "DWP mean absolute error", "gap in each binary dimension\u2019s share, lower is better"),
+    ("dwp", "rmse", "DWP root mean squared error", "lower is better"),
+    ("dwp", "correlation", "DWP correlation", "real vs synthetic shares, 1 is perfect"),
+    ("dwpre", "mean_abs_gap", "DWpre mean absolute gap", "real-trained minus synthetic-trained score, lower is better"),
+    ("dwpre", "sum_sq_gap", "DWpre sum of squared gaps", "lower is better"),
+    ("dwpre", "mean_synthetic_score", "DWpre mean synthetic-trained score", "higher is better"),
+    ("downstream", "accuracy_ratio", "Downstream accuracy ratio", "TSTR / TRTR accuracy, 1 is no loss"),
+    ("downstream", "auc_ratio", "Downstream AUC ratio", "TSTR / TRTR AUC, 1 is no loss"),
+    ("downstream", "r2_ratio", "Downstream R\u00b2 ratio", "TSTR / TRTR R\u00b2, 1 is no loss"),
+    ("distance", "exact_copy_rate", "Exact copies of training rows", "share of synthetic rows"),
+    ("distance", "holdout_exact_copy_rate", "Exact copies, holdout baseline", "share of holdout rows equal to a training row"),
+    ("distance", "dcr_synthetic_median", "Median distance to closest record, synthetic", "compare with the holdout median"),
+    ("distance", "dcr_holdout_median", "Median distance to closest record, holdout", "the natural baseline"),
+    ("distance", "dcr_synthetic_p5", "5th-percentile DCR, synthetic", ""),
+    ("distance", "dcr_holdout_p5", "5th-percentile DCR, holdout", ""),
+    ("distance", "share_closer_than_holdout_p5", "Synthetic rows closer than the holdout\u2019s 5th percentile",
+     "about 0.05 when synthetic rows are no closer than unseen real rows"),
+)
+_GROUPS = {"quality": "Quality", "dwp": "Dimension-wise probability", "dwpre": "Dimension-wise prediction",
+           "downstream": "Downstream model", "distance": "Distance to training rows"}
+
+
+def _downstream_table(down: Mapping[str, Any]) -> str:
+    tstr, trtr = _d(down.get("tstr")), _d(down.get("trtr"))
+    metrics = [m for m in ("accuracy", "f1_macro", "auc", "r2") if _is_num(tstr.get(m)) or _is_num(trtr.get(m))]
+    if not metrics:
+        return ""
+    labels = {"accuracy": "Accuracy", "f1_macro": "F1 (macro)", "auc": "AUC", "r2": "R\u00b2"}
+    body = "".join(f'<tr><th>{labels[m]}</th><td class="num">{_fmt(tstr.get(m))}</td>'
+                   f'<td class="num">{_fmt(trtr.get(m))}</td></tr>' for m in metrics)
+    target = f" predicting <code>{_e(down['target'])}</code>" if down.get("target") is not None else ""
+    model = f" ({_e(down['model'])})" if down.get("model") else ""
+    return (f"<h3>Downstream model{target}{model}</h3>"
+            '<p class="note">TSTR: trained on synthetic rows; TRTR: trained on real training rows; both '
+            "tested on real holdout rows.</p>"
+            '<table id="downstream-table" class="compact"><thead><tr><th>Metric</th><th class="num">TSTR</th>'
+            f'<th class="num">TRTR</th></tr></thead><tbody>{body}</tbody></table>')
+
+
+def _utility_section(passport: Mapping[str, Any], figures: Mapping[str, Any]) -> str:
+    utility = _d(passport.get("utility"))
+    samples = sorted(k for k in figures if str(k).startswith("samples"))
+    if not utility and not any(k in figures for k in ("dwp", "dwpre")) and not samples:
+        return '<h2 id="utility">Utility</h2><p class="note">No utility evaluation was recorded.</p>'
+    out = ['<h2 id="utility">Utility</h2>']
+    rows: list[str] = []
+    notes: list[Any] = []
+    for group, label in _GROUPS.items():
+        section = _d(utility.get(group))
+        known = [(f, lab, mean) for g, f, lab, mean in _UTILITY_ROWS if g == group and f in section]
+        known_fields = {f for g, f, _, _ in _UTILITY_ROWS if g == group}
+        extra = [(f, f, "") for f, v in section.items()
+                 if f not in known_fields and (_is_num(v) or v is None or isinstance(v, bool))
+                 and f not in ("seed", "n_test", "max_rows", "subset", "pairs_scored", "pairs_total")]
+        if group == "downstream":
+            extra = []  # shown in its own table
+        if known or extra:
+            rows.append(f'<tr class="group"><th colspan="3">{_e(label)}</th></tr>')
+            rows.extend(f'<tr><td>{_e(lab)}</td><td class="num">{_fmt(section[f])}</td>'
+                        f'<td class="note">{_e(mean)}</td></tr>' for f, lab, mean in known + extra)
+        notes.extend(_list(section.get("notes")))
+    if rows:
+        out.append('<table id="utility-table"><thead><tr><th>Metric</th><th class="num">Value</th>'
+                   f"<th>Reads as</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    out.append(_downstream_table(_d(utility.get("downstream"))))
+    out.append(_notes(notes))
+    scatter = [_figure(k, figures[k], *_FIGURE_TEXT[k]) for k in ("dwp", "dwpre") if k in figures]
+    if scatter:
+        out.append(f'<div class="figures">{"".join(scatter)}</div>')
+    if samples:
+        out.append("<h3>Generated samples</h3>")
+        grid = [_figure(k, figures[k], str(k).replace("_", " ").replace("-", " "),
+                        "Images drawn from the generator, per class.") for k in samples]
+        out.append(f'<div class="figures">{"".join(grid)}</div>')
+    return "".join(out)
+
+
+def _other_figures(figures: Mapping[str, Any]) -> str:
+    keys = [k for k in figures if k not in _KNOWN_FIGURES and not str(k).startswith("samples")]
+    if not keys:
+        return ""
+    body = "".join(_figure(str(k), figures[k], str(k)) for k in keys)
+    return f'<h2 id="other-figures">Other figures</h2><div class="figures">{body}</div>'
+
+
+def _duration(started: Any, finished: Any) -> str | None:
+    try:
+        a = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
+        b = datetime.fromisoformat(str(finished).replace("Z", "+00:00"))
+        seconds = int((b - a).total_seconds())
+    except (TypeError, ValueError):
+        return None
+    if seconds < 0:
+        return None
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h} h {m:02d} min {s:02d} s" if h else f"{m} min {s:02d} s"
+
+
+def _provenance_section(passport: Mapping[str, Any]) -> str:
+    out = ['<h2 id="provenance">Provenance</h2>']
+    inputs = _d(passport.get("inputs"))
+    if inputs:
+        body = []
+        for role, item in inputs.items():
+            i = _d(item) if isinstance(item, Mapping) else {"path": item}
+            body.append(f"<tr><td>{_e(role)}</td><td><code>{_e(i.get('path', _MISSING))}</code></td>"
+                        f'<td class="num">{_fmt(i.get("rows")) if "rows" in i else ""}</td>'
+                        f'<td class="hash">{_e(i.get("sha256", _MISSING))}</td></tr>')
+        out.append('<h3>Inputs</h3><table id="inputs-table"><thead><tr><th>Input</th><th>Path</th>'
+                   f'<th class="num">Rows</th><th>SHA-256</th></tr></thead><tbody>{"".join(body)}</tbody></table>')
+    out.append("<h3>Output</h3>")
+    output = passport.get("output")
+    if isinstance(output, Mapping) and output:
+        o = _d(output)
+        out.append('<table id="output-table"><thead><tr><th>Path</th><th>Format</th><th class="num">Rows</th>'
+                   f'<th>SHA-256</th></tr></thead><tbody><tr><td><code>{_e(o.get("path", _MISSING))}</code></td>'
+                   f'<td>{_e(o.get("format", _MISSING))}</td><td class="num">{_fmt(o.get("rows"))}</td>'
+                   f'<td class="hash">{_e(o.get("sha256", _MISSING))}</td></tr></tbody></table>')
+    elif _decision(passport) == "refused" or output is None and "output" in passport:
+        out.append('<p id="no-output">No synthetic rows were written.</p>')
+    else:
+        out.append('<p class="note">The passport does not record an output file.</p>')
+    recipe = _d(passport.get("recipe"))
+    if recipe:
+        out.append("<h3>Recipe</h3>" + _kv_table(recipe.items()))
+    split = _d(passport.get("split"))
+    if split:
+        out.append("<h3>Train / holdout split</h3>" + _kv_table(split.items()))
+    versions: list[tuple[str, Any]] = []
+    if passport.get("synthguard_version") is not None:
+        versions.append(("synthguard", passport["synthguard_version"]))
+    if passport.get("python") is not None:
+        versions.append(("python", passport["python"]))
+    versions.extend((str(k), v) for k, v in _d(passport.get("versions")).items())
+    times = [(label, passport[key]) for key, label in (("started", "started"), ("finished", "finished"))
+             if passport.get(key) is not None]
+    took = _duration(passport.get("started"), passport.get("finished"))
+    if took:
+        times.append(("duration", took))
+    if versions or times:
+        out.append("<h3>Versions and timestamps</h3>" + _kv_table(versions + times))
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def render_report(passport: dict, figures: dict[str, Path]) -> str:
+    """Render the release passport and figures (PNG paths) as one self-contained HTML page."""
+    passport = _d(passport)
+    figures = dict(figures or {})
+    decision = _decision(passport)
+    data = _d(_d(passport.get("inputs")).get("data"))
+    source = f" for <code>{_e(data['path'])}</code>" if data.get("path") else ""
+    when = f" \u00b7 finished {_e(passport['finished'])}" if passport.get("finished") else ""
+    version = f" \u00b7 synthguard {_e(passport['synthguard_version'])}" if passport.get("synthguard_version") else ""
+    csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">',  # a constant, no double quotes
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>synthguard release report: {_e(decision)}</title>",
+        f"<style>{_CSS}</style></head><body><main>",
+        f'<h1>synthguard release report</h1><p class="subtitle">Synthetic data{source}{version}{when}</p>',
+        _verdict_section(passport),
+        _checks_section(passport),
+        _privacy_section(passport, figures),
+        _utility_section(passport, figures),
+        _other_figures(figures),
+        _provenance_section(passport),
+        "<footer>This page is self-contained: figures are embedded and nothing is fetched from a network. "
+        "The release passport (release.json) holds the same figures in machine-readable form.</footer>",
+        "</main></body></html>",
+    ]
+    return "\n".join(p for p in parts if p) + "\n"
+
+
+def write_report(passport: dict, figures: dict[str, Path], path: str | Path) -> Path:
+    """Render the report and write it to ``path`` atomically; return the path."""
+    path = Path(path)
+    write_text(path, render_report(passport, figures))
+    return path
