@@ -12,9 +12,11 @@ Attacks, by what the attacker holds (the threat model; each level includes the o
 * data       only synthetic rows: GAN-Leaks full black-box (nearest synthetic record) and its
              calibrated form, a DOMIAS-style density ratio, LOGAN black-box (a classifier of
              synthetic vs real rows), and LiRA on the nearest-record distance
-* generator  the generator too; its attacks here are sample-based, as above
+* generator  the generator too: GAN-Leaks white-box (reconstruction by L-BFGS over z) and LiRA
+             on its log loss
 * critic     the critic too (the internal worst case): LiRA on Ji et al.'s calibrated critic
-             statistic (online and offline) and LOGAN white-box (the raw critic score)
+             statistic (online and offline), LOGAN white-box (the raw critic score), and for
+             mixup-trained recipes the paper's adaptive mixed-query LiRA over record pairs
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import pandas as pd
 
 from . import __version__
 from .attacks.ganleaks import log_distance_statistic
+from .attacks.mixed_query import pair_membership, pair_records
+from .attacks.reconstruction import log_reconstruction_statistic
 from .attacks.lira import lira_scores, out_reference_mean
 from .attacks.roc import RocSummary, summarize
 from .attacks.shadows import ShadowTask, balanced_masks, choose_targets, run_shadow
@@ -53,6 +57,10 @@ ATTACKS: dict[str, AttackSpec] = {a.name: a for a in [
     AttackSpec("lira", "lira", "critic", "LiRA online, global variance, on D(x,y) minus the mean critic of m fakes"),
     AttackSpec("lira_offline", "lira", "critic", "LiRA offline (OUT models only, one-sided), same statistic"),
     AttackSpec("logan", "logan", "critic", "LOGAN white-box: the victim's critic D(x,y)"),
+    AttackSpec("lira_mixed", "lira", "critic", "Ji et al.'s adaptive LiRA against mixup: critic statistic of "
+               "mixed record pairs (pairs IN for models holding both, OUT for neither)"),
+    AttackSpec("lira_gen", "lira", "generator", "LiRA online on -log GAN-Leaks white-box reconstruction loss"),
+    AttackSpec("ganleaks_wb", "ganleaks", "generator", "GAN-Leaks white-box: -reconstruction loss (L-BFGS over z)"),
     AttackSpec("lira_dcr", "lira", "data", "LiRA online on -log distance to the nearest synthetic record"),
     AttackSpec("ganleaks", "ganleaks", "data", "GAN-Leaks full black-box: -distance to the nearest synthetic record"),
     AttackSpec("ganleaks_cal", "ganleaks", "data", "GAN-Leaks calibrated by reference models that did not see the record"),
@@ -95,14 +103,16 @@ class AuditConfig:
 @dataclass
 class AttackResult:
     spec: AttackSpec
-    scores: np.ndarray        # (models, targets), higher = more likely member
+    scores: np.ndarray        # (models, targets) or (models, pairs), higher = more likely member
     summary: RocSummary
+    members: np.ndarray       # bool, same shape: the truth the ROC was drawn against
+    valid: np.ndarray         # bool, same shape: entries that count (all, except mixed pairs)
 
     def to_dict(self, include_scores: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.spec.name, "family": self.spec.family, "threat": self.spec.threat,
                                "description": self.spec.description, **self.summary.to_dict()}
         if include_scores:
-            out["scores"] = np.round(self.scores, 6).tolist()
+            out["scores"] = [[None if np.isnan(v) else round(float(v), 6) for v in row] for row in self.scores]
         return out
 
 
@@ -122,14 +132,27 @@ class AuditResult:
         return max(self.attacks.values(), key=lambda a: a.summary.auc)
 
     @property
+    def worst_per_record(self) -> AttackResult:
+        """The strongest attack that scores single records (pair attacks cannot name a record)."""
+        per_record = [a for a in self.attacks.values() if a.scores.shape == self.membership.shape]
+        return max(per_record, key=lambda a: a.summary.auc)
+
+    @property
     def at_chance(self) -> bool:
         """True when every attack's 95% AUC interval contains 0.5 (or lies below it)."""
         return all(a.summary.auc_ci[0] <= 0.5 for a in self.attacks.values())
 
+    def write_roc_plot(self, path: Any) -> Any:
+        """A log-log ROC of every attack, pooled over victims, as a PNG."""
+        from .plots import plot_roc
+
+        curves = {name: (a.scores[a.valid], a.members[a.valid]) for name, a in self.attacks.items()}
+        return plot_roc(curves, path, title="Membership inference (pooled over victims)", inputs="scores")
+
     def exposed_records(self, attack: str | None = None, top: int = 10) -> list[dict[str, Any]]:
         """The records an attack separates best: mean score as a member minus as a non-member,
         with 1-based data row numbers (as `schema check` reports rows)."""
-        result = self.attacks[attack] if attack else self.worst
+        result = self.attacks[attack] if attack else self.worst_per_record
         member = self.membership
         gap = (np.where(member, result.scores, 0).sum(0) / np.maximum(member.sum(0), 1)
                - np.where(~member, result.scores, 0).sum(0) / np.maximum((~member).sum(0), 1))
@@ -186,35 +209,52 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
     n_targets = min(config.n_targets, n // 2)
     targets = choose_targets(population, n_targets, _derive(config.seed, 1))
     masks = balanced_masks(config.n_shadows, n, _derive(config.seed, 2))
+    wants_pairs = getattr(recipe, "defense", None) == "mixup" and "lira_mixed" in {a.name for a in config.selected()}
+    pairs = pair_records(None, len(targets), _derive(config.seed, 5)) if wants_pairs else None
     tasks = [ShadowTask(k, _derive(config.seed, 3, k), recipe, parsed, resolved, features, population, masks[k],
-                        targets, config.critic_fakes, config.synthetic_rows) for k in range(config.n_shadows)]
+                        targets, config.critic_fakes, config.synthetic_rows, pairs) for k in range(config.n_shadows)]
     results = run_tasks(run_shadow, tasks, backend=config.backend, workers=config.workers,
                         scheduler=config.scheduler, on_done=on_shadow)
     stats = {name: np.stack([r[name] for r in results]) for name in results[0]}
     membership = masks[:, targets]
-    attacks = _score(stats, membership, config)
+    attacks = _score(stats, membership, config, pairs)
     recipe_params = recipe.get_params() if hasattr(recipe, "get_params") else {"recipe": type(recipe).__name__}
     return AuditResult(config, recipe_params, targets, membership, attacks, time.perf_counter() - started, n, stats)
 
 
-def _score(stats: dict[str, np.ndarray], membership: np.ndarray, config: AuditConfig) -> dict[str, AttackResult]:
+def _score(stats: dict[str, np.ndarray], membership: np.ndarray, config: AuditConfig,
+           pairs: tuple[np.ndarray, np.ndarray] | None) -> dict[str, AttackResult]:
     seed = _derive(config.seed, 4)
     log_d = log_distance_statistic(stats["nn_distance"])
-    scorers: dict[str, Callable[[], np.ndarray]] = {
-        "lira": lambda: lira_scores(stats["critic_calibrated"], membership, online=True, seed=seed),
-        "lira_offline": lambda: lira_scores(stats["critic_calibrated"], membership, online=False, seed=seed),
-        "logan": lambda: stats["critic"],
-        "lira_dcr": lambda: lira_scores(log_d, membership, online=True, seed=seed),
-        "ganleaks": lambda: -stats["nn_distance"],
-        "ganleaks_cal": lambda: log_d - out_reference_mean(log_d, membership, seed=seed),
-        "domias": lambda: stats["density_ratio"],
-        "logan_bb": lambda: stats["blackbox"],
+    every = np.ones_like(membership)
+    scorers: dict[str, Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]] = {
+        "lira": lambda: (lira_scores(stats["critic_calibrated"], membership, seed=seed), membership, every),
+        "lira_offline": lambda: (lira_scores(stats["critic_calibrated"], membership, online=False, seed=seed),
+                                 membership, every),
+        "logan": lambda: (stats["critic"], membership, every),
+        "lira_gen": lambda: (lira_scores(log_reconstruction_statistic(stats["reconstruction"]), membership, seed=seed),
+                             membership, every),
+        "ganleaks_wb": lambda: (-stats["reconstruction"], membership, every),
+        "lira_dcr": lambda: (lira_scores(log_d, membership, seed=seed), membership, every),
+        "ganleaks": lambda: (-stats["nn_distance"], membership, every),
+        "ganleaks_cal": lambda: (log_d - out_reference_mean(log_d, membership, seed=seed), membership, every),
+        "domias": lambda: (stats["density_ratio"], membership, every),
+        "logan_bb": lambda: (stats["blackbox"], membership, every),
     }
+    if pairs is not None:
+        codes = pair_membership(membership, *pairs)
+        both, counted = codes == 1, codes >= 0
+        scorers["lira_mixed"] = lambda: (lira_scores(stats["mixed_query"], both, seed=seed, valid=counted), both, counted)
     results = {}
     for spec in config.selected():
-        scores = scorers[spec.name]()
-        summary = summarize(scores.ravel(), membership.ravel(), n_bootstrap=config.n_bootstrap, seed=seed)
-        results[spec.name] = AttackResult(spec, scores, summary)
+        if spec.name not in scorers:
+            continue  # the mixed query runs only against mixup-trained recipes
+        scores, members, valid = scorers[spec.name]()
+        valid = valid & np.isfinite(scores)
+        if members[valid].all() or not members[valid].any():
+            continue  # too few models for this attack (the mixed query needs pairs IN and OUT)
+        summary = summarize(scores[valid], members[valid], n_bootstrap=config.n_bootstrap, seed=seed)
+        results[spec.name] = AttackResult(spec, scores, summary, members, valid)
     return results
 
 

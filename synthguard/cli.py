@@ -358,7 +358,7 @@ def audit(
         write_text(output, json.dumps(result.to_dict(), indent=1))
         err.print(f"wrote {output}", highlight=False)
     if plots_dir is not None:
-        path = write_roc_plot(result, plots_dir / "roc.png")
+        path = result.write_roc_plot(plots_dir / "roc.png")
         err.print(f"wrote {path}", highlight=False)
 
 
@@ -439,14 +439,6 @@ def prepare_plots_dir(plots: Path | None) -> Path | None:
         raise SynthguardError(f"output directory does not exist: {plots.parent}")
     plots.mkdir(exist_ok=True)
     return plots
-
-
-def write_roc_plot(result: Any, path: Path) -> Path:
-    from .plots import plot_roc
-
-    member = result.membership.ravel()
-    curves = {name: (a.scores.ravel(), member) for name, a in result.attacks.items()}
-    return plot_roc(curves, path, title="Membership inference (pooled over victims)", inputs="scores")
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

@@ -174,16 +174,14 @@ def _inputs(data: Any, frame: pd.DataFrame, schema: Schema, schema_path: Any, po
 
 def _write(out_dir: Path, passport: dict[str, Any], audited: AuditResult, utility: Any,
            synthetic: pd.DataFrame | None, fmt: str, clock: float) -> None:
-    from .plots import plot_dwp, plot_dwpre, plot_roc
+    from .plots import plot_dwp, plot_dwpre
     from .report import write_report
 
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
     try:
         os.chmod(staging, 0o777 & ~_UMASK)  # mkdtemp makes 0700; a release folder gets the usual mode
-        member = audited.membership.ravel()
         figures = {
-            "roc": plot_roc({n: (a.scores.ravel(), member) for n, a in audited.attacks.items()}, staging / "roc.png",
-                            title="Membership inference (pooled over victims)", inputs="scores"),
+            "roc": audited.write_roc_plot(staging / "roc.png"),
             "dwp": plot_dwp(utility, staging / "dwp.png"),
             "dwpre": plot_dwpre(utility, staging / "dwpre.png"),
         }

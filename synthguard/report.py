@@ -460,7 +460,7 @@ def _utility_section(passport: Mapping[str, Any], figures: Mapping[str, Any]) ->
             rows.append(f'<tr class="group"><th colspan="3">{_e(label)}</th></tr>')
             rows.extend(f'<tr><td>{_e(lab)}</td><td class="num">{_fmt(section[f])}</td>'
                         f'<td class="note">{_e(mean)}</td></tr>' for f, lab, mean in known + extra)
-        notes.extend(_list(section.get("notes")))
+        notes.extend(f"{label}: {n}" for n in _list(section.get("notes")) if n not in (None, ""))
     if rows:
         out.append('<table id="utility-table"><thead><tr><th>Metric</th><th class="num">Value</th>'
                    f"<th>Reads as</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")

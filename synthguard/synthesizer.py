@@ -229,6 +229,21 @@ class Synthesizer:
         fake_scores = self.critic_scores(fakes, eye[fake_slots]).reshape(k, m).mean(axis=1)
         return {"critic": raw, "critic_calibrated": raw - fake_scores[slots]}
 
+    def reconstruction_loss(self, frame: pd.DataFrame, seed: int = 0) -> np.ndarray:
+        """GAN-Leaks white-box: per record, the least squared error with which the generator can
+        reproduce it (L-BFGS over z, label fixed); lower = more member-like."""
+        from .attacks.reconstruction import reconstruction_loss
+
+        return reconstruction_loss(self, frame, method="lbfgs", seed=seed)
+
+    def mixed_query_statistic(self, frame_a: pd.DataFrame, frame_b: pd.DataFrame, m: int = 64,
+                              seed: int | None = None) -> np.ndarray:
+        """Ji et al.'s adaptive query against mixup: the calibrated critic statistic of mixes of
+        record pairs (lam = 0.2, 0.5, 0.8), averaged; higher = more member-like."""
+        from .attacks.mixed_query import mixed_query_statistic
+
+        return mixed_query_statistic(self, frame_a, frame_b, m=m, seed=seed if seed is not None else 0)
+
     # ---- persistence -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write one `.sgm` model file (atomically). It holds the critic too: keep it internal."""

@@ -15,13 +15,14 @@ from synthguard.attacks.reconstruction import (log_reconstruction_statistic, rec
 from synthguard.synthesizer import Synthesizer
 from tests.conftest import TINY
 
-N_ROWS = 8  # Powell costs ~0.5-1 s per record even at z_dim 16
+N_ROWS = 6  # Powell costs ~1 s per record even at z_dim 16
 
 
 @pytest.fixture(scope="module")
 def models(ofp_full, ofp_schema):
     rows = ofp_full.iloc[:300].reset_index(drop=True)
-    return {defense: Synthesizer(ofp_schema, defense=defense, seed=0, **TINY).fit(rows) for defense in ("none", "mixup")}
+    return {defense: Synthesizer(ofp_schema, defense=defense, seed=0, **TINY).fit(rows)
+            for defense in ("none", "mixup")}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,8 @@ def test_losses_are_finite_non_negative_and_one_per_row(losses):
 
 
 def test_white_box_search_beats_its_start_and_powell(losses):
-    # measured on these 8 rows: nn 0.1707, Powell(maxiter 10) 0.1375, L-BFGS(50) 0.1365
+    # measured on these 6 rows: nn 0.1747, Powell(maxiter 10) 0.1374, L-BFGS(50) 0.1355; per record
+    # Powell is sometimes the lower (row 2: 0.1506 vs 0.1514), so only the means are compared
     nn, lbfgs, powell = losses["nn"].mean(), losses["lbfgs"].mean(), losses["powell"].mean()
     assert lbfgs < 0.9 * nn
     assert powell < 0.9 * nn
@@ -75,8 +77,10 @@ def test_a_record_the_generator_makes_is_reconstructed_almost_exactly(models, ta
 def test_same_seed_same_losses(models, targets, losses):
     model, rows = models["none"], targets.iloc[:N_ROWS]
     np.testing.assert_array_equal(reconstruction_loss(model, rows, method="lbfgs", seed=0), losses["lbfgs"])
-    np.testing.assert_array_equal(reconstruction_loss(model, rows.iloc[:2], method="powell", seed=0),
-                                  losses["powell"][:2])
+    # a row's encoding depends on its frame (sampled modes), so repeat Powell on encoded rows
+    x, cond = model.encode(rows)
+    np.testing.assert_array_equal(reconstruction_loss_encoded(model, x[:2], cond[:2], method="powell", steps=3, seed=0),
+                                  reconstruction_loss_encoded(model, x[:2], cond[:2], method="powell", steps=3, seed=0))
     assert not np.array_equal(reconstruction_loss(model, rows, method="nn", seed=1), losses["nn"])
 
 

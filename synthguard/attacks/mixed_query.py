@@ -10,6 +10,7 @@ pair of candidates (a, b) and lam in {0.2, 0.5, 0.8},
 The second term is the calibration of Ji et al.'s LiRA statistic (methods.md 3.1) at the mixed
 label. The sign is flipped from the paper so that HIGHER = member, like every synthguard statistic.
 The fakes use the head mode the model was trained with, so they look like what its critic saw.
+Both networks run in eval mode (their previous modes are restored), and no weight changes.
 
 Pairs and membership. The paper pairs each candidate with another of the same membership group
 (member with member, non-member with non-member) under the one target model. In a shadow audit
@@ -31,6 +32,7 @@ import torch
 
 from ..gan.trainer import seeded_torch
 from ..synthesizer import _SAMPLE_CHUNK
+from .reconstruction import frozen
 
 LAMBDAS = (0.2, 0.5, 0.8)
 
@@ -52,7 +54,8 @@ def mixed_query_statistic(model: Any, frame_a: pd.DataFrame, frame_b: pd.DataFra
     seed over the frame, so a row is encoded identically only within the same frame.)
     """
     if len(frame_a) != len(frame_b):
-        raise ValueError(f"frame_a and frame_b must have the same number of rows, got {len(frame_a)} and {len(frame_b)}")
+        raise ValueError(f"frame_a and frame_b must have the same number of rows, "
+                         f"got {len(frame_a)} and {len(frame_b)}")
     x_a, c_a = model.encode(frame_a)
     x_b, c_b = model.encode(frame_b)
     return mixed_query_statistic_encoded(model, x_a, c_a, x_b, c_b, lams=lams, m=m, seed=seed)
@@ -76,18 +79,26 @@ def mixed_query_statistic_encoded(model: Any, x_a: np.ndarray, c_a: np.ndarray, 
     slot_a = c_a.argmax(axis=1) if cond_dim else np.zeros(n_pairs, dtype=np.int64)
     mode = model.config.head_mode(model._make_defense())
     total = np.zeros(n_pairs, dtype=np.float64)
-    for lam in lams:
-        lam32, rest32 = np.float32(lam), np.float32(1.0 - lam)
-        x_q, c_q = lam32 * x_a + rest32 * x_b, lam32 * c_a + rest32 * c_b
-        # the fake term depends only on the query label, of which there are at most classes^2
-        if cond_dim:
-            labels, inverse = np.unique(c_q, axis=0, return_inverse=True)
-            inverse = inverse.reshape(-1)
-        else:  # no condition column: one (empty) label for every query
-            labels, inverse = np.zeros((1, 0), dtype=np.float32), np.zeros(n_pairs, dtype=np.int64)
-        block_means = np.stack([_fake_block_means(model, label, m, seed, mode) for label in labels])
-        total += model.critic_scores(x_q, c_q) - block_means[inverse, slot_a]
+    with frozen(model.gan_.generator, model.gan_.critic):
+        for lam in lams:
+            total += _one_mixing_weight(model, x_a, c_a, x_b, c_b, slot_a, float(lam), m, seed, mode)
     return total / len(lams)
+
+
+def _one_mixing_weight(model: Any, x_a: np.ndarray, c_a: np.ndarray, x_b: np.ndarray, c_b: np.ndarray,
+                       slot_a: np.ndarray, lam: float, m: int, seed: int | None, mode: str) -> np.ndarray:
+    """D(x_q, c_q) minus the mean critic score of the query label's fakes, per pair."""
+    n_pairs = len(x_a)
+    lam32, rest32 = np.float32(lam), np.float32(1.0 - lam)
+    x_q, c_q = lam32 * x_a + rest32 * x_b, lam32 * c_a + rest32 * c_b
+    # the fake term depends only on the query label, of which there are at most classes^2
+    if model.encoder_.cond_dim:
+        labels, inverse = np.unique(c_q, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+    else:  # no condition column: one (empty) label for every query
+        labels, inverse = np.zeros((1, 0), dtype=np.float32), np.zeros(n_pairs, dtype=np.int64)
+    block_means = np.stack([_fake_block_means(model, label, m, seed, mode) for label in labels])
+    return model.critic_scores(x_q, c_q) - block_means[inverse, slot_a]
 
 
 def _fake_block_means(model: Any, label: np.ndarray, m: int, seed: int | None, mode: str) -> np.ndarray:

@@ -21,10 +21,12 @@ All are pure functions of a fitted model: G is put in eval mode (so batch norm u
 statistics and each row's output depends only on its own z), no weight changes, and the module's
 mode and `requires_grad` flags are restored afterwards.
 
-Cost (measured on 2 shared CPU cores, one torch thread; see tests/test_attack_statistics.py):
-Powell makes about maxiter x z_dim line searches of ~10-20 generator calls each, one record at a
-time, so it costs seconds per record at z_dim 128: run it on a few hundred targets at most. L-BFGS
-and `nn` batch all records and cost well under a second per 100 records on small networks.
+Cost (measured with one torch thread on 2 CPU cores shared with other jobs, so upper bounds):
+Powell makes about maxiter x z_dim line searches, one record at a time: 2,100 generator calls
+per record at z_dim 16 (~1 s), 17,300 at the default z_dim 128 and 256x256 networks (32-37 s per
+record, ~1 hour per 100 records). Keep it to a few dozen targets per model. L-BFGS batches all
+records: ~0.1 s per 100 records on the tests' tiny networks, ~2 s per 100 at the defaults; `nn`
+is a single batched pass.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def reconstruction_loss_encoded(model: Any, x: np.ndarray, cond: np.ndarray, *, 
     if len(x_t) == 0:
         return np.zeros(0, dtype=np.float64)
     gan, z_dim = model.gan_, int(model.config.z_dim)
-    with seeded_torch(seed, getattr(model, "threads", None)), _frozen(gan.generator):
+    with seeded_torch(seed, getattr(model, "threads", None)), frozen(gan.generator):
         z = _nn_init(gan, x_t, c_t, z_dim, n_init, seed)
         if method == "lbfgs" and steps > 0:
             z = _lbfgs(gan, x_t, c_t, z, z_dim, steps)
@@ -113,19 +115,21 @@ def _objective(gan: Any, z: torch.Tensor, x: torch.Tensor, c: torch.Tensor, z_di
 
 
 @contextlib.contextmanager
-def _frozen(module: torch.nn.Module) -> Iterator[None]:
-    """Eval mode and no parameter gradients for a block; the previous state is restored after."""
-    was_training = module.training
-    flags = [p.requires_grad for p in module.parameters()]
-    module.eval()
-    for p in module.parameters():
-        p.requires_grad_(False)  # gradients flow to z only; weights stay untouched
+def frozen(*modules: torch.nn.Module) -> Iterator[None]:
+    """Eval mode and no parameter gradients for a block; each module's previous state is restored
+    after. Eval mode matters beyond dropout: a train-mode forward pass moves batch-norm statistics."""
+    saved = [(m, m.training, [p.requires_grad for p in m.parameters()]) for m in modules]
+    for m in modules:
+        m.eval()
+        for p in m.parameters():
+            p.requires_grad_(False)  # gradients flow to z only; weights stay untouched
     try:
         yield
     finally:
-        for p, flag in zip(module.parameters(), flags):
-            p.requires_grad_(flag)
-        module.train(was_training)
+        for m, was_training, flags in saved:
+            for p, flag in zip(m.parameters(), flags):
+                p.requires_grad_(flag)
+            m.train(was_training)
 
 
 def _nn_init(gan: Any, x: torch.Tensor, c: torch.Tensor, z_dim: int, n_init: int, seed: int) -> torch.Tensor:
@@ -193,5 +197,5 @@ def _powell(gan: Any, x: torch.Tensor, c: torch.Tensor, z0: torch.Tensor, z_dim:
     return out
 
 
-__all__ = ["LAMBDA_Z", "METHODS", "log_reconstruction_statistic", "reconstruction_loss",
+__all__ = ["LAMBDA_Z", "METHODS", "frozen", "log_reconstruction_statistic", "reconstruction_loss",
            "reconstruction_loss_encoded"]

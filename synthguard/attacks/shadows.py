@@ -22,8 +22,11 @@ from .domias import density_ratio
 from .ganleaks import nearest_distance
 from .logan import blackbox_scores
 
-#: statistics every shadow returns, one value per target record
-STATISTICS = ("critic", "critic_calibrated", "nn_distance", "density_ratio", "blackbox")
+#: statistics every shadow returns, one value per target record (plus `mixed_query`, one value
+#: per pair of targets, when the task names pairs)
+STATISTICS = ("critic", "critic_calibrated", "nn_distance", "density_ratio", "blackbox", "reconstruction")
+#: every shadow starts the reconstruction from the same codes: only the generator may differ
+RECONSTRUCTION_SEED = 20230517
 
 
 class Recipe(Protocol):
@@ -75,6 +78,7 @@ class ShadowTask:
     targets: np.ndarray          # population row indices of the audited records
     critic_fakes: int
     synthetic_rows: int
+    pairs: tuple[np.ndarray, np.ndarray] | None = None   # target index pairs for the mixed query
 
 
 def run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
@@ -93,4 +97,11 @@ def run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
     stats["nn_distance"] = nearest_distance(records, synthetic)
     stats["density_ratio"] = density_ratio(records, synthetic, reference)
     stats["blackbox"] = blackbox_scores(records, synthetic, reference, seed=task.seed)
-    return {name: np.asarray(stats[name], dtype=np.float64) for name in STATISTICS}
+    stats["reconstruction"] = model.reconstruction_loss(targets, seed=RECONSTRUCTION_SEED)
+    out = {name: np.asarray(stats[name], dtype=np.float64) for name in STATISTICS}
+    if task.pairs is not None:
+        idx_a, idx_b = task.pairs
+        out["mixed_query"] = model.mixed_query_statistic(targets.iloc[idx_a].reset_index(drop=True),
+                                                         targets.iloc[idx_b].reset_index(drop=True),
+                                                         m=task.critic_fakes, seed=task.seed).astype(np.float64)
+    return out
