@@ -15,7 +15,7 @@ import time
 import warnings
 from pathlib import Path
 
-from synthguard.audit import audit
+from synthguard.audit import attack_table_rows, audit
 from synthguard.io import read_table
 from synthguard.schema import Schema
 from synthguard.synthesizer import Synthesizer
@@ -31,21 +31,32 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the single fit")
     parser.add_argument("--targets", type=int, default=500)
+    parser.add_argument("--defense", default="mixup")
+    parser.add_argument("--skip-fit", action="store_true", help="audit only (no single-fit reference)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     raw = read_table(ROOT / "synthguard" / "data" / "ofp.csv")
     schema = Schema.load(ROOT / "schemas" / "ofp.yaml")
     options = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size}.items() if v is not None}
-    recipe = Synthesizer(schema, defense="mixup", seed=0, **options)
+    recipe = Synthesizer(schema, defense=args.defense, seed=0, **options)
 
     started = time.perf_counter()
-    recipe.clone(threads=args.threads).fit(raw)
+    if not args.skip_fit:
+        recipe.clone(threads=args.threads).fit(raw)
     fit_seconds = time.perf_counter() - started
 
     result = audit(raw, recipe, schema, n_shadows=args.shadows, n_targets=args.targets, workers=args.workers,
                    on_shadow=lambda done, total: print(f"  shadow {done}/{total} at {time.perf_counter() - started:.0f} s",
                                                        flush=True))
+    print(f"attacks (defence {args.defense}, {recipe.config.epochs} epochs, {args.shadows} shadows x "
+          f"{len(result.targets)} records):")
+    print(f"  {'attack':<13}{'threat':<10}{'AUC [95% CI]':<24}{'TPR@1%':>9}{'TPR@0.1%':>10}{'negatives':>11}")
+    for row in attack_table_rows(result):
+        print(f"  {row[0]:<13}{row[1]:<10}{row[2]:<24}{row[3]:>9}{row[4]:>10}{row[5]:>11}")
+    print("  every attack at chance" if result.at_chance else f"  strongest: {result.worst.spec.name}")
+    if args.skip_fit:
+        return
     ratio = result.seconds / fit_seconds
     report = {"rows": len(raw), "epochs": recipe.config.epochs, "batch_size": recipe.config.batch_size,
               "fit_seconds": round(fit_seconds, 1), "fit_threads": args.threads, "shadows": args.shadows,

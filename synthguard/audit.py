@@ -209,7 +209,10 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
     n_targets = min(config.n_targets, n // 2)
     targets = choose_targets(population, n_targets, _derive(config.seed, 1))
     masks = balanced_masks(config.n_shadows, n, _derive(config.seed, 2))
-    wants_pairs = getattr(recipe, "defense", None) == "mixup" and "lira_mixed" in {a.name for a in config.selected()}
+    # pairs count only for models holding both records or neither, about half of them: below 8
+    # shadows too few references remain on each side
+    wants_pairs = (getattr(recipe, "defense", None) == "mixup" and config.n_shadows >= 8
+                   and "lira_mixed" in {a.name for a in config.selected()})
     pairs = pair_records(None, len(targets), _derive(config.seed, 5)) if wants_pairs else None
     tasks = [ShadowTask(k, _derive(config.seed, 3, k), recipe, parsed, resolved, features, population, masks[k],
                         targets, config.critic_fakes, config.synthetic_rows, pairs) for k in range(config.n_shadows)]

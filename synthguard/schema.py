@@ -222,6 +222,7 @@ class Schema:
         Raises DataValidationError listing every problem (column, rows, what was expected).
         """
         bound = self.resolve(list(frame.columns), source)
+        frame = frame.reset_index(drop=True)  # row numbers in messages and the output's index are positions
         problems: list[str] = []
         typed: dict[str, pd.Series] = {}
         for col in bound.modelled_columns:

@@ -97,11 +97,10 @@ class TrainedElsewhere:
         self.inner.fit_parsed(self.rows, resolved)
         return self
 
-    def sample(self, *args, **kwargs):
-        return self.inner.sample(*args, **kwargs)
-
-    def critic_statistics(self, *args, **kwargs):
-        return self.inner.critic_statistics(*args, **kwargs)
+    def __getattr__(self, name):  # sample, critic_statistics, reconstruction_loss, ...: the inner model's
+        if name.startswith("__") or name == "inner":  # unpickling in a worker looks these up first
+            raise AttributeError(name)
+        return getattr(self.inner, name)
 
 
 SMALL_NET = {"generator_dims": (64,), "critic_dims": (64,), "z_dim": 32, "batch_size": 64}
@@ -141,9 +140,9 @@ def test_same_seed_same_audit_and_backends_agree(ofp_full, ofp_schema):
     one = audit(rows, recipe, ofp_schema, n_shadows=4, n_targets=40, workers=1, seed=5, **FAST)
     two = audit(rows, recipe, ofp_schema, n_shadows=4, n_targets=40, workers=2, seed=5, **FAST)
     other = audit(rows, recipe, ofp_schema, n_shadows=4, n_targets=40, workers=1, seed=6, **FAST)
-    for name in one.attacks:
-        np.testing.assert_array_equal(one.attacks[name].scores, two.attacks[name].scores)
-        assert np.isfinite(one.attacks[name].scores).all()
+    for name, attack in one.attacks.items():
+        np.testing.assert_array_equal(attack.scores, two.attacks[name].scores)
+        assert np.isfinite(attack.scores[attack.valid]).all() and attack.valid.mean() > 0.9
     assert not np.array_equal(one.attacks["lira"].scores, other.attacks["lira"].scores)
     data = json.loads(json.dumps(one.to_dict()))
     assert set(data["attacks"]) >= set(ATTACKS) - {"lira_mixed"}

@@ -222,6 +222,16 @@ def test_conv_networks_take_and_return_flat_rows(h, w, c):
     assert d(out, cond).shape == (2,)
 
 
+def test_conv_width_comes_from_the_config_unless_it_keeps_the_table_default():
+    factory = image_networks(8, 8, 1)
+    default_g, default_d = factory(64, 2, TrainConfig(z_dim=8))  # table dims (256, 256): the image default
+    small_g, small_d = factory(64, 2, TrainConfig(z_dim=8, generator_dims=(8,), critic_dims=(4,)))
+    assert default_d.body[0].out_channels == 32 and small_d.body[0].out_channels == 4
+    assert default_g.first == 32 and small_g.first == 8
+    with pytest.raises(ValueError, match="has 64 values, not 65"):
+        factory(65, 2, TrainConfig())
+
+
 def test_pixel_order_is_row_major_height_width_channel():
     # a critic that reads its input back as an image must see pixel (i, j, k) at i*W*C + j*C + k
     d = ConvCritic(0, ImageShape(8, 8, 3), 4)

@@ -19,6 +19,12 @@ def test_bundled_schema_parses_the_bundled_table(ofp_raw, ofp_schema):
     assert set(typed["privins"]) == {True, False}
 
 
+def test_a_slice_of_a_frame_parses_by_position(ofp_full, ofp_schema):
+    typed = ofp_schema.parse(ofp_full.iloc[3000:3010])
+    assert list(typed.index) == list(range(10)) and typed.notna().all().all()
+    assert typed["ofp"].tolist() == ofp_full["ofp"].iloc[3000:3010].astype(float).tolist()
+
+
 def test_yaml_round_trip_of_an_inferred_schema(ofp_raw):
     schema = Schema.infer(ofp_raw, name="ofp", condition="hlth")
     assert Schema.from_yaml(schema.to_yaml()) == schema

@@ -169,7 +169,12 @@ def _lbfgs(gan: Any, x: torch.Tensor, c: torch.Tensor, z0: torch.Tensor, z_dim: 
         loss.backward()
         return loss
 
-    opt.step(closure)
+    try:
+        opt.step(closure)
+    except IndexError:
+        # torch's strong-Wolfe search can fail to bracket on a flat or degenerate objective (an
+        # untrained or collapsed generator); the codes reached so far are still valid
+        pass
     with torch.no_grad():
         end = z.detach()
         start_total = _objective(gan, z0, x, c, z_dim)[1]
