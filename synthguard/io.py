@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 from .errors import InputError
 
@@ -32,6 +33,21 @@ def table_format(path: str | Path) -> str:
     if suffix in (".parquet", ".pq"):
         return "parquet"
     raise InputError(f"{path}: unknown table format {suffix or '(no suffix)'!r}; use .csv or .parquet")
+
+
+def read_yaml(path: str | Path, what: str) -> object:
+    """Parse a YAML file with the safe loader; `what` names the file's role in errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} file not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 text file") from None
+    except yaml.YAMLError as err:
+        line = getattr(getattr(err, "problem_mark", None), "line", None)
+        where = f" near line {line + 1}" if line is not None else ""
+        raise InputError(f"{path}: not valid YAML{where}") from None
 
 
 def read_table(path: str | Path) -> pd.DataFrame:

@@ -12,9 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import InputError
+from .io import read_yaml
 
 FORMAT_VERSION = 1
 
@@ -55,16 +54,7 @@ class Policy:
 
     @classmethod
     def load(cls, path: str | Path) -> Policy:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"policy file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: not a UTF-8 text file") from None
-        except yaml.YAMLError:
-            raise InputError(f"{path}: not valid YAML") from None
-        return cls.from_dict(raw or {}, source=str(path))
+        return cls.from_dict(read_yaml(path, "policy") or {}, source=str(path))
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "policy") -> Policy:

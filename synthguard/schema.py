@@ -41,6 +41,7 @@ import pandas as pd
 import yaml
 
 from .errors import DataValidationError, InputError, SchemaError
+from .io import read_yaml
 
 FORMAT_VERSION = 1
 COLUMN_TYPES = ("continuous", "integer", "categorical", "boolean", "datetime", "id")
@@ -140,18 +141,7 @@ class Schema:
 
     @classmethod
     def load(cls, path: str | Path) -> Schema:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"schema file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: not a UTF-8 text file") from None
-        except yaml.YAMLError as err:
-            line = getattr(getattr(err, "problem_mark", None), "line", None)
-            where = f" near line {line + 1}" if line is not None else ""
-            raise SchemaError(f"{path}: not valid YAML{where}") from None
-        return cls.from_dict(raw, source=str(path))
+        return cls.from_dict(read_yaml(path, "schema"), source=str(path))
 
     @classmethod
     def from_yaml(cls, text: str) -> Schema:
