@@ -118,6 +118,29 @@ def check_output_path(path: Path) -> None:
         raise SynthguardError(f"output path is a directory: {path}")
 
 
+SizeOpt = Annotated[Optional[int], typer.Option("--size", help="Images: resize to SIZE x SIZE pixels.")]
+
+
+def load_input(data: Path, schema_path: Path | None, size: int | None = None) -> tuple[Any, Schema]:
+    """The rows and the schema: a table (CSV/parquet) or an image collection (a folder with one
+    sub-folder per class, an .npz with `images` and `labels`, or `digits`)."""
+    from .images import is_image_source, load_images
+
+    if is_image_source(data):
+        frame, inferred = load_images(data, size=size)
+        return frame, Schema.load(schema_path) if schema_path is not None else inferred
+    frame = read_table(data)
+    return frame, load_schema(schema_path, frame)
+
+
+def recipe_options(schema: Schema, epochs: int | None, batch_size: int | None) -> dict[str, Any]:
+    """Training options: the user's, over the modality's defaults (images train differently)."""
+    from .images import IMAGE_TRAIN_DEFAULTS
+
+    base = dict(IMAGE_TRAIN_DEFAULTS) if schema.modality == "image" else {}
+    return {**base, **train_options(epochs, batch_size)}
+
+
 def load_schema(path: Path | None, data: Any) -> Schema:
     if path is not None:
         return Schema.load(path)
@@ -141,8 +164,12 @@ def schema_infer(
     name: Annotated[Optional[str], typer.Option("--name", help="Schema name (default: the file's stem).")] = None,
 ) -> None:
     """Propose a schema for DATA; domains learned from the data are marked `learned`."""
-    frame = read_table(data)
-    schema = Schema.infer(frame, name=name or data.stem, condition=condition)
+    from .images import infer_image_schema, is_image_source
+
+    if is_image_source(data):
+        schema = infer_image_schema(data)
+    else:
+        schema = Schema.infer(read_table(data), name=name or data.stem, condition=condition)
     text = schema.to_yaml()
     if output is None:
         out.print(text, end="", markup=False, highlight=False)
@@ -181,17 +208,17 @@ def fit(
     batch_size: BatchOpt = None,
     seed: SeedOpt = 0,
     threads: ThreadsOpt = None,
+    size: SizeOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Fit a conditional WGAN (mixup-trained by default) on DATA and save it as one model file."""
     from .synthesizer import Synthesizer
 
     check_output_path(output)
-    frame = read_table(data)
     with collect_warnings(quiet):
-        sch = load_schema(schema, frame)
+        frame, sch = load_input(data, schema, size)
         synth = Synthesizer(sch, defense=defense, alpha=alpha, seed=seed, threads=threads,
-                            **train_options(epochs, batch_size))
+                            **recipe_options(sch, epochs, batch_size))
         with epoch_progress(synth.config.epochs, quiet) as on_epoch:
             synth.fit(frame, on_epoch=on_epoch, source=str(data))
     synth.save(output)
@@ -216,9 +243,13 @@ def sample(
 
     if n < 1:
         raise SynthguardError(f"-n must be a positive number of rows, got {n}")
-    table_format(output)
-    check_output_path(output)
     synth = Synthesizer.load(model)
+    images = synth.schema_.modality == "image"
+    if images and output.suffix not in (".npz", ""):
+        raise SynthguardError(f"{output}: image samples go to an .npz file or a folder")
+    if not images:
+        table_format(output)
+    check_output_path(output)
     label = None
     if condition is not None:
         column, sep, label = condition.partition("=")
@@ -228,6 +259,14 @@ def sample(
         if column != expected:
             raise SynthguardError(f"--condition: {column!r} is not the model's condition column ({expected!r})")
     rows = synth.sample(n, condition=label, seed=seed)
+    if images:
+        from .images import write_image_samples
+
+        written = write_image_samples(rows, synth.schema_, output)
+        if not quiet:
+            err.print(f"wrote {n} images: " + ", ".join(str(p) for p in written[:4])
+                      + (f" and {len(written) - 4} more" if len(written) > 4 else ""), highlight=False)
+        return
     write_table(rows, output)
     if not quiet:
         err.print(f"wrote {n} rows to {output}", highlight=False)
@@ -335,6 +374,7 @@ def audit(
     workers: WorkersOpt = None,
     backend: BackendOpt = "local",
     scheduler: SchedulerOpt = None,
+    size: SizeOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Attack the training procedure on DATA with shadow models; print AUC and TPR at low FPR."""
@@ -347,10 +387,9 @@ def audit(
         check_output_path(output)
     plots_dir = prepare_plots_dir(plots)
     config = audit_config(shadows, targets, attacks, threat_model, seed, workers, backend, scheduler)
-    frame = read_table(data)
     with collect_warnings(quiet):
-        sch = load_schema(schema, frame)
-        recipe = Synthesizer(sch, defense=defense, alpha=alpha, seed=seed, **train_options(epochs, batch_size))
+        frame, sch = load_input(data, schema, size)
+        recipe = Synthesizer(sch, defense=defense, alpha=alpha, seed=seed, **recipe_options(sch, epochs, batch_size))
         with shadow_progress(quiet) as on_shadow:
             result = run_audit(frame, recipe, sch, config, on_shadow=on_shadow)
     print_audit(result)
@@ -382,6 +421,7 @@ def release(
     workers: WorkersOpt = None,
     backend: BackendOpt = "local",
     scheduler: SchedulerOpt = None,
+    size: SizeOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Fit, audit, evaluate and gate: write the synthetic data only if the policy passes (else exit 3)."""
@@ -390,10 +430,9 @@ def release(
     from .synthesizer import Synthesizer
 
     pol = Policy.load(policy) if policy is not None else Policy()
-    frame = read_table(data)
     with collect_warnings(quiet):
-        sch = load_schema(schema, frame)
-        recipe = Synthesizer(sch, defense=defense, alpha=alpha, seed=seed, **train_options(epochs, batch_size))
+        frame, sch = load_input(data, schema, size)
+        recipe = Synthesizer(sch, defense=defense, alpha=alpha, seed=seed, **recipe_options(sch, epochs, batch_size))
         overrides = {"n_shadows": shadows, "n_targets": targets, "threat_model": threat_model, "workers": workers,
                      "backend": backend, "scheduler": scheduler}
         stage = None if quiet else (lambda message: err.print(f"[bold]>[/] {message}", highlight=False))
@@ -404,9 +443,9 @@ def release(
     print_audit(outcome.audit)
     verdict = outcome.verdict
     out.print(f"verdict: {'RELEASED' if verdict.passed else 'REFUSED'} ({verdict.summary()})", highlight=False)
+    written = outcome.passport["output"]["path"] if verdict.passed else None
     out.print(f"files: {output / 'release.json'}, {output / 'report.html'}"
-              + (f", {output / ('synthetic.' + fmt)}" if verdict.passed else " (no synthetic rows written)"),
-              highlight=False)
+              + (f", {output / written}" if written else " (no synthetic rows written)"), highlight=False)
     if not verdict.passed:
         raise ReleaseRefused(verdict, f"the policy refused the release: {verdict.summary()}")
 

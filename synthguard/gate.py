@@ -88,10 +88,17 @@ def judge(policy: Policy, audit: AuditResult, utility: dict[str, Any], min_categ
                                  limit, "<=", advice))
     u = policy.utility
     down = utility.get("downstream") or {}
+    # metrics that do not apply to the data (sdmetrics, DWP and DWpre on pixels) are absent: no check
+    if "quality" in utility:
+        checks += [
+            _check("sdmetrics quality score", "utility", utility["quality"]["score"], u.min_quality, ">=",
+                   QUALITY_ADVICE),
+            _check("DWP mean absolute difference", "utility", utility["dwp"]["mae"], u.max_dwp_mae, "<=",
+                   QUALITY_ADVICE),
+            _check("DWpre mean gap", "utility", utility["dwpre"]["mean_abs_gap"], u.max_dwpre_gap, "<=",
+                   QUALITY_ADVICE),
+        ]
     checks += [
-        _check("sdmetrics quality score", "utility", utility["quality"]["score"], u.min_quality, ">=", QUALITY_ADVICE),
-        _check("DWP mean absolute difference", "utility", utility["dwp"]["mae"], u.max_dwp_mae, "<=", QUALITY_ADVICE),
-        _check("DWpre mean gap", "utility", utility["dwpre"]["mean_abs_gap"], u.max_dwpre_gap, "<=", QUALITY_ADVICE),
         _check("TSTR accuracy ratio", "utility", down.get("accuracy_ratio"), u.min_tstr_accuracy_ratio, ">=",
                QUALITY_ADVICE),
         _check("TSTR ROC AUC ratio", "utility", down.get("auc_ratio"), u.min_tstr_auc_ratio, ">=", QUALITY_ADVICE),

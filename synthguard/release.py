@@ -134,10 +134,10 @@ def release(data: str | Path | pd.DataFrame, schema: Schema, out_dir: str | Path
     audited = audit(train_raw, recipe, schema, config, on_shadow=on_shadow)
 
     stage("measuring utility against the held-out rows")
-    from .utility import evaluate
-
-    utility = evaluate(train, holdout, synthetic, resolved, seed=seed)
-    utility_dict = utility.to_dict()
+    images = resolved.modality == "image"
+    utility = _image_utility(train, holdout, synthetic, resolved, seed) if images else \
+        _table_utility(train, holdout, synthetic, resolved, seed)
+    utility_dict = utility if images else utility.to_dict()
     verdict = judge(policy, audited, utility_dict, model.smallest_category_count())
 
     stage("writing " + ("the release" if verdict.passed else "the refusal (no synthetic rows)"))
@@ -153,9 +153,28 @@ def release(data: str | Path | pd.DataFrame, schema: Schema, out_dir: str | Path
         "checks": [c.to_dict() for c in verdict.checks], "verdict": verdict.to_dict(),
         "audit": audited.to_dict(include_scores=False), "utility": utility_dict, "versions": _versions(),
     }
-    _write(out_dir, passport, audited, utility, model.schema_.format(synthetic) if verdict.passed else None, fmt,
-           clock)
+    _write(out_dir, passport, audited, utility, model.schema_.format(synthetic), verdict.passed, resolved, fmt, clock)
     return ReleaseOutcome(verdict.passed, out_dir, passport, verdict, audited)
+
+
+def _table_utility(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
+                   seed: int) -> Any:
+    from .utility import evaluate
+
+    return evaluate(train, holdout, synthetic, schema, seed=seed)
+
+
+def _image_utility(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
+                   seed: int) -> dict[str, Any]:
+    """Downstream accuracy and Frechet distance, in the shape the gate reads (table metrics that
+    do not apply to pixels are absent, not failed), plus the share of exact copies (8-bit pixels)."""
+    from .images import frame_to_images, to_uint8
+    from .utility.images import image_utility
+
+    found = image_utility(train, holdout, synthetic, schema, seed=seed)
+    train_bytes = {row.tobytes() for row in to_uint8(frame_to_images(train, schema)[0])}
+    copies = sum(row.tobytes() in train_bytes for row in to_uint8(frame_to_images(synthetic, schema)[0]))
+    return {**found, "n_synthetic": len(synthetic), "distance": {"exact_copy_rate": copies / len(synthetic)}}
 
 
 def _inputs(data: Any, frame: pd.DataFrame, schema: Schema, schema_path: Any, policy: Policy,
@@ -172,24 +191,31 @@ def _inputs(data: Any, frame: pd.DataFrame, schema: Schema, schema_path: Any, po
             "policy": described(policy_path, json.dumps(policy.to_dict(), sort_keys=True))}
 
 
-def _write(out_dir: Path, passport: dict[str, Any], audited: AuditResult, utility: Any,
-           synthetic: pd.DataFrame | None, fmt: str, clock: float) -> None:
+def _write(out_dir: Path, passport: dict[str, Any], audited: AuditResult, utility: Any, synthetic: pd.DataFrame,
+           passed: bool, schema: Schema, fmt: str, clock: float) -> None:
+    """Stage every file, then rename the folder into place; synthetic rows only if `passed`."""
+    from .images import write_image_samples
     from .plots import plot_dwp, plot_dwpre
     from .report import write_report
 
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
     try:
         os.chmod(staging, 0o777 & ~_UMASK)  # mkdtemp makes 0700; a release folder gets the usual mode
-        figures = {
-            "roc": audited.write_roc_plot(staging / "roc.png"),
-            "dwp": plot_dwp(utility, staging / "dwp.png"),
-            "dwpre": plot_dwpre(utility, staging / "dwpre.png"),
-        }
-        if synthetic is not None:
+        images = schema.modality == "image"
+        figures = {"roc": audited.write_roc_plot(staging / "roc.png")}
+        if not images:
+            figures["dwp"] = plot_dwp(utility, staging / "dwp.png")
+            figures["dwpre"] = plot_dwpre(utility, staging / "dwpre.png")
+        if passed and images:
+            # an .npz of the images, and beside it one PNG grid per class, which the report shows
+            data_path, *grids = write_image_samples(synthetic, schema, staging / "synthetic.npz")
+            figures.update({f"samples {grid.stem.split('_class_')[-1]}": grid for grid in grids})
+        elif passed:
             data_path = staging / f"synthetic.{fmt}"
             write_table(synthetic, data_path, fmt)
+        if passed:
             passport["output"] = {"path": data_path.name, "sha256": sha256_file(data_path), "rows": len(synthetic),
-                                  "format": fmt}
+                                  "format": data_path.suffix.lstrip(".")}
         passport["finished"] = _now()
         passport["seconds"] = round(time.perf_counter() - clock, 1)
         passport["figures"] = {k: p.name for k, p in figures.items()}

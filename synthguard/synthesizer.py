@@ -23,12 +23,12 @@ from . import __version__
 from .encoders.table import TableEncoder
 from .errors import ModelFileError, SynthguardError, SynthguardWarning
 from .gan.defenses import make_defense
-from .gan.networks import Critic, Generator, OutputHeads
+from .gan.networks import OutputHeads
 from .gan.trainer import NetworkFactory, TrainConfig, TrainedGAN, build_networks, seeded_torch, train_gan
 from .modelfile import read_model_file, write_model_file
 from .schema import Schema
 
-KIND = "table-cgan"
+KINDS = {"table": "table-cgan", "image": "image-cgan"}  # the manifest's `kind`, by modality
 _SAMPLE_CHUNK = 10_000
 
 
@@ -249,7 +249,7 @@ class Synthesizer:
         """Write one `.sgm` model file (atomically). It holds the critic too: keep it internal."""
         self._check_fitted()
         manifest = {
-            "kind": KIND, "synthguard_version": __version__, "params": self.get_params(),
+            "kind": KINDS[self.schema_.modality], "synthguard_version": __version__, "params": self.get_params(),
             "defense": self._make_defense().describe(), "n_rows": self.n_rows_,
             "data_dim": self.encoder_.dim, "cond_dim": self.encoder_.cond_dim,
             "internal": ["critic.safetensors", "encoder.json"],
@@ -267,9 +267,9 @@ class Synthesizer:
     def load(cls, path: str | Path, threads: int | None = None) -> Synthesizer:
         """Read a model file written by `save`; refuses foreign or altered files."""
         manifest, parts = read_model_file(path)
-        if manifest.get("kind") != KIND or set(parts) != {"schema.yaml", "encoder.json", "generator.safetensors",
-                                                          "critic.safetensors"}:
-            raise ModelFileError(f"{path}: not a synthguard table model")
+        expected = {"schema.yaml", "encoder.json", "generator.safetensors", "critic.safetensors"}
+        if manifest.get("kind") not in KINDS.values() or set(parts) != expected:
+            raise ModelFileError(f"{path}: not a synthguard model of a kind this version reads")
         try:
             schema = Schema.from_yaml(parts["schema.yaml"].decode())
             synth = cls(schema, threads=threads, **manifest["params"])
@@ -292,4 +292,4 @@ def _contiguous(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous() for k, v in state.items()}
 
 
-__all__ = ["Synthesizer", "Generator", "Critic"]
+__all__ = ["Synthesizer"]
