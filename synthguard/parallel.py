@@ -58,7 +58,7 @@ def _run_dask(fn: Callable[[T], R], tasks: Sequence[T], scheduler: str | None,
         raise SynthguardError("the dask backend needs --scheduler tcp://HOST:PORT or a scheduler file path")
     kwargs = {"scheduler_file": scheduler} if os.path.isfile(scheduler) else {"address": scheduler}
     try:
-        client = Client(timeout="30s", **kwargs)
+        client = Client(timeout="10s", **kwargs)
     except OSError as err:
         raise SynthguardError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
     try:
