@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import resource
 import statistics
@@ -44,6 +43,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _measure import high_water_mb, start_child
+from _peers_common import Judge, Scores, discrete_columns, fmt, from_peer_frame, split, to_peer_frame, versions
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "synthguard" / "data" / "doctorcontacts.csv"
@@ -53,23 +54,10 @@ CTGAN_DEFAULT_EPOCHS = 300
 
 
 # ---- measurements taken inside the fitting process -------------------------------------------------
-def _high_water_mb(pid: int | str = "self") -> float | None:
-    """Peak resident memory of a process since it started its program (Linux: VmHWM), in MB.
-
-    Not ru_maxrss: a spawned process is forked before it runs its program, and Linux keeps the
-    resident size of that instant (a copy of its parent's) in its ru_maxrss."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def _own_peak_mb() -> float:
-    peak = _high_water_mb()
+    peak = high_water_mb()
     if peak is not None:
         return peak
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # elsewhere: kilobytes, macOS bytes
@@ -86,7 +74,7 @@ def _worker_peaks_mb() -> list[float]:
     executor = getattr(reusable_executor, "_executor", None)  # None: no workers were started
     if executor is None:
         return []
-    peaks = [_high_water_mb(pid) for pid in list(getattr(executor, "_processes", None) or {})]
+    peaks = [high_water_mb(pid) for pid in list(getattr(executor, "_processes", None) or {})]
     executor.shutdown(wait=True)
     return [peak for peak in peaks if peak is not None]
 
@@ -192,18 +180,6 @@ def _fit_ctgan(conn: Connection, train: pd.DataFrame, discrete: list[str], epoch
 
 # ---- the parent: data, scoring, report --------------------------------------------------------------
 @dataclass
-class Scores:
-    quality: float | None
-    column_shapes: float | None
-    pair_trends: float | None
-    tstr_accuracy: float | None
-    tstr_auc: float | None
-    trtr_accuracy: float | None
-    trtr_auc: float | None
-    seconds: float  # time the scoring took
-
-
-@dataclass
 class Result:
     name: str
     scores: Scores
@@ -225,63 +201,6 @@ class Result:
                    info["worker_peaks_mb"], info["sample_seconds"], load, checkpoints or [])
 
 
-class Judge:
-    """Scores typed synthetic rows against the split with synthguard's own metrics, on one thread."""
-
-    def __init__(self, train: pd.DataFrame, holdout: pd.DataFrame, schema: Any, seed: int) -> None:
-        self.train, self.holdout, self.schema, self.seed = train, holdout, schema, seed
-
-    def __call__(self, synthetic: pd.DataFrame) -> Scores:
-        from threadpoolctl import threadpool_limits
-
-        from synthguard.utility.downstream import downstream
-        from synthguard.utility.quality import quality
-
-        started = time.perf_counter()
-        with threadpool_limits(limits=1), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            q = quality(self.train, synthetic, self.schema, target=TARGET, seed=self.seed)
-            d = downstream(self.train, self.holdout, synthetic, self.schema, target=TARGET, seed=self.seed)
-        return Scores(q.score, q.column_shapes, q.column_pair_trends, d.tstr.accuracy, d.tstr.auc,
-                      d.trtr.accuracy, d.trtr.auc, time.perf_counter() - started)
-
-
-def split(raw: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """80/20 row split, drawn as `make demo` draws it."""
-    holdout = raw.sample(frac=0.2, random_state=seed)
-    return raw.drop(holdout.index).reset_index(drop=True), holdout.reset_index(drop=True)
-
-
-def discrete_columns(schema: Any) -> list[str]:
-    return [c.name for c in schema.modelled_columns if c.type in ("categorical", "boolean")]
-
-
-def for_ctgan(typed: pd.DataFrame, schema: Any) -> pd.DataFrame:
-    """Typed rows with discrete columns as text in the data's own spelling (what CTGAN expects)."""
-    out = schema.format(typed)
-    for name in discrete_columns(schema):
-        if out[name].isna().any():
-            raise SystemExit(f"column {name!r} has nulls; this benchmark does not map them for CTGAN")
-        out[name] = out[name].astype(str)
-    return out
-
-
-def from_ctgan(rows: pd.DataFrame, schema: Any, train: pd.DataFrame) -> pd.DataFrame:
-    """CTGAN's rows as typed rows: numbers clipped to the schema's bounds (else the train range)
-    and integers rounded, which is what synthguard's decoder does to its own output, then parsed."""
-    out = rows.copy()
-    for col in schema.modelled_columns:
-        if col.type not in ("continuous", "integer"):
-            continue
-        values = pd.to_numeric(out[col.name], errors="coerce").to_numpy(dtype=np.float64)
-        seen = pd.to_numeric(train[col.name], errors="coerce")
-        lo = col.min if col.min is not None else float(seen.min())
-        hi = col.max if col.max is not None else float(seen.max())
-        values = np.clip(values, lo, hi)
-        out[col.name] = np.round(values) if col.type == "integer" else values
-    return schema.parse(out, "CTGAN rows")
-
-
 def independent_columns(train: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     """Each column resampled with replacement on its own: perfect marginals, no relations."""
     rng = np.random.default_rng(seed)
@@ -293,11 +212,7 @@ def run_child(target: Any, args: tuple[Any, ...],
     """Run one fit in a spawned process, answer its checkpoints, and return its stats, final rows
     and the 1-minute load average before and after (a busy machine makes every time longer)."""
     load_before = os.getloadavg()[0]
-    ctx = mp.get_context("spawn")
-    parent_end, child_end = ctx.Pipe()
-    proc = ctx.Process(target=target, args=(child_end, *args))
-    proc.start()
-    child_end.close()  # so that recv raises EOFError if the child dies
+    proc, parent_end = start_child(target, *args)
     try:
         while True:
             try:
@@ -313,10 +228,6 @@ def run_child(target: Any, args: tuple[Any, ...],
             parent_end.send(True)  # the child may train on
     finally:
         proc.join()
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _matches(ours: Scores | dict[str, Any], theirs: Scores) -> bool:
@@ -373,18 +284,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raw_train = raw_train.sample(n=args.rows, random_state=args.seed).reset_index(drop=True)
     train, holdout = schema.parse(raw_train), schema.parse(raw_holdout)
     n = len(train)
-    judge = Judge(train, holdout, resolved, args.seed)
+    judge = Judge(train, holdout, resolved, TARGET, args.seed)
     sample_seed = args.seed + 1
     print(f"DoctorContacts: {n} train rows, {len(holdout)} holdout rows, {len(resolved.modelled_columns)} columns; "
           f"TSTR target {TARGET!r}; seed {args.seed}; {args.threads} torch thread(s) per fit", flush=True)
 
     # CTGAN first: synthguard's checkpoints are compared with CTGAN's final scores.
     print(f"fitting CTGAN ({args.epochs_ctgan} epochs, CPU) ...", flush=True)
-    info, rows, load = run_child(_fit_ctgan, (for_ctgan(train, resolved), discrete_columns(resolved),
+    info, rows, load = run_child(_fit_ctgan, (to_peer_frame(train, resolved), discrete_columns(resolved),
                                               args.epochs_ctgan, args.seed, args.threads, n))
-    ctgan = Result.from_child("CTGAN", judge(from_ctgan(rows, resolved, train)), info, load)
-    print(f"  fit {ctgan.fit_seconds:.1f} s: quality {_fmt(ctgan.scores.quality)}, "
-          f"TSTR AUC {_fmt(ctgan.scores.tstr_auc)}", flush=True)
+    ctgan = Result.from_child("CTGAN", judge(from_peer_frame(rows, resolved, train, "CTGAN rows")), info, load)
+    print(f"  fit {ctgan.fit_seconds:.1f} s: quality {fmt(ctgan.scores.quality)}, "
+          f"TSTR AUC {fmt(ctgan.scores.tstr_auc)}", flush=True)
 
     checkpoints: list[dict[str, Any]] = []
 
@@ -392,8 +303,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         s = judge(rows)
         checkpoints.append({**point, "quality": s.quality, "tstr_accuracy": s.tstr_accuracy, "tstr_auc": s.tstr_auc,
                             "score_seconds": s.seconds})
-        print(f"  epoch {point['epoch']:>4}: fit {point['fit_seconds']:7.1f} s, quality {_fmt(s.quality)}, "
-              f"TSTR AUC {_fmt(s.tstr_auc)}{'  (matches CTGAN)' if _matches(s, ctgan.scores) else ''}", flush=True)
+        print(f"  epoch {point['epoch']:>4}: fit {point['fit_seconds']:7.1f} s, quality {fmt(s.quality)}, "
+              f"TSTR AUC {fmt(s.tstr_auc)}{'  (matches CTGAN)' if _matches(s, ctgan.scores) else ''}", flush=True)
 
     options: dict[str, Any] = {"defense": args.defense, "seed": args.seed, "threads": args.threads}
     if args.epochs is not None:
@@ -426,7 +337,8 @@ def _report(args: argparse.Namespace, results: list[Result], match: dict[str, An
         "settings": {"data": "doctorcontacts", "target": TARGET, "n_train": n_train, "n_holdout": n_holdout,
                      "seed": args.seed, "threads": args.threads, "defense": args.defense,
                      "epochs_ctgan": args.epochs_ctgan, "epochs": ours.epochs, "check_every": args.check_every,
-                     "rows": args.rows, "quick": args.quick, "cpu_count": os.cpu_count(), "versions": _versions()},
+                     "rows": args.rows, "quick": args.quick, "cpu_count": os.cpu_count(),
+                     "versions": versions(("synthguard", "ctgan", "torch", "sdmetrics", "scikit-learn"))},
         "trtr": {"accuracy": ctgan.scores.trtr_accuracy, "auc": ctgan.scores.trtr_auc},
         "generators": [
             {"name": r.name, "seconds_per_epoch": r.seconds_per_epoch, "epochs": r.epochs, "fit_seconds": r.fit_seconds,
@@ -446,29 +358,17 @@ def _report(args: argparse.Namespace, results: list[Result], match: dict[str, An
     }
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in ("synthguard", "ctgan", "torch", "sdmetrics", "scikit-learn"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "-"
-    return out
-
-
 def _print_report(report: dict[str, Any]) -> None:
     head = (f"{'generator':<22} {'s/epoch':>8} {'epochs':>6} {'fit s':>8} {'peak MB':>8} {'quality':>8} "
             f"{'TSTR acc':>9} {'TSTR AUC':>9}")
     print("\n" + head + "\n" + "-" * len(head))
     for g in report["generators"]:
         epochs = "-" if g["epochs"] is None else str(g["epochs"])
-        print(f"{g['name']:<22} {_fmt(g['seconds_per_epoch'], 2):>8} {epochs:>6} {_fmt(g['fit_seconds'], 1):>8} "
-              f"{_fmt(g['peak_mb'], 0):>8} {_fmt(g['quality']):>8} {_fmt(g['tstr_accuracy']):>9} {_fmt(g['tstr_auc']):>9}")
+        print(f"{g['name']:<22} {fmt(g['seconds_per_epoch'], 2):>8} {epochs:>6} {fmt(g['fit_seconds'], 1):>8} "
+              f"{fmt(g['peak_mb'], 0):>8} {fmt(g['quality']):>8} {fmt(g['tstr_accuracy']):>9} {fmt(g['tstr_auc']):>9}")
     trtr = report["trtr"]
     print(f"{'real rows (TRTR)':<22} {'':>8} {'':>6} {'':>8} {'':>8} {'':>8} "
-          f"{_fmt(trtr['accuracy']):>9} {_fmt(trtr['auc']):>9}")
+          f"{fmt(trtr['accuracy']):>9} {fmt(trtr['auc']):>9}")
 
     fitted = [g for g in report["generators"] if g["peak_mb"] is not None]
     print("peak MB: the fitting process's peak resident memory; before fitting "

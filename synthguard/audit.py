@@ -36,9 +36,10 @@ from .attacks.mixed_query import pair_membership, pair_records
 from .attacks.reconstruction import log_reconstruction_statistic
 from .attacks.lira import lira_scores, out_reference_mean
 from .attacks.roc import RocSummary, summarize
-from .attacks.shadows import ShadowTask, balanced_masks, choose_targets, run_shadow
+from .attacks.shadows import MODEL_FILE, ShadowTask, balanced_masks, choose_targets, run_shadow
 from .errors import SynthguardError
 from .parallel import run_tasks
+from .rundir import RunDirectory, fingerprint
 from .schema import Schema
 from .utility.features import fit_features
 
@@ -83,8 +84,15 @@ class AuditConfig:
     backend: str = "local"
     scheduler: str | None = None
     n_bootstrap: int = 1000
+    #: score mixed record pairs (Ji et al.'s adaptive query): None = only for mixup recipes; True
+    #: also for others (an experiment uses them as naturally trained references)
+    mixed_query: bool | None = None
+    #: keep each finished shadow here and resume from the ones already there (`synthguard.rundir`)
+    run_dir: str | None = None
 
     def __post_init__(self) -> None:
+        if self.run_dir is not None:
+            self.run_dir = str(self.run_dir)  # a Path would not go into the audit's JSON
         if self.n_shadows < 4 or self.n_shadows % 2:
             raise SynthguardError(f"--shadows must be an even number of at least 4, got {self.n_shadows}")
         if self.n_targets < 10:
@@ -126,6 +134,7 @@ class AuditResult:
     seconds: float
     n_population: int
     statistics: dict[str, np.ndarray] = field(default_factory=dict)
+    reused_shadows: int = 0   # shadows loaded from the run directory, not trained in this run
 
     @property
     def worst(self) -> AttackResult:
@@ -185,7 +194,8 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
     Args:
         frame: the private table (raw cells are parsed by the schema).
         recipe: an unfitted `Synthesizer` (or any object with the same clone/fit_parsed/sample/
-            critic_statistics methods) whose settings the release will use.
+            critic_statistics methods) whose settings the release will use. Under the `data`
+            threat model clone/fit_parsed/sample suffice (a generator without a critic).
         schema: defaults to the recipe's schema.
         config: audit settings; keyword `options` override its fields (n_shadows=8, ...).
         on_shadow: called with (shadows done, total) for progress.
@@ -211,18 +221,65 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
     masks = balanced_masks(config.n_shadows, n, _derive(config.seed, 2))
     # pairs count only for models holding both records or neither, about half of them: below 8
     # shadows too few references remain on each side
-    wants_pairs = (getattr(recipe, "defense", None) == "mixup" and config.n_shadows >= 8
-                   and "lira_mixed" in {a.name for a in config.selected()})
+    mixup_recipe = getattr(recipe, "defense", None) == "mixup"
+    wants_pairs = (config.mixed_query if config.mixed_query is not None else mixup_recipe) and (
+        config.n_shadows >= 8 and "lira_mixed" in {a.name for a in config.selected()})
     pairs = pair_records(None, len(targets), _derive(config.seed, 5)) if wants_pairs else None
+    keep = config.run_dir is not None
     tasks = [ShadowTask(k, _derive(config.seed, 3, k), recipe, parsed, resolved, features, population, masks[k],
-                        targets, config.critic_fakes, config.synthetic_rows, pairs) for k in range(config.n_shadows)]
-    results = run_tasks(run_shadow, tasks, backend=config.backend, workers=config.workers,
-                        scheduler=config.scheduler, on_done=on_shadow)
+                        targets, config.critic_fakes, config.synthetic_rows, pairs, config.threat_model, keep)
+             for k in range(config.n_shadows)]
+    results, reused = _run_shadows(tasks, config, recipe, resolved, parsed, pairs, on_shadow)
+    names = set(results[0])
+    if any(set(r) != names for r in results):
+        raise SynthguardError(f"{config.run_dir}: its shadows hold different statistics; delete it to start over")
     stats = {name: np.stack([r[name] for r in results]) for name in results[0]}
     membership = masks[:, targets]
     attacks = _score(stats, membership, config, pairs)
     recipe_params = recipe.get_params() if hasattr(recipe, "get_params") else {"recipe": type(recipe).__name__}
-    return AuditResult(config, recipe_params, targets, membership, attacks, time.perf_counter() - started, n, stats)
+    return AuditResult(config, recipe_params, targets, membership, attacks, time.perf_counter() - started, n, stats,
+                       reused)
+
+
+def _run_shadows(tasks: list[ShadowTask], config: AuditConfig, recipe: Any, resolved: Schema, parsed: pd.DataFrame,
+                 pairs: tuple[np.ndarray, np.ndarray] | None,
+                 on_shadow: Callable[[int, int], None] | None) -> tuple[list[dict[str, np.ndarray]], int]:
+    """Every shadow's statistics, in index order, and how many came from the run directory."""
+    if config.run_dir is None:
+        return run_tasks(run_shadow, tasks, backend=config.backend, workers=config.workers,
+                         scheduler=config.scheduler, on_done=on_shadow), 0
+    task = tasks[0]
+    run = RunDirectory(config.run_dir, fingerprint(
+        recipe=recipe, schema_yaml=resolved.to_yaml(), population=parsed, targets=task.targets,
+        masks=np.stack([t.member for t in tasks]), pairs=pairs, shadow_seeds=[t.seed for t in tasks],
+        settings={"seed": config.seed, "n_shadows": config.n_shadows, "n_targets": len(task.targets),
+                  "threat_model": config.threat_model, "critic_fakes": config.critic_fakes,
+                  "synthetic_rows": config.synthetic_rows}))
+    done: dict[int, dict[str, np.ndarray]] = {}
+    for t in tasks:
+        found = run.load(t.index)
+        if found is not None:
+            done[t.index] = found
+    reused = len(done)
+    pending = [t for t in tasks if t.index not in done]
+    if on_shadow is not None and reused:
+        on_shadow(reused, len(tasks))
+
+    def kept(position: int, result: dict[str, np.ndarray]) -> None:
+        # on disk as soon as it arrives: an interruption loses only the shadows still training
+        index = pending[position].index
+        model_file = result.pop(MODEL_FILE, None)
+        run.save(index, result, None if model_file is None else model_file.tobytes())
+        done[index] = result
+
+    def progress(count: int, total: int) -> None:
+        if on_shadow is not None:
+            on_shadow(reused + count, len(tasks))
+
+    if pending:
+        run_tasks(run_shadow, pending, backend=config.backend, workers=config.workers, scheduler=config.scheduler,
+                  on_done=progress, on_result=kept)
+    return [done[t.index] for t in tasks], reused
 
 
 def _score(stats: dict[str, np.ndarray], membership: np.ndarray, config: AuditConfig,

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .errors import DataValidationError, ReleaseRefused, SynthguardError, SynthguardWarning
-from .io import read_table, write_table, write_text
+from .io import read_table, write_text
 from .schema import Schema
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -37,8 +37,13 @@ DataArg = Annotated[Path, typer.Argument(help="The private table: .csv or .parqu
 SchemaOpt = Annotated[Optional[Path], typer.Option("--schema", "-s", help="Schema YAML (inferred, with a warning, if omitted).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random choice: same seed, same result.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
-DefenseOpt = Annotated[str, typer.Option("--defense", help="Training defence: mixup (the paper's) or none.")]
+DefenseOpt = Annotated[str, typer.Option("--defense", help="Training defence: mixup (the paper's), none, or the "
+                                          "baselines relaxloss and pargan.")]
 AlphaOpt = Annotated[float, typer.Option("--alpha", help="Mixup's Beta(alpha, alpha) parameter.")]
+DefenseParamOpt = Annotated[Optional[list[str]], typer.Option(
+    "--defense-param", help="A defence setting as KEY=VALUE, repeatable: relaxloss mode=global|per_example, "
+    "holdout=0.1, reference_models=4; pargan partitions=4.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="Train on cpu (default) or cuda.")]
 EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (passes of the critic over the rows).")]
 BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Rows per critic step.")]
 ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="Torch threads (default: torch's choice).")]
@@ -141,6 +146,39 @@ def recipe_options(schema: Schema, epochs: int | None, batch_size: int | None) -
     return {**base, **train_options(epochs, batch_size)}
 
 
+def parse_defense_params(items: list[str] | None) -> dict[str, Any]:
+    """KEY=VALUE strings to settings; numbers become numbers."""
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SynthguardError(f"--defense-param expects KEY=VALUE, got {item!r}")
+        for kind in (int, float):
+            try:
+                params[key.strip()] = kind(value)
+                break
+            except ValueError:
+                continue
+        else:
+            params[key.strip()] = value.strip()
+    return params
+
+
+def build_recipe(schema: Schema, defense: str, alpha: float, defense_param: list[str] | None, device: str,
+                 seed: int, epochs: int | None, batch_size: int | None, threads: int | None = None) -> Any:
+    """The training recipe the fit, audit and release commands share."""
+    from .synthesizer import Synthesizer
+
+    return Synthesizer(schema, defense=defense, alpha=alpha, defense_params=parse_defense_params(defense_param),
+                       device=device, seed=seed, threads=threads, **recipe_options(schema, epochs, batch_size))
+
+
+def streams(data: Path, schema_path: Path | None) -> bool:
+    """Fit by streaming record batches: a parquet table with a schema given (without one, the
+    schema is inferred from the whole table, which is read anyway)."""
+    return schema_path is not None and data.suffix.lower() in (".parquet", ".pq") and not data.is_dir()
+
+
 def load_schema(path: Path | None, data: Any) -> Schema:
     if path is not None:
         return Schema.load(path)
@@ -204,6 +242,8 @@ def fit(
     schema: SchemaOpt = None,
     defense: DefenseOpt = "mixup",
     alpha: AlphaOpt = 1.0,
+    defense_param: DefenseParamOpt = None,
+    device: DeviceOpt = "cpu",
     epochs: EpochsOpt = None,
     batch_size: BatchOpt = None,
     seed: SeedOpt = 0,
@@ -212,15 +252,22 @@ def fit(
     quiet: QuietOpt = False,
 ) -> None:
     """Fit a conditional WGAN (mixup-trained by default) on DATA and save it as one model file."""
-    from .synthesizer import Synthesizer
 
     check_output_path(output)
     with collect_warnings(quiet):
-        frame, sch = load_input(data, schema, size)
-        synth = Synthesizer(sch, defense=defense, alpha=alpha, seed=seed, threads=threads,
-                            **recipe_options(sch, epochs, batch_size))
-        with epoch_progress(synth.config.epochs, quiet) as on_epoch:
-            synth.fit(frame, on_epoch=on_epoch, source=str(data))
+        if streams(data, schema):
+            # a parquet file with a schema is read in record batches, never as one frame
+            from .streaming import fit_parquet
+
+            sch = Schema.load(schema)  # type: ignore[arg-type]
+            synth = build_recipe(sch, defense, alpha, defense_param, device, seed, epochs, batch_size, threads)
+            with epoch_progress(synth.config.epochs, quiet) as on_epoch:
+                fit_parquet(synth, data, on_epoch=on_epoch)
+        else:
+            frame, sch = load_input(data, schema, size)
+            synth = build_recipe(sch, defense, alpha, defense_param, device, seed, epochs, batch_size, threads)
+            with epoch_progress(synth.config.epochs, quiet) as on_epoch:
+                synth.fit(frame, on_epoch=on_epoch, source=str(data))
     synth.save(output)
     if not quiet:
         err.print(f"wrote {output} ({synth.n_rows_} rows, defence {defense}, {synth.config.epochs} epochs). "
@@ -258,16 +305,18 @@ def sample(
             raise SynthguardError(f"--condition must look like COLUMN=VALUE, got {condition!r}")
         if column != expected:
             raise SynthguardError(f"--condition: {column!r} is not the model's condition column ({expected!r})")
-    rows = synth.sample(n, condition=label, seed=seed)
     if images:
         from .images import write_image_samples
 
+        rows = synth.sample(n, condition=label, seed=seed)
         written = write_image_samples(rows, synth.schema_, output)
         if not quiet:
             err.print(f"wrote {n} images: " + ", ".join(str(p) for p in written[:4])
                       + (f" and {len(written) - 4} more" if len(written) > 4 else ""), highlight=False)
         return
-    write_table(rows, output)
+    from .streaming import sample_to_file
+
+    sample_to_file(synth, n, output, condition=label, seed=seed)  # chunk by chunk: memory bounded for any n
     if not quiet:
         err.print(f"wrote {n} rows to {output}", highlight=False)
 
@@ -322,15 +371,24 @@ ThreatOpt = Annotated[str, typer.Option("--threat-model", help="What an attacker
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", help="Local worker processes (default: one per core).")]
 BackendOpt = Annotated[str, typer.Option("--backend", help="Where shadows train: local or dask.")]
 SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address or scheduler file.")]
+RunDirOpt = Annotated[Optional[Path], typer.Option("--run-dir", help="Keep each finished shadow (model and statistics) "
+                      "here; a rerun with the same folder resumes from them. Refused if it holds another audit's.")]
 
 
 def audit_config(shadows: int, targets: int, attacks: str, threat_model: str, seed: int, workers: int | None,
-                 backend: str, scheduler: str | None) -> Any:
+                 backend: str, scheduler: str | None, run_dir: Path | None = None) -> Any:
     from .audit import AuditConfig
 
     families = tuple(a.strip() for a in attacks.split(",") if a.strip())
     return AuditConfig(n_shadows=shadows, n_targets=targets, attacks=families, threat_model=threat_model, seed=seed,
-                       workers=workers, backend=backend, scheduler=scheduler)
+                       workers=workers, backend=backend, scheduler=scheduler,
+                       run_dir=None if run_dir is None else str(run_dir))
+
+
+def print_resumed(result: Any) -> None:
+    if result.config.run_dir is not None:
+        err.print(f"run directory {result.config.run_dir}: {result.reused_shadows} of {result.config.n_shadows} "
+                  f"shadows reused, {result.config.n_shadows - result.reused_shadows} trained", highlight=False)
 
 
 def print_audit(result: Any) -> None:
@@ -362,6 +420,8 @@ def audit(
     schema: SchemaOpt = None,
     defense: DefenseOpt = "mixup",
     alpha: AlphaOpt = 1.0,
+    defense_param: DefenseParamOpt = None,
+    device: DeviceOpt = "cpu",
     epochs: EpochsOpt = None,
     batch_size: BatchOpt = None,
     shadows: ShadowsOpt = 16,
@@ -374,6 +434,7 @@ def audit(
     workers: WorkersOpt = None,
     backend: BackendOpt = "local",
     scheduler: SchedulerOpt = None,
+    run_dir: RunDirOpt = None,
     size: SizeOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -381,18 +442,19 @@ def audit(
     import json
 
     from .audit import audit as run_audit
-    from .synthesizer import Synthesizer
 
     if output is not None:
         check_output_path(output)
     plots_dir = prepare_plots_dir(plots)
-    config = audit_config(shadows, targets, attacks, threat_model, seed, workers, backend, scheduler)
+    config = audit_config(shadows, targets, attacks, threat_model, seed, workers, backend, scheduler, run_dir)
     with collect_warnings(quiet):
         frame, sch = load_input(data, schema, size)
-        recipe = Synthesizer(sch, defense=defense, alpha=alpha, seed=seed, **recipe_options(sch, epochs, batch_size))
+        recipe = build_recipe(sch, defense, alpha, defense_param, device, seed, epochs, batch_size)
         with shadow_progress(quiet) as on_shadow:
             result = run_audit(frame, recipe, sch, config, on_shadow=on_shadow)
     print_audit(result)
+    if not quiet:
+        print_resumed(result)
     if output is not None:
         write_text(output, json.dumps(result.to_dict(), indent=1))
         err.print(f"wrote {output}", highlight=False)
@@ -411,6 +473,8 @@ def release(
                       "defaults in schemas/policy.default.yaml).")] = None,
     defense: DefenseOpt = "mixup",
     alpha: AlphaOpt = 1.0,
+    defense_param: DefenseParamOpt = None,
+    device: DeviceOpt = "cpu",
     epochs: EpochsOpt = None,
     batch_size: BatchOpt = None,
     shadows: Annotated[Optional[int], typer.Option("--shadows", help="Shadow models (overrides the policy).")] = None,
@@ -421,26 +485,28 @@ def release(
     workers: WorkersOpt = None,
     backend: BackendOpt = "local",
     scheduler: SchedulerOpt = None,
+    run_dir: RunDirOpt = None,
     size: SizeOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Fit, audit, evaluate and gate: write the synthetic data only if the policy passes (else exit 3)."""
     from .policy import Policy
     from .release import release as run_release
-    from .synthesizer import Synthesizer
 
     pol = Policy.load(policy) if policy is not None else Policy()
     with collect_warnings(quiet):
         frame, sch = load_input(data, schema, size)
-        recipe = Synthesizer(sch, defense=defense, alpha=alpha, seed=seed, **recipe_options(sch, epochs, batch_size))
+        recipe = build_recipe(sch, defense, alpha, defense_param, device, seed, epochs, batch_size)
         overrides = {"n_shadows": shadows, "n_targets": targets, "threat_model": threat_model, "workers": workers,
-                     "backend": backend, "scheduler": scheduler}
+                     "backend": backend, "scheduler": scheduler, "run_dir": None if run_dir is None else str(run_dir)}
         stage = None if quiet else (lambda message: err.print(f"[bold]>[/] {message}", highlight=False))
         with epoch_progress(recipe.config.epochs, quiet) as on_epoch, shadow_progress(quiet) as on_shadow:
             outcome = run_release(frame, sch, output, policy=pol, recipe=recipe, fmt=fmt, schema_path=schema,
                                   policy_path=policy, audit_options=overrides, seed=seed, on_stage=stage,
                                   on_epoch=on_epoch, on_shadow=on_shadow)
     print_audit(outcome.audit)
+    if not quiet:
+        print_resumed(outcome.audit)
     verdict = outcome.verdict
     out.print(f"verdict: {'RELEASED' if verdict.passed else 'REFUSED'} ({verdict.summary()})", highlight=False)
     written = outcome.passport["output"]["path"] if verdict.passed else None
@@ -448,6 +514,57 @@ def release(
               + (f", {output / written}" if written else " (no synthetic rows written)"), highlight=False)
     if not verdict.passed:
         raise ReleaseRefused(verdict, f"the policy refused the release: {verdict.summary()}")
+
+
+@app.command()
+@handle_errors
+def experiment(
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to create for results.md, results.json "
+                      "and the ROC plots (must be new or empty).")],
+    schema: SchemaOpt = None,
+    defenses: Annotated[str, typer.Option("--defenses", help="Comma-separated defences to compare.")] =
+        "none,mixup,relaxloss,pargan",
+    defense_param: Annotated[Optional[list[str]], typer.Option(
+        "--defense-param", help="DEFENCE.KEY=VALUE, repeatable (e.g. pargan.partitions=4).")] = None,
+    epochs: EpochsOpt = None,
+    batch_size: BatchOpt = None,
+    device: DeviceOpt = "cpu",
+    shadows: ShadowsOpt = 8,
+    targets: TargetsOpt = 250,
+    seed: SeedOpt = 0,
+    workers: WorkersOpt = None,
+    backend: BackendOpt = "local",
+    scheduler: SchedulerOpt = None,
+    size: SizeOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare defences as Ji et al. do: for each, fit, measure utility and attack (LOGAN, LiRA,
+    GAN-Leaks); with none and mixup, also the adaptive mixed-query attack. Writes markdown + JSON."""
+    from .experiment import ExperimentConfig, run_experiment, write_experiment
+    from .io import check_new_dir
+
+    check_new_dir(output)
+    per_defense: dict[str, dict[str, Any]] = {}
+    for item in defense_param or []:
+        name, dot, rest = item.partition(".")
+        if not dot:
+            raise SynthguardError(f"--defense-param expects DEFENCE.KEY=VALUE, got {item!r}")
+        per_defense.setdefault(name.strip(), {}).update(parse_defense_params([rest]))
+    config = ExperimentConfig(defenses=tuple(d.strip() for d in defenses.split(",") if d.strip()),
+                              n_shadows=shadows, n_targets=targets, seed=seed, workers=workers, backend=backend,
+                              scheduler=scheduler, defense_params=per_defense)
+    audit_config(shadows, targets, "lira", "critic", seed, workers, backend, scheduler)  # same checks as audit
+    with collect_warnings(quiet):
+        frame, sch = load_input(data, schema, size)
+        stage = None if quiet else (lambda message: err.print(f"[bold]>[/] {message}", highlight=False))
+        with shadow_progress(quiet) as on_shadow:
+            result = run_experiment(frame, sch, config, dataset=data.name, on_stage=stage, on_shadow=on_shadow,
+                                    device=device, **recipe_options(sch, epochs, batch_size))
+    command = "synthguard " + " ".join(sys.argv[1:]) if sys.argv and "synthguard" in sys.argv[0] else None
+    write_experiment(result, output, command=command)
+    out.print((output / "results.md").read_text(), highlight=False)
+    err.print(f"wrote {output}/results.md, results.json and the ROC plots", highlight=False)
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,6 +120,32 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        raise
+
+
+def check_new_dir(out_dir: Path) -> None:
+    """An output folder must be new or empty: results are never mixed into an old run's."""
+    if not out_dir.parent.exists():
+        raise InputError(f"output directory's parent does not exist: {out_dir.parent}")
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise InputError(f"output directory exists and is not empty: {out_dir} (choose a new one)")
+
+
+@contextlib.contextmanager
+def staged_dir(out_dir: str | Path) -> Iterator[Path]:
+    """Yield a hidden staging folder beside `out_dir`; it becomes `out_dir` only if the block
+    succeeds, so an interrupted run leaves no partial folder behind."""
+    out_dir = Path(out_dir)
+    check_new_dir(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    try:
+        os.chmod(staging, 0o777 & ~_UMASK)  # mkdtemp makes 0700; an output folder gets the usual mode
+        yield staging
+        if out_dir.exists():
+            out_dir.rmdir()  # checked empty at the start
+        os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
         raise
 
 

@@ -22,17 +22,20 @@ def default_workers(n_tasks: int) -> int:
 
 
 def run_tasks(fn: Callable[[T], R], tasks: Sequence[T], *, backend: str = "local", workers: int | None = None,
-              scheduler: str | None = None, on_done: Callable[[int, int], None] | None = None) -> list[R]:
-    """Run `fn` over `tasks`; `on_done(done, total)` reports progress as results arrive."""
+              scheduler: str | None = None, on_done: Callable[[int, int], None] | None = None,
+              on_result: Callable[[int, R], None] | None = None) -> list[R]:
+    """Run `fn` over `tasks`; `on_done(done, total)` reports progress as results arrive, and
+    `on_result(i, result)` receives task i's result as it arrives (before `on_done`), e.g. to keep
+    it on disk so that an interrupted run can resume."""
     if backend == "local":
-        return _run_local(fn, tasks, workers or default_workers(len(tasks)), on_done)
+        return _run_local(fn, tasks, workers or default_workers(len(tasks)), on_done, on_result)
     if backend == "dask":
-        return _run_dask(fn, tasks, scheduler, on_done)
+        return _run_dask(fn, tasks, scheduler, on_done, on_result)
     raise SynthguardError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
 
 
-def _run_local(fn: Callable[[T], R], tasks: Sequence[T], workers: int,
-               on_done: Callable[[int, int], None] | None) -> list[R]:
+def _run_local(fn: Callable[[T], R], tasks: Sequence[T], workers: int, on_done: Callable[[int, int], None] | None,
+               on_result: Callable[[int, R], None] | None) -> list[R]:
     results: list[R] = []
     if workers == 1:
         iterator: Any = (fn(task) for task in tasks)
@@ -41,7 +44,9 @@ def _run_local(fn: Callable[[T], R], tasks: Sequence[T], workers: int,
 
         # loky processes; joblib limits each worker's BLAS/OpenMP threads to cores // workers
         iterator = Parallel(n_jobs=workers, backend="loky", return_as="generator")(delayed(fn)(t) for t in tasks)
-    for result in iterator:
+    for result in iterator:  # in task order (joblib's generator keeps it)
+        if on_result is not None:
+            on_result(len(results), result)
         results.append(result)
         if on_done is not None:
             on_done(len(results), len(tasks))
@@ -49,7 +54,7 @@ def _run_local(fn: Callable[[T], R], tasks: Sequence[T], workers: int,
 
 
 def _run_dask(fn: Callable[[T], R], tasks: Sequence[T], scheduler: str | None,
-              on_done: Callable[[int, int], None] | None) -> list[R]:
+              on_done: Callable[[int, int], None] | None, on_result: Callable[[int, R], None] | None) -> list[R]:
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
@@ -67,6 +72,8 @@ def _run_dask(fn: Callable[[T], R], tasks: Sequence[T], scheduler: str | None,
         results: list[Any] = [None] * len(tasks)
         for done, future in enumerate(as_completed(futures), start=1):
             results[index[future.key]] = future.result()
+            if on_result is not None:
+                on_result(index[future.key], results[index[future.key]])
             if on_done is not None:
                 on_done(done, len(tasks))
         return results

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +30,7 @@ from . import __version__
 from .audit import AuditConfig, AuditResult, audit
 from .errors import InputError
 from .gate import Verdict, judge
-from .io import _UMASK, read_table, write_table, write_text
+from .io import check_new_dir, read_table, staged_dir, write_table, write_text
 from .policy import Policy
 from .schema import Schema
 from .synthesizer import Synthesizer
@@ -73,13 +70,6 @@ def _versions() -> dict[str, str]:
             "scipy": scipy.__version__, "sdmetrics": sdmetrics.__version__}
 
 
-def check_output_dir(out_dir: Path) -> None:
-    if not out_dir.parent.exists():
-        raise InputError(f"output directory's parent does not exist: {out_dir.parent}")
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise InputError(f"output directory exists and is not empty: {out_dir} (choose a new one)")
-
-
 def split_holdout(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded (train, holdout) row indices; the holdout is never trained on."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
@@ -106,7 +96,7 @@ def release(data: str | Path | pd.DataFrame, schema: Schema, out_dir: str | Path
     stage = on_stage or (lambda _message: None)
     policy = policy or Policy()
     out_dir = Path(out_dir)
-    check_output_dir(out_dir)
+    check_new_dir(out_dir)
     if fmt not in ("parquet", "csv"):
         raise InputError(f"--format must be parquet or csv, got {fmt!r}")
     started = _now()
@@ -134,10 +124,7 @@ def release(data: str | Path | pd.DataFrame, schema: Schema, out_dir: str | Path
     audited = audit(train_raw, recipe, schema, config, on_shadow=on_shadow)
 
     stage("measuring utility against the held-out rows")
-    images = resolved.modality == "image"
-    utility = _image_utility(train, holdout, synthetic, resolved, seed) if images else \
-        _table_utility(train, holdout, synthetic, resolved, seed)
-    utility_dict = utility if images else utility.to_dict()
+    utility, utility_dict = measure_utility(train, holdout, synthetic, resolved, seed)
     verdict = judge(policy, audited, utility_dict, model.smallest_category_count())
 
     stage("writing " + ("the release" if verdict.passed else "the refusal (no synthetic rows)"))
@@ -157,11 +144,17 @@ def release(data: str | Path | pd.DataFrame, schema: Schema, out_dir: str | Path
     return ReleaseOutcome(verdict.passed, out_dir, passport, verdict, audited)
 
 
-def _table_utility(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
-                   seed: int) -> Any:
+def measure_utility(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
+                    seed: int) -> tuple[Any, dict[str, Any]]:
+    """Utility of synthetic rows against held-out real ones: (the report, its plain-JSON form).
+    Tables get `utility.evaluate`'s report, images downstream accuracy and Frechet distance."""
+    if schema.modality == "image":
+        found = _image_utility(train, holdout, synthetic, schema, seed)
+        return found, found
     from .utility import evaluate
 
-    return evaluate(train, holdout, synthetic, schema, seed=seed)
+    report = evaluate(train, holdout, synthetic, schema, seed=seed)
+    return report, report.to_dict()
 
 
 def _image_utility(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
@@ -198,9 +191,7 @@ def _write(out_dir: Path, passport: dict[str, Any], audited: AuditResult, utilit
     from .plots import plot_dwp, plot_dwpre
     from .report import write_report
 
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
-    try:
-        os.chmod(staging, 0o777 & ~_UMASK)  # mkdtemp makes 0700; a release folder gets the usual mode
+    with staged_dir(out_dir) as staging:
         images = schema.modality == "image"
         figures = {"roc": audited.write_roc_plot(staging / "roc.png")}
         if not images:
@@ -221,9 +212,3 @@ def _write(out_dir: Path, passport: dict[str, Any], audited: AuditResult, utilit
         passport["figures"] = {k: p.name for k, p in figures.items()}
         write_text(staging / "release.json", json.dumps(passport, indent=1))
         write_report(passport, figures, staging / "report.html")
-        if out_dir.exists():
-            out_dir.rmdir()  # checked empty at the start
-        os.replace(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -205,18 +206,19 @@ class Schema:
     def modelled_columns(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if c.modelled)
 
-    def parse(self, frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
+    def parse(self, frame: pd.DataFrame, source: str = "data", first_row: int = 1) -> pd.DataFrame:
         """Resolve against the frame's columns and convert every modelled column to its type.
 
         Returns a typed frame with the modelled columns only (ids and sensitive columns dropped).
         Raises DataValidationError listing every problem (column, rows, what was expected).
+        `first_row`: the data row number of the frame's first row (a batch of a larger file).
         """
         bound = self.resolve(list(frame.columns), source)
         frame = frame.reset_index(drop=True)  # row numbers in messages and the output's index are positions
         problems: list[str] = []
         typed: dict[str, pd.Series] = {}
         for col in bound.modelled_columns:
-            series, col_problems = _parse_column(frame[col.name], col)
+            series, col_problems = _parse_column(frame[col.name], col, first_row)
             typed[col.name] = series
             problems += col_problems
         if problems:
@@ -381,17 +383,32 @@ def _check_schema(schema: Schema) -> None:
 
 
 # ---- parsing raw values ------------------------------------------------------------------------
+def _by_value(series: pd.Series, *tests: Callable[[pd.Series], Any]) -> list[np.ndarray]:
+    """Per-cell boolean tests run on the distinct values only and spread back to the rows: a 0/1
+    code column costs one hashing pass instead of string operations on every cell (10,000 rows x
+    1,000 codes took 7-17 s to parse before). Missing cells (NaN/None) test False."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    values = pd.Series(uniques, dtype=object).astype(str).str.strip()
+    present = codes >= 0
+    found = []
+    for test in tests:
+        out = np.zeros(len(series), dtype=bool)
+        out[present] = np.asarray(test(values), dtype=bool)[codes[present]]
+        found.append(out)
+    return found
+
+
 def _null_mask(series: pd.Series) -> np.ndarray:
     mask = series.isna().to_numpy()
     if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
-        text = series.astype(str).str.strip().str.lower()
-        mask |= text.isin(NULL_TOKENS).to_numpy()
+        (tokens,) = _by_value(series, lambda text: text.str.lower().isin(NULL_TOKENS))
+        mask |= tokens
     return mask
 
 
-def _rows(mask: np.ndarray) -> str:
+def _rows(mask: np.ndarray, first_row: int = 1) -> str:
     """'row 3' / 'rows 3, 8, 9 and 12 more' with 1-based data row numbers (header not counted)."""
-    idx = np.flatnonzero(mask) + 1
+    idx = np.flatnonzero(mask) + first_row
     shown = ", ".join(str(i) for i in idx[:_MAX_ROWS_SHOWN])
     more = f" and {len(idx) - _MAX_ROWS_SHOWN} more" if len(idx) > _MAX_ROWS_SHOWN else ""
     return f"row{'s' if len(idx) > 1 else ''} {shown}{more}"
@@ -401,35 +418,35 @@ def _first_value(series: pd.Series, mask: np.ndarray) -> str:
     return repr(series.to_numpy()[np.flatnonzero(mask)[0]])
 
 
-def _parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, list[str]]:
+def _parse_column(raw: pd.Series, col: Column, first_row: int = 1) -> tuple[pd.Series, list[str]]:
     problems: list[str] = []
     nulls = _null_mask(raw)
     if nulls.any() and not col.nullable and not nulls.all():
-        problems.append(f"column {col.name!r}: missing value in {_rows(nulls)} (the schema says it is not nullable)")
+        problems.append(f"column {col.name!r}: missing value in {_rows(nulls, first_row)} (the schema says it is not nullable)")
     if col.type in ("continuous", "integer"):
         values = pd.to_numeric(raw.where(~nulls), errors="coerce").astype(float)
         bad = values.isna().to_numpy() & ~nulls
         if bad.any():
-            problems.append(f"column {col.name!r}: non-numeric value {_first_value(raw, bad)} in {_rows(bad)}")
+            problems.append(f"column {col.name!r}: non-numeric value {_first_value(raw, bad)} in {_rows(bad, first_row)}")
         v = values.to_numpy()
         if col.type == "integer":
             frac = ~np.isnan(v) & (np.abs(v - np.round(v)) > 1e-9)
             if frac.any():
-                problems.append(f"column {col.name!r}: non-integer value {_first_value(raw, frac)} in {_rows(frac)}")
+                problems.append(f"column {col.name!r}: non-integer value {_first_value(raw, frac)} in {_rows(frac, first_row)}")
         for bound, op, word in ((col.min, np.less, "below min"), (col.max, np.greater, "above max")):
             if bound is not None:
                 out = ~np.isnan(v) & op(v, bound)
                 if out.any():
-                    problems.append(f"column {col.name!r}: value {_first_value(raw, out)} {word} {bound} in {_rows(out)}")
+                    problems.append(f"column {col.name!r}: value {_first_value(raw, out)} {word} {bound} in {_rows(out, first_row)}")
         return values, problems
     if col.type == "datetime":
         values = pd.to_datetime(raw.where(~nulls), format=col.datetime_format, errors="coerce")
         bad = values.isna().to_numpy() & ~nulls
         if bad.any():
-            problems.append(f"column {col.name!r}: not a date/time {_first_value(raw, bad)} in {_rows(bad)}")
+            problems.append(f"column {col.name!r}: not a date/time {_first_value(raw, bad)} in {_rows(bad, first_row)}")
         return values, problems
     if col.type == "boolean":
-        return _parse_boolean(raw, col, nulls, problems)
+        return _parse_boolean(raw, col, nulls, problems, first_row)
     # categorical: map each value onto a declared category (by its text), or keep it as is
     text = raw.astype(str).str.strip()
     if col.categories is not None:
@@ -437,26 +454,26 @@ def _parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, list[str]]:
         bad = ~text.isin(list(lookup)).to_numpy() & ~nulls
         if bad.any():
             shown = ", ".join(repr(c) for c in col.categories[:8])
-            problems.append(f"column {col.name!r}: value {_first_value(raw, bad)} is not a declared category ({shown}) in {_rows(bad)}")
+            problems.append(f"column {col.name!r}: value {_first_value(raw, bad)} is not a declared category ({shown}) in {_rows(bad, first_row)}")
         values = text.map(lookup).where(~nulls, None).astype(object)
         return values, problems
     return raw.where(~nulls, None).astype(object), problems
 
 
-def _parse_boolean(raw: pd.Series, col: Column, nulls: np.ndarray, problems: list[str]) -> tuple[pd.Series, list[str]]:
+def _parse_boolean(raw: pd.Series, col: Column, nulls: np.ndarray, problems: list[str],
+                   first_row: int = 1) -> tuple[pd.Series, list[str]]:
     if raw.dtype == bool:
         return raw.astype(object), problems
-    text = raw.astype(str).str.strip()
     if col.true_value is not None:
-        is_true, is_false = (text == col.true_value).to_numpy(), (text == col.false_value).to_numpy()
+        is_true, is_false = _by_value(raw, lambda text: text == col.true_value, lambda text: text == col.false_value)
         expected = f"{col.true_value!r} or {col.false_value!r}"
     else:
-        low = text.str.lower()
-        is_true, is_false = low.isin(_TRUE).to_numpy(), low.isin(_FALSE).to_numpy()
+        is_true, is_false = _by_value(raw, lambda text: text.str.lower().isin(_TRUE),
+                                      lambda text: text.str.lower().isin(_FALSE))
         expected = "true/false, yes/no or 1/0"
     bad = ~(is_true | is_false | nulls)
     if bad.any():
-        problems.append(f"column {col.name!r}: value {_first_value(raw, bad)} is not boolean ({expected}) in {_rows(bad)}")
+        problems.append(f"column {col.name!r}: value {_first_value(raw, bad)} is not boolean ({expected}) in {_rows(bad, first_row)}")
     values = pd.Series(np.where(is_true, True, False), index=raw.index, dtype=object)
     values[nulls] = None
     return values, problems

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,10 @@ from safetensors.torch import save as save_tensors
 from . import __version__
 from .encoders.table import TableEncoder
 from .errors import ModelFileError, SynthguardError, SynthguardWarning
-from .gan.defenses import make_defense
+from .gan.defenses import defense_arguments, make_defense
 from .gan.networks import OutputHeads
-from .gan.trainer import NetworkFactory, TrainConfig, TrainedGAN, build_networks, seeded_torch, train_gan
+from .gan.trainer import (CriticEnsemble, NetworkFactory, TrainConfig, TrainedGAN, build_gan, build_networks,
+                          resolve_device, seeded_torch, train_gan)
 from .modelfile import read_model_file, write_model_file
 from .schema import Schema
 
@@ -37,37 +38,49 @@ class Synthesizer:
 
     Args:
         schema: the table's schema; inferred from the data at `fit` (with a warning) if None.
-        defense: `mixup` (the paper's defence) or `none`.
+        defense: `mixup` (the paper's defence), `none`, or the baselines `relaxloss` and `pargan`.
         alpha: mixup's Beta(alpha, alpha) parameter.
         lambda_mode: `batch` (one lambda per batch, the paper's) or `sample`.
+        defense_params: further settings of the defence (relaxloss: mode, holdout,
+            reference_models; pargan: partitions), see `synthguard.gan.defenses`.
         seed: every random choice (encoder modes, weights, noise, sampling) derives from it.
         threads: torch threads while fitting and sampling (None leaves torch's setting).
+        device: where to train, `cpu` (default) or `cuda`; the fitted model lives on the CPU.
         rare_category_count: categories held by fewer rows are merged into one slot.
         max_modes: most mixture modes per continuous column.
         **train_options: any TrainConfig field (epochs, batch_size, n_critic, critic_dims, ...).
     """
 
     def __init__(self, schema: Schema | None = None, *, defense: str = "mixup", alpha: float = 1.0,
-                 lambda_mode: str = "batch", seed: int = 0, threads: int | None = None,
-                 rare_category_count: int = 5, max_modes: int = 10, **train_options: Any) -> None:
+                 lambda_mode: str = "batch", defense_params: dict[str, Any] | None = None, seed: int = 0,
+                 threads: int | None = None, device: str = "cpu", rare_category_count: int = 5,
+                 max_modes: int = 10, **train_options: Any) -> None:
         self.schema = schema
         self.defense = defense
         self.alpha = alpha
         self.lambda_mode = lambda_mode
+        self.defense_params = dict(defense_params or {})
+        self.device = device
         self.seed = int(seed)
         self.threads = threads
         self.rare_category_count = rare_category_count
         self.max_modes = max_modes
         try:
             self.config = TrainConfig(**train_options)
+            unknown = sorted(set(self.defense_params) - set(defense_arguments(defense)))
+            if unknown:
+                raise ValueError(f"defence {defense!r} has no setting {unknown[0]!r} "
+                                 f"(it takes: {', '.join(defense_arguments(defense)) or 'none'})")
             self._make_defense()
+            resolve_device(device)
         except (TypeError, ValueError) as err:
             raise SynthguardError(str(err)) from None
 
     # ---- parameters ----------------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
         """Everything needed to repeat this training recipe (the audit's shadows use it)."""
-        return {"defense": self.defense, "alpha": self.alpha, "lambda_mode": self.lambda_mode, "seed": self.seed,
+        return {"defense": self.defense, "alpha": self.alpha, "lambda_mode": self.lambda_mode,
+                "defense_params": dict(self.defense_params), "seed": self.seed, "device": self.device,
                 "rare_category_count": self.rare_category_count, "max_modes": self.max_modes,
                 **self.config.to_dict()}
 
@@ -77,7 +90,7 @@ class Synthesizer:
         return Synthesizer(self.schema, **params)
 
     def _make_defense(self):  # noqa: ANN202 - small factory
-        return make_defense(self.defense, alpha=self.alpha, lambda_mode=self.lambda_mode)
+        return make_defense(self.defense, alpha=self.alpha, lambda_mode=self.lambda_mode, **self.defense_params)
 
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, data: pd.DataFrame, on_epoch: Callable[[int, dict[str, float]], None] | None = None,
@@ -96,11 +109,22 @@ class Synthesizer:
         """Fit on a frame already parsed by `resolved` (the audit reuses one parse for all shadows)."""
         if len(frame) < 2:
             raise SynthguardError(f"need at least 2 rows to fit, got {len(frame)}")
+        encoder_seed, train_seed = self._start_fit(resolved)
+        self.encoder_.fit(frame, seed=encoder_seed)
+        x, cond = self.encoder_.transform(frame, seed=encoder_seed)
+        return self._fit_encoded(x, cond, train_seed, on_epoch)
+
+    def _start_fit(self, resolved: Schema) -> tuple[int, int]:
+        """A fresh, unfitted encoder for `resolved`; returns the (encoder, training) seeds. The two
+        halves of `fit_parsed`, apart, let `synthguard.streaming` encode a file batch by batch."""
         encoder_seed, train_seed, self._sample_seed = (int(s) for s in np.random.SeedSequence(self.seed).generate_state(3))
         self.schema_ = resolved
         self.encoder_ = self._make_encoder(resolved)
-        self.encoder_.fit(frame, seed=encoder_seed)
-        x, cond = self.encoder_.transform(frame, seed=encoder_seed)
+        return encoder_seed, train_seed
+
+    def _fit_encoded(self, x: np.ndarray, cond: np.ndarray, train_seed: int,
+                     on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> Synthesizer:
+        """Train the GAN on rows already encoded by `self.encoder_` (float32 X and condition)."""
 
         def hook(epoch: int, stats: dict[str, float], gan: TrainedGAN) -> None:
             self.gan_ = gan  # so that the callback may sample from the model as it trains
@@ -108,8 +132,9 @@ class Synthesizer:
                 on_epoch(epoch, stats)
 
         self.gan_ = train_gan(x, cond, self.encoder_.spans, self.config, self._make_defense(), train_seed,
-                              on_epoch=hook, threads=self.threads, networks=self._network_factory())
-        self.n_rows_ = len(frame)
+                              on_epoch=hook, threads=self.threads, networks=self._network_factory(),
+                              device=self.device)
+        self.n_rows_ = len(x)
         return self
 
     def describe_defense(self) -> dict[str, Any]:
@@ -168,36 +193,60 @@ class Synthesizer:
         rng = np.random.default_rng(self._seed_for(seed, 1))
         return rng.choice(enc.cond_dim, size=n, p=enc.condition_frequencies)
 
-    def _seed_for(self, seed: int | None, stream: int) -> int:
+    def _seed_for(self, seed: int | None, *stream: int) -> int:
         base = self._sample_seed if seed is None else int(seed)
-        return int(np.random.SeedSequence([base, stream]).generate_state(1)[0])
+        return int(np.random.SeedSequence([base, *stream]).generate_state(1)[0])
 
     def generate_encoded(self, slots: np.ndarray, seed: int | None = None, mode: str = "hard") -> np.ndarray:
         """Generator output for the given condition slots, in encoded space (hard or soft)."""
         self._check_fitted()
-        n = len(slots)
-        out = np.empty((n, self.encoder_.dim), dtype=np.float32)
+        out = np.empty((len(slots), self.encoder_.dim), dtype=np.float32)
+        for start, block in self._encoded_chunks(slots, seed, mode):
+            out[start:start + len(block)] = block
+        return out
+
+    def _encoded_chunks(self, slots: np.ndarray, seed: int | None, mode: str) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, generator output) per `_SAMPLE_CHUNK` rows. One seeded torch stream runs
+        through all chunks (its state is carried from chunk to chunk, and restored around each so
+        that whatever runs between chunks neither disturbs it nor is disturbed)."""
         eye = torch.eye(max(self.encoder_.cond_dim, 1))[:, : self.encoder_.cond_dim]
-        with seeded_torch(self._seed_for(seed, 2), self.threads), torch.no_grad():
-            for start in range(0, n, _SAMPLE_CHUNK):
+        state = None
+        for start in range(0, len(slots), _SAMPLE_CHUNK):
+            with seeded_torch(self._seed_for(seed, 2), self.threads), torch.no_grad():
+                if state is not None:
+                    torch.set_rng_state(state)
                 idx = torch.as_tensor(slots[start:start + _SAMPLE_CHUNK])
                 z = torch.randn(len(idx), self.config.z_dim)
                 raw = self.gan_.generator(z, eye[idx])
-                out[start:start + len(idx)] = self.gan_.heads(raw, mode).numpy()
-        return out
+                block = self.gan_.heads(raw, mode).numpy()
+                state = torch.get_rng_state()
+            yield start, block
 
     def sample(self, n: int, condition: Any = None, seed: int | None = None, typed: bool = False) -> pd.DataFrame:
         """Draw `n` synthetic rows; `condition` fixes the condition column's label.
 
         Rows look like the input (booleans in the data's own spelling); `typed=True` returns them
         as `Schema.parse` would (booleans as True/False), which is what metrics compare."""
+        parts = list(self.sample_chunks(n, condition, seed, typed))
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+    def sample_chunks(self, n: int, condition: Any = None, seed: int | None = None,
+                      typed: bool = False) -> Iterator[pd.DataFrame]:
+        """`sample`'s rows, `_SAMPLE_CHUNK` at a time, in order: memory bounded by a chunk, not by n
+        (`synthguard.streaming.sample_to_file` writes them as they come). Concatenated, the
+        chunks are `sample(n, condition, seed, typed)`."""
         self._check_fitted()
         if not isinstance(n, (int, np.integer)) or n < 1:
             raise SynthguardError(f"the number of rows to sample must be a positive integer, got {n}")
-        slots = self.condition_slots(int(n), condition, seed)
-        x = self.generate_encoded(slots, seed)
-        rows = self.encoder_.inverse_transform(x, slots, seed=self._seed_for(seed, 3))
-        return rows if typed else self.schema_.format(rows)
+        slots = self.condition_slots(int(n), condition, seed)  # n integers: small beside the rows
+        for start, x in self._encoded_chunks(slots, seed, "hard"):
+            # each chunk decodes with its own seed (the first with the one a single draw always
+            # used): no decoding state passes between chunks, and sample(k * _SAMPLE_CHUNK) is
+            # the start of every longer draw with the same seed
+            chunk_seed = self._seed_for(seed, 3) if start == 0 else self._seed_for(seed, 3, start // _SAMPLE_CHUNK)
+            rows = self.encoder_.inverse_transform(x, slots[start:start + len(x)], seed=chunk_seed)
+            rows.index = pd.RangeIndex(start, start + len(rows))
+            yield rows if typed else self.schema_.format(rows)
 
     # ---- scoring helpers used by the audit --------------------------------------------------------
     def encode(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -272,10 +321,14 @@ class Synthesizer:
             raise ModelFileError(f"{path}: not a synthguard model of a kind this version reads")
         try:
             schema = Schema.from_yaml(parts["schema.yaml"].decode())
-            synth = cls(schema, threads=threads, **manifest["params"])
+            # a model trained on a GPU loads (and samples) on the CPU of a machine without one
+            synth = cls(schema, threads=threads, **{**manifest["params"], "device": "cpu"})
             synth.schema_ = schema
             synth.encoder_ = synth._encoder_from_state(schema, json.loads(parts["encoder.json"]))
-            generator, critic = synth._network_factory()(synth.encoder_.dim, synth.encoder_.cond_dim, synth.config)
+            n_critics = synth._make_defense().n_critics
+            generator, critics = build_gan(synth._network_factory(), synth.encoder_.dim, synth.encoder_.cond_dim,
+                                           synth.config, n_critics)
+            critic = critics[0] if n_critics == 1 else CriticEnsemble(critics)
             generator.load_state_dict(load_tensors(parts["generator.safetensors"]), strict=True)
             critic.load_state_dict(load_tensors(parts["critic.safetensors"]), strict=True)
         except (KeyError, ValueError, TypeError, RuntimeError, SynthguardError) as err:

@@ -102,6 +102,18 @@ def test_constant_and_empty_columns_are_reproduced_with_a_warning():
     assert enc.dim == sum(s.width for s in enc.spans if s.column == "v")
 
 
+def test_many_constant_code_columns_give_one_warning():
+    # a wide code table where most codes never occur: one line, not one per column
+    frame = pd.DataFrame({f"icd9_{i:03d}": np.zeros(40, dtype=int) for i in range(12)})
+    frame["icd9_999"] = np.arange(40) % 2
+    schema = Schema(columns=(Column(pattern="icd9_*", type="boolean"),)).resolve(list(frame.columns))
+    with pytest.warns(UserWarning) as caught:
+        _round_trip(schema, frame)
+    constant = [str(w.message) for w in caught if "constant" in str(w.message)]
+    assert constant == ["12 columns are constant and are reproduced as their constants: 'icd9_000', 'icd9_001', "
+                        "'icd9_002', 'icd9_003', 'icd9_004' and 7 more"]
+
+
 def test_wide_binary_table_has_one_unit_per_code():
     rng = np.random.default_rng(0)
     codes = {f"icd9_{i}": pd.Series(rng.random(400) < 0.03, dtype=object) for i in range(1200)}

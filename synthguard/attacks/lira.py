@@ -53,7 +53,7 @@ def _log_normal(x: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
 
 
 def lira_scores(stats: np.ndarray, membership: np.ndarray, *, online: bool = True, global_variance: bool = True,
-                seed: int = 0, valid: np.ndarray | None = None) -> np.ndarray:
+                seed: int = 0, valid: np.ndarray | None = None, references: np.ndarray | None = None) -> np.ndarray:
     """LiRA score of every (victim model, record): array of the same shape as `stats` (K, T).
 
     Args:
@@ -64,6 +64,9 @@ def lira_scores(stats: np.ndarray, membership: np.ndarray, *, online: bool = Tru
         valid: bool (K, T), which (model, record) entries count at all (a mixed-query pair counts
             only for models that hold both records or neither); invalid entries score NaN, and so
             do records left without an IN or an OUT reference.
+        references: the same statistic (K, T) from reference models trained with ANOTHER recipe on
+            the same masks (Ji et al.'s naturally trained references against a mixup target); the
+            victim's values still come from `stats`, and its own reference twin is left out.
     """
     stats = np.asarray(stats, dtype=np.float64)
     membership = np.asarray(membership, dtype=bool)
@@ -72,13 +75,16 @@ def lira_scores(stats: np.ndarray, membership: np.ndarray, *, online: bool = Tru
     n_models = len(stats)
     if n_models < 4:
         raise ValueError(f"LiRA needs at least 4 shadow models, got {n_models}")
-    if not np.isfinite(stats).all():
+    reference = stats if references is None else np.asarray(references, dtype=np.float64)
+    if reference.shape != stats.shape:
+        raise ValueError("references must have the shape of stats")
+    if not (np.isfinite(stats).all() and np.isfinite(reference).all()):
         raise ValueError("LiRA statistics must be finite")
     rng = np.random.default_rng(seed)
     scores = np.empty_like(stats)
     for victim in range(n_models):
         refs = np.arange(n_models) != victim
-        values, member = stats[refs], membership[refs]
+        values, member = reference[refs], membership[refs]
         keep_in, keep_out = _keep_equal_counts(member, rng, None if valid is None else valid[refs])
         mean_out, sd_out = _fit(values, keep_out, global_variance)
         observed = stats[victim]

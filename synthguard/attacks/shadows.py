@@ -5,6 +5,10 @@ A shadow is trained with exactly the release's recipe (`recipe.clone(seed=...)`)
 the audit population, then every target record gets each statistic the attacks need: the
 critic's raw and calibrated scores, the distance to the nearest synthetic record, a density ratio
 of synthetic to real reference rows, and a black-box classifier's probability.
+
+Under the `data` threat model only the statistics of synthetic rows are computed, so a recipe
+needs only `clone`, `fit_parsed` and `sample` (a generator without a critic can be audited);
+`generator` adds the reconstruction loss and `critic` the critic statistics.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..rundir import model_file_bytes
 from ..schema import Schema
 from ..utility.features import FeatureSpace
 from .domias import density_ratio
@@ -27,6 +32,8 @@ from .logan import blackbox_scores
 STATISTICS = ("critic", "critic_calibrated", "nn_distance", "density_ratio", "blackbox", "reconstruction")
 #: every shadow starts the reconstruction from the same codes: only the generator may differ
 RECONSTRUCTION_SEED = 20230517
+#: the result key of a shadow's model file (uint8 bytes), when its task asks to keep the model
+MODEL_FILE = "model_file"
 
 
 class Recipe(Protocol):
@@ -79,6 +86,8 @@ class ShadowTask:
     critic_fakes: int
     synthetic_rows: int
     pairs: tuple[np.ndarray, np.ndarray] | None = None   # target index pairs for the mixed query
+    threat_model: str = "critic"  # what the attacks may use: data < generator < critic
+    keep_model: bool = False     # send the model file back too (an audit's --run-dir keeps it)
 
 
 def run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
@@ -87,7 +96,10 @@ def run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
     model = task.recipe.clone(seed=task.seed, threads=1)
     model.fit_parsed(task.frame[task.member].reset_index(drop=True), task.schema)
     targets = task.frame.iloc[task.targets].reset_index(drop=True)
-    stats = dict(model.critic_statistics(targets, m=task.critic_fakes, seed=task.seed))
+    # statistics beyond the threat model are skipped: no attack selected may use them
+    uses_critic = task.threat_model == "critic"
+    uses_generator = task.threat_model in ("generator", "critic")
+    stats = dict(model.critic_statistics(targets, m=task.critic_fakes, seed=task.seed)) if uses_critic else {}
     synthetic = task.features.transform(model.sample(task.synthetic_rows, seed=task.seed, typed=True))
     records = task.population[task.targets]
     # reference rows: real rows this shadow did not see, never the audited records themselves
@@ -97,11 +109,16 @@ def run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
     stats["nn_distance"] = nearest_distance(records, synthetic)
     stats["density_ratio"] = density_ratio(records, synthetic, reference)
     stats["blackbox"] = blackbox_scores(records, synthetic, reference, seed=task.seed)
-    stats["reconstruction"] = model.reconstruction_loss(targets, seed=RECONSTRUCTION_SEED)
-    out = {name: np.asarray(stats[name], dtype=np.float64) for name in STATISTICS}
+    if uses_generator:
+        stats["reconstruction"] = model.reconstruction_loss(targets, seed=RECONSTRUCTION_SEED)
+    out = {name: np.asarray(stats[name], dtype=np.float64) for name in STATISTICS if name in stats}
     if task.pairs is not None:
         idx_a, idx_b = task.pairs
         out["mixed_query"] = model.mixed_query_statistic(targets.iloc[idx_a].reset_index(drop=True),
                                                          targets.iloc[idx_b].reset_index(drop=True),
                                                          m=task.critic_fakes, seed=task.seed).astype(np.float64)
+    if task.keep_model:
+        model_file = model_file_bytes(model)
+        if model_file is not None:  # bytes, not a path: a Dask worker may not see the run directory
+            out[MODEL_FILE] = np.frombuffer(model_file, dtype=np.uint8)
     return out

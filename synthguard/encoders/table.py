@@ -46,6 +46,39 @@ class Span:
     column: str
 
 
+# ---- what a categorical or boolean column's fit needs of every row ---------------------------------
+class ColumnCounts:
+    """Row, null and per-value counts of one typed column, accumulated over any number of parts.
+
+    Categorical and boolean columns are fitted from these, so that a table read in batches (see
+    `synthguard.streaming`) fits exactly as the whole frame would, holding one count per value."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.nulls = 0
+        self.truthy = 0                          # present values that are True (booleans)
+        self.by_text: dict[str, int] = {}        # count per value, keyed by its text
+        self.labels: dict[str, Any] = {}         # the first value seen with each text
+
+    @classmethod
+    def of(cls, series: pd.Series) -> ColumnCounts:
+        return cls().update(series)
+
+    def update(self, series: pd.Series) -> ColumnCounts:
+        nulls = series.isna()
+        present = series[~nulls]
+        self.n += len(series)
+        self.nulls += int(nulls.sum())
+        self.truthy += int(present.astype(bool).sum())
+        text = present.map(str)
+        for key, count in text.value_counts(sort=False).items():
+            self.by_text[key] = self.by_text.get(key, 0) + int(count)
+        first = ~text.duplicated().to_numpy()
+        for key, value in zip(text.to_numpy()[first], present.to_numpy()[first]):
+            self.labels.setdefault(key, value)
+        return self
+
+
 # ---- per-column transforms ---------------------------------------------------------------------
 class _Transform:
     """One column's encoder. `blocks` lists (kind, width) in the order `encode` emits them."""
@@ -72,12 +105,21 @@ class _Transform:
         self.constant, self.all_null = state["constant"], state["all_null"]
         self.has_nulls, self.null_rate = state["has_nulls"], state["null_rate"]
 
+    #: uniform draws `encode` takes per row from its generator (see TableEncoder.transform_rows)
+    draws_per_row = 0
+
     def _fit_nulls(self, series: pd.Series) -> pd.Series:
         nulls = series.isna()
         self.has_nulls = bool(nulls.any())
         self.null_rate = float(nulls.mean())
         self.all_null = bool(nulls.all())
         return series[~nulls]
+
+    def _fit_null_counts(self, counts: ColumnCounts) -> None:
+        # the same numbers as _fit_nulls: a mean of 0/1 values is their exact count over n
+        self.has_nulls = counts.nulls > 0
+        self.null_rate = counts.nulls / counts.n
+        self.all_null = counts.nulls == counts.n
 
 
 class _Continuous(_Transform):
@@ -149,14 +191,32 @@ class _Continuous(_Transform):
         means, stds = np.asarray(modes[0]), np.asarray(modes[1])
         return float((np.abs(x[:, None] - means) >= 0.99 * _STD_MULTIPLIER * stds).all(axis=1).mean())
 
-    def encode(self, series: pd.Series, rng: np.random.Generator) -> np.ndarray:
+    @property
+    def draws_per_row(self) -> int:  # type: ignore[override]
+        return 1 if self.constant is None and not self.all_null else 0  # one mode draw per row
+
+    def _scaled(self, series: pd.Series) -> np.ndarray:
         values = self._numbers(series)
-        if self.log:
-            values = np.log1p(values)
+        return np.log1p(values) if self.log else values
+
+    def null_fill(self, series: pd.Series) -> float:
+        """The value `encode` gives missing cells of `series`: the median of its present values."""
+        return self._fill_for(self._scaled(series))
+
+    def _fill_for(self, values: np.ndarray) -> float:
+        present = ~np.isnan(values)
+        return float(np.median(values[present])) if present.any() else float(self.means[0])
+
+    def encode(self, series: pd.Series, rng: np.random.Generator, fill: float | None = None) -> np.ndarray:
+        """`fill`: the value for missing cells (default: the median of `series`; a batch of a larger
+        table passes the whole column's, so that batches encode as the whole would)."""
+        values = self._scaled(series)
         nulls = np.isnan(values)
         parts = []
         if self.constant is None and not self.all_null:
-            filled = np.where(nulls, np.nanmedian(values) if (~nulls).any() else self.means[0], values)
+            if fill is None:
+                fill = self._fill_for(values)
+            filled = np.where(nulls, fill, values)
             means, stds = np.asarray(self.means), np.asarray(self.stds)
             logp = np.log(np.asarray(self.weights)) - np.log(stds) - 0.5 * ((filled[:, None] - means) / stds) ** 2
             # prefer modes that can represent the value within their range (|alpha| < 1), so that
@@ -231,14 +291,17 @@ class _Categorical(_Transform):
     RARE, NULL = "__rare__", "__null__"
 
     def fit(self, series: pd.Series, seed: int) -> None:
-        present = self._fit_nulls(series)
-        counts = present.map(str).value_counts()
-        declared = list(self.column.categories) if self.column.categories is not None else sorted(set(present), key=str)
+        self.fit_counts(ColumnCounts.of(series))
+
+    def fit_counts(self, counts: ColumnCounts) -> None:
+        self._fit_null_counts(counts)
+        declared = (list(self.column.categories) if self.column.categories is not None
+                    else sorted(counts.labels.values(), key=str))
         labels = {str(c): c for c in declared}
         self.slots, self.rare, self.counts = [], [], []
         rare_total = 0
         for key, label in labels.items():
-            n = int(counts.get(key, 0))
+            n = counts.by_text.get(key, 0)
             if n == 0:
                 continue
             if n < self.rare_count:
@@ -252,7 +315,7 @@ class _Categorical(_Transform):
             self.counts.append(rare_total)
         if self.has_nulls:
             self.slots.append(self.NULL)
-            self.counts.append(int(series.isna().sum()))
+            self.counts.append(counts.nulls)
         if len(self.slots) == 1:
             self.constant = self.slots[0]
         self.blocks = [] if len(self.slots) <= 1 else [("onehot", len(self.slots))]
@@ -324,12 +387,15 @@ class _Boolean(_Transform):
         self.rate = 0.0
 
     def fit(self, series: pd.Series, seed: int) -> None:
-        present = self._fit_nulls(series)
+        self.fit_counts(ColumnCounts.of(series))
+
+    def fit_counts(self, counts: ColumnCounts) -> None:
+        self._fit_null_counts(counts)
         if not self.all_null:
-            values = present.astype(bool).to_numpy()
-            self.rate = float(values.mean())
-            if values.all() or not values.any():
-                self.constant = bool(values[0])
+            present = counts.n - counts.nulls
+            self.rate = counts.truthy / present
+            if counts.truthy in (0, present):
+                self.constant = counts.truthy == present
         self.blocks = ([("binary", 1)] if self.constant is None and not self.all_null else [])
         if self.has_nulls and not self.all_null:
             self.blocks.append(("binary", 1))
@@ -408,19 +474,52 @@ class TableEncoder:
 
     # ---- fitting and layout ----------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame, seed: int = 0) -> TableEncoder:
-        rng = np.random.default_rng(seed)
-        sample = frame if len(frame) <= self.fit_rows else frame.iloc[rng.choice(len(frame), self.fit_rows, replace=False)]
+        rows = self.sample_rows(len(frame), seed)
+        sample = frame if rows is None else frame.iloc[rows]
+        return self.fit_counted(sample, {name: ColumnCounts.of(frame[name]) for name in self.counted_columns}, seed)
+
+    def sample_rows(self, n: int, seed: int) -> np.ndarray | None:
+        """Positions of the rows the mixtures are fitted on, in order (None: all n rows)."""
+        if n <= self.fit_rows:
+            return None
+        return np.random.default_rng(seed).choice(n, self.fit_rows, replace=False)
+
+    @property
+    def counted_columns(self) -> list[str]:
+        """Columns fitted from counts over every row (categoricals, booleans, the condition)."""
+        names = [name for name, t in self.transforms.items() if not isinstance(t, _Continuous)]
+        return names + ([self.condition.column.name] if self.condition is not None else [])
+
+    def fit_counted(self, sample: pd.DataFrame, counts: dict[str, ColumnCounts], seed: int = 0) -> TableEncoder:
+        """Fit from the rows `sample_rows` chose (`sample`, in that order) and the counts of every
+        row of the other columns: what `fit` does with a whole frame, for a table read in parts."""
+        empty, constant = [], []
         for name, transform in self.transforms.items():
             # the mixture sees a bounded sample; category counts and null rates see every row
-            source = sample if isinstance(transform, _Continuous) else frame
-            transform.fit(source[name], seed)
+            if isinstance(transform, _Continuous):
+                transform.fit(sample[name], seed)
+            else:
+                transform.fit_counts(counts[name])
             if transform.all_null:
-                warnings.warn(f"column {name!r} is entirely empty; it is reproduced as empty", SynthguardWarning, stacklevel=2)
+                empty.append(name)
             elif transform.constant is not None:
-                warnings.warn(f"column {name!r} is constant; it is reproduced as the constant {transform.constant!r}",
-                              SynthguardWarning, stacklevel=2)
+                constant.append(name)
+        # one warning per kind: a wide code table can have hundreds of codes nobody in it has
+        if len(empty) == 1:
+            warnings.warn(f"column {empty[0]!r} is entirely empty; it is reproduced as empty", SynthguardWarning,
+                          stacklevel=2)
+        elif empty:
+            warnings.warn(f"{len(empty)} columns are entirely empty and are reproduced as empty: {_some(empty)}",
+                          SynthguardWarning, stacklevel=2)
+        if len(constant) == 1:
+            value = self.transforms[constant[0]].constant
+            warnings.warn(f"column {constant[0]!r} is constant; it is reproduced as the constant {value!r}",
+                          SynthguardWarning, stacklevel=2)
+        elif constant:
+            warnings.warn(f"{len(constant)} columns are constant and are reproduced as their constants: "
+                          f"{_some(constant)}", SynthguardWarning, stacklevel=2)
         if self.condition is not None:
-            self.condition.fit(frame[self.condition.column.name], seed)
+            self.condition.fit_counts(counts[self.condition.column.name])
             self.condition.blocks = [("onehot", len(self.condition.slots))]  # even one class is a label
         self._layout()
         return self
@@ -449,11 +548,47 @@ class TableEncoder:
     # ---- encode / decode -------------------------------------------------------------------------
     def transform(self, frame: pd.DataFrame, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Encode rows: X (n, dim) and the condition one-hot C (n, cond_dim), float32."""
-        rng = np.random.default_rng(seed)
-        blocks = [t.encode(frame[name], rng) for name, t in self.transforms.items() if t.blocks]
+        return self.transform_rows(frame, seed)
+
+    def transform_rows(self, frame: pd.DataFrame, seed: int = 0, start: int = 0, total: int | None = None,
+                       fills: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Encode rows `start` .. `start + len(frame)` of a table of `total` rows exactly as
+        `transform` encodes them within the whole table, so that a table read in batches gives
+        the same X. `fills`: each continuous column's `null_fill` over the whole table (needed
+        only for columns with missing cells).
+
+        `transform` uses one generator for the table, column after column; a column's mode draws
+        are one uniform per row, so the generator is advanced to where the whole-table encoding
+        would be at this column and row (PCG64 draws one 64-bit word per uniform)."""
+        total = len(frame) if total is None else total
+        fills = fills or {}
+        blocks = []
+        drawn = 0  # rows x columns of uniforms drawn before this column in the whole table
+        for name, t in self.transforms.items():
+            if not t.blocks:
+                continue
+            bits = np.random.PCG64(seed)
+            bits.advance(drawn * total + start)
+            rng = np.random.Generator(bits)
+            blocks.append(t.encode(frame[name], rng, fills.get(name)) if isinstance(t, _Continuous)
+                          else t.encode(frame[name], rng))
+            drawn += t.draws_per_row
         x = np.hstack(blocks).astype(np.float32) if blocks else np.zeros((len(frame), 0), np.float32)
-        cond = self.condition.encode(frame[self.condition.column.name], rng) if self.condition else np.zeros((len(frame), 0))
+        cond = (self.condition.encode(frame[self.condition.column.name], np.random.default_rng(seed))
+                if self.condition else np.zeros((len(frame), 0)))  # no draws: one-hot of the label
         return x, cond.astype(np.float32)
+
+    @property
+    def fill_columns(self) -> list[str]:
+        """Columns whose missing cells `transform` fills with the column's median."""
+        return [name for name, t in self.transforms.items() if isinstance(t, _Continuous) and t.draws_per_row]
+
+    def null_fill(self, name: str, series: pd.Series) -> float:
+        """The fill `transform` gives the missing cells of column `name` (one of `fill_columns`)
+        in a table whose column is `series`."""
+        transform = self.transforms[name]
+        assert isinstance(transform, _Continuous)
+        return transform.null_fill(series)
 
     def inverse_transform(self, x: np.ndarray, cond_slots: np.ndarray | None = None, seed: int = 0) -> pd.DataFrame:
         """Decode hard generator output (one-hot groups and 0/1 units) into a typed frame in the
@@ -508,3 +643,9 @@ class TableEncoder:
             enc.condition.blocks = [("onehot", len(enc.condition.slots))]
         enc._layout()
         return enc
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    """'a', 'b', 'c' and 12 more."""
+    listed = ", ".join(repr(n) for n in names[:shown])
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")

@@ -1,10 +1,12 @@
 """The WGAN-GP training loop, with a defence deciding what the critic sees.
 
-Per critic step: two independently shuffled batches of the training rows, the defence turns them
+Per critic step: two independently shuffled batches of the critic's rows, the defence turns them
 into the critic's real batch (x, c), the generator makes fakes for the same conditions, and the
 critic minimises the defence's loss plus the gradient penalty on interpolates of real and fake.
 Every `n_critic` critic steps the generator takes one step on -D(G(z, c), c) with the same z and
-c. An epoch is one pass of the critic over the rows.
+c. An epoch is one pass of the critic over the rows. A defence may hold rows out (RelaxLoss) or
+give each of several critics its own partition (PAR-GAN); then every critic steps in turn and the
+generator descends the mean of their losses.
 
 All randomness comes from one seed: torch's global generator is forked and seeded for the run
 (weight init, noise, dropout) and restored after, and the defence gets its own stream.
@@ -93,12 +95,25 @@ def seeded_torch(seed: int, threads: int | None = None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, cond: torch.Tensor
+                     ) -> torch.Tensor:
     """(||grad_x D(x_hat, c)|| - 1)^2 on x_hat between real and fake; gradient w.r.t. data only."""
-    eps = torch.rand(len(real), 1)
+    eps = torch.rand(len(real), 1, device=real.device)
     x_hat = (real + eps * (fake - real)).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat, cond).sum(), x_hat, create_graph=True)
     return ((grad.norm(2, dim=1) - 1) ** 2).mean()
+
+
+class CriticEnsemble(torch.nn.Module):
+    """Several critics read as one (PAR-GAN): D(x, c) is the mean of their scores, which is what
+    the generator descends and what white-box attacks see."""
+
+    def __init__(self, critics: Sequence[torch.nn.Module]) -> None:
+        super().__init__()
+        self.critics = torch.nn.ModuleList(critics)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return torch.stack([critic(x, cond) for critic in self.critics]).mean(dim=0)
 
 
 def build_networks(data_dim: int, cond_dim: int, config: TrainConfig) -> tuple[Generator, Critic]:
@@ -110,50 +125,104 @@ def build_networks(data_dim: int, cond_dim: int, config: TrainConfig) -> tuple[G
 NetworkFactory = Callable[[int, int, TrainConfig], tuple[torch.nn.Module, torch.nn.Module]]
 
 
+def build_gan(networks: NetworkFactory, data_dim: int, cond_dim: int, config: TrainConfig, n_critics: int = 1
+              ) -> tuple[torch.nn.Module, list[torch.nn.Module]]:
+    """The generator and `n_critics` critics (extra critics come from further factory calls)."""
+    generator, critic = networks(data_dim, cond_dim, config)
+    return generator, [critic] + [networks(data_dim, cond_dim, config)[1] for _ in range(n_critics - 1)]
+
+
+def resolve_device(device: str) -> torch.device:
+    """`cpu` or `cuda` (`cuda:N`); asking for CUDA where there is none is an error, not a fallback."""
+    if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda"):
+        raise ValueError(f"device must be cpu or cuda, got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch finds no CUDA device on this machine")
+    return torch.device(device)
+
+
 def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: TrainConfig, defense: Defense,
               seed: int, on_epoch: EpochCallback | None = None, threads: int | None = None,
-              networks: NetworkFactory = build_networks) -> TrainedGAN:
-    """Train G and D on encoded rows `x` (n, d) with condition one-hots `cond` (n, c).
+              networks: NetworkFactory = build_networks, device: str = "cpu") -> TrainedGAN:
+    """Train G and the defence's critics on encoded rows `x` (n, d) with condition one-hots `cond` (n, c).
 
     `networks(data_dim, cond_dim, config)` builds (generator, critic); it runs inside the seeded
-    block, so weight initialisation follows the seed. G(z, c) and D(x, c) take flat rows."""
-    n = len(x)
-    batch = min(config.batch_size, n)
-    steps_per_epoch = max(1, n // batch)
+    block, so weight initialisation follows the seed. G(z, c) and D(x, c) take flat rows. Training
+    runs on `device`; the returned networks are on the CPU, where sampling and the audit read them."""
+    dev = resolve_device(device)
     torch_seed, defense_seed = np.random.SeedSequence(seed).generate_state(2)
     defense.bind(int(defense_seed))
-    x_all = torch.as_tensor(x, dtype=torch.float32)
-    c_all = torch.as_tensor(cond, dtype=torch.float32)
+    if defense.needs_references:
+        defense.thresholds = reference_critic_losses(x, cond, spans, config, int(defense_seed), defense,
+                                                     threads, networks, device)
+    parts = [torch.as_tensor(p, dtype=torch.int64) for p in defense.partitions(len(x))]
+    size = min(len(p) for p in parts)
+    # with k critics each takes 1/k of the batch: a round of critic steps reads batch_size rows and
+    # an epoch has as many generator steps as plain training
+    batch = min(max(2, config.batch_size // len(parts)), size)
+    steps_per_epoch = max(1, size // batch)
+    x_all = torch.as_tensor(x, dtype=torch.float32).to(dev)
+    c_all = torch.as_tensor(cond, dtype=torch.float32).to(dev)
     heads = OutputHeads(spans)
     mode = config.head_mode(defense)
     with seeded_torch(int(torch_seed), threads):
-        generator, critic = networks(x.shape[1], cond.shape[1], config)
-        trained = TrainedGAN(generator, critic, heads)
-        opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
-        opt_d = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+        generator, critics = build_gan(networks, x.shape[1], cond.shape[1], config, len(parts))
+        generator.to(dev)
+        for critic in critics:
+            critic.to(dev)
+        trained = TrainedGAN(generator, critics[0] if len(critics) == 1 else CriticEnsemble(critics), heads)
+
+        def adam(module: torch.nn.Module) -> torch.optim.Optimizer:
+            return torch.optim.Adam(module.parameters(), lr=config.lr, betas=config.betas,
+                                    weight_decay=config.weight_decay)
+
+        def probe(rows: np.ndarray) -> np.ndarray:
+            """Per-sample critic loss of rows under the current networks (one fake per row); eval
+            mode, so that scoring moves no batch-norm statistics."""
+            generator.eval()
+            trained.critic.eval()
+            with torch.no_grad():
+                idx = torch.as_tensor(rows, dtype=torch.int64, device=dev)
+                xr, cr = x_all[idx], c_all[idx]
+                fake = heads(generator(torch.randn(len(idx), config.z_dim, device=dev), cr), mode, config.gumbel_tau)
+                losses = (trained.critic(fake, cr) - trained.critic(xr, cr)).cpu().numpy()
+            generator.train()
+            trained.critic.train()
+            return losses
+
+        opt_g = adam(generator)
+        opt_ds = [adam(critic) for critic in critics]
         generator.train()
-        critic.train()
+        trained.critic.train()
         step = 0
         for epoch in range(config.epochs):
             started = time.perf_counter()
-            perm1, perm2 = torch.randperm(n), torch.randperm(n)
+            orders = [(p[torch.randperm(len(p))], p[torch.randperm(len(p))]) for p in parts]
             loss_d_sum = loss_g_sum = 0.0
             g_steps = 0
             for i in range(steps_per_epoch):
-                i1, i2 = perm1[i * batch:(i + 1) * batch], perm2[i * batch:(i + 1) * batch]
-                real, c = defense.real_batch(x_all[i1], c_all[i1], x_all[i2], c_all[i2])
-                z = torch.randn(batch, config.z_dim)
-                with torch.no_grad():  # the critic step needs fakes, not the generator's graph
-                    fake = heads(generator(z, c), mode, config.gumbel_tau)
-                loss_d = defense.critic_loss(critic(real, c), critic(fake, c))
-                loss_d = loss_d + config.gp_weight * gradient_penalty(critic, real, fake, c)
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-                loss_d_sum += loss_d.item()
+                zs, cs = [], []
+                for critic, opt_d, (order1, order2) in zip(critics, opt_ds, orders):
+                    i1, i2 = order1[i * batch:(i + 1) * batch], order2[i * batch:(i + 1) * batch]
+                    defense.before_step(probe, len(i1))
+                    i1d, i2d = i1.to(dev), i2.to(dev)
+                    real, c = defense.real_batch(x_all[i1d], c_all[i1d], x_all[i2d], c_all[i2d])
+                    z = torch.randn(batch, config.z_dim, device=dev)
+                    with torch.no_grad():  # the critic step needs fakes, not the generator's graph
+                        fake = heads(generator(z, c), mode, config.gumbel_tau)
+                    loss_d = defense.critic_loss(critic(real, c), critic(fake, c), i1, epoch)
+                    loss_d = loss_d + config.gp_weight * gradient_penalty(critic, real, fake, c)
+                    opt_d.zero_grad(set_to_none=True)
+                    loss_d.backward()
+                    opt_d.step()
+                    loss_d_sum += loss_d.item() / len(critics)
+                    zs.append(z)
+                    cs.append(c)
                 step += 1
-                if step % config.n_critic == 0:
-                    loss_g = -critic(heads(generator(z, c), mode, config.gumbel_tau), c).mean()
+                if step % config.n_critic == 0:  # the round's z and c again; every critic judges
+                    z, c = torch.cat(zs), torch.cat(cs)
+                    fake = heads(generator(z, c), mode, config.gumbel_tau)
+                    loss_g = -torch.stack([critic(fake, c).mean() for critic in critics]).mean()
                     opt_g.zero_grad(set_to_none=True)
                     loss_g.backward()
                     opt_g.step()
@@ -165,10 +234,42 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
             trained.history.append(stats)
             if on_epoch is not None:
                 generator.eval()
-                critic.eval()
+                trained.critic.eval()
                 on_epoch(epoch + 1, stats, trained)
                 generator.train()
-                critic.train()
+                trained.critic.train()
         generator.eval()
-        critic.eval()
+        trained.critic.eval()
+        generator.cpu()
+        trained.critic.cpu()
     return trained
+
+
+def reference_critic_losses(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: TrainConfig, seed: int,
+                            defense: Defense, threads: int | None, networks: NetworkFactory, device: str,
+                            fakes: int = 16) -> np.ndarray:
+    """Per row, the mean critic loss -D(x, c) + mean D(fakes of c, c) under the reference models
+    that did NOT train on it (RelaxLoss per example, methods.md 7.2). The references are plain
+    WGAN-GPs with the same settings, each on a seeded half such that every row is out of half of
+    them."""
+    n = len(x)
+    k = defense.reference_models  # type: ignore[attr-defined]
+    rng = np.random.default_rng(seed)
+    # balanced halves: per row, a random half of the models hold it
+    order = np.argsort(rng.random((k, n)), axis=0)
+    holds = order < k // 2
+    total, count = np.zeros(n), np.zeros(n)
+    x_t, c_t = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(cond, dtype=torch.float32)
+    for r in range(k):
+        rows = np.flatnonzero(holds[r])
+        ref = train_gan(x[rows], cond[rows], spans, config, Defense(), int(rng.integers(2**31)),
+                        threads=threads, networks=networks, device=device)
+        out = np.flatnonzero(~holds[r])
+        with seeded_torch(int(rng.integers(2**31)), threads), torch.no_grad():
+            c_out = c_t[out].repeat(fakes, 1)
+            raw = ref.generator(torch.randn(len(c_out), config.z_dim), c_out)
+            fake = ref.heads(raw, config.head_mode(Defense()), config.gumbel_tau)  # as its critic saw them
+            fake_score = ref.critic(fake, c_out).reshape(fakes, len(out)).mean(dim=0)
+            total[out] += (fake_score - ref.critic(x_t[out], c_t[out])).numpy()
+        count[out] += 1
+    return total / count

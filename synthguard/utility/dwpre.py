@@ -11,6 +11,7 @@ regression scored by R². If the synthetic rows kept the relations, both scores 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -95,20 +96,30 @@ def dwpre(
     max_columns: int = 50,
     max_rows: int | None = 5000,
     seed: int = 0,
+    targets: Sequence[str] | None = None,
 ) -> DwpreResult:
     """Dimension-wise prediction: per column, real-trained vs synthetic-trained score on holdout.
 
     With more than `max_columns` modelled columns, a seeded random subset of them is predicted
-    (every column still serves as a feature) and `subset` is True. Training rows are subsampled
+    (every column still serves as a feature) and `subset` is True. `targets` names the columns to
+    predict instead (schema order is kept; `max_columns` is then ignored): on a wide, sparse code
+    table a random subset is mostly codes too rare to predict. Training rows are subsampled
     to `max_rows` (seeded); the holdout is used whole. The summaries (mean absolute gap, sum of
     squared gaps, mean synthetic score) count a negative R² as 0 and skip undefined scores.
     """
     columns = metric_columns(schema, train, holdout, synthetic)
     rng = np.random.default_rng(seed)
-    targets = columns
-    if len(columns) > max_columns:
-        picked = set(rng.choice(len(columns), size=max_columns, replace=False).tolist())
-        targets = [c for i, c in enumerate(columns) if i in picked]  # keep schema order
+    if targets is not None:
+        wanted = set(targets)
+        unknown = sorted(wanted - {c.name for c in columns})
+        if unknown:
+            raise ValueError(f"target column(s) {', '.join(repr(u) for u in unknown[:5])} are not modelled columns")
+        chosen = [c for c in columns if c.name in wanted]
+    else:
+        chosen = columns
+        if len(columns) > max_columns:
+            picked = set(rng.choice(len(columns), size=max_columns, replace=False).tolist())
+            chosen = [c for i, c in enumerate(columns) if i in picked]  # keep schema order
     train = train.iloc[subsample(len(train), max_rows, rng)]
     synthetic = synthetic.iloc[subsample(len(synthetic), max_rows, rng)]
 
@@ -116,7 +127,7 @@ def dwpre(
     x_real, x_syn, x_test = space.transform(train), space.transform(synthetic), space.transform(holdout)
 
     points: list[DwprePoint] = []
-    for col in targets:
+    for col in chosen:
         assert col.name is not None
         kind: Literal["f1", "r2"] = "r2" if column_kind(col) == "numeric" else "f1"
         keep = space.mask_without(col.name)
@@ -135,4 +146,4 @@ def dwpre(
         mean_abs, sum_sq, mean_syn = float(np.mean(np.abs(gaps))), float(np.sum(gaps**2)), float(np.mean(syn))
     else:
         mean_abs = sum_sq = mean_syn = None
-    return DwpreResult(tuple(points), mean_abs, sum_sq, mean_syn, len(columns), len(targets) < len(columns), max_rows)
+    return DwpreResult(tuple(points), mean_abs, sum_sq, mean_syn, len(columns), len(chosen) < len(columns), max_rows)

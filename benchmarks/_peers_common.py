@@ -1,0 +1,243 @@
+"""Helpers the benchmarks share: the seeded split, the frames peers are given and what is made of
+their output, scoring by synthguard's own metrics, and peer generators (CTGAN, SDV's
+GaussianCopula) behind the recipe interface synthguard's audit trains shadows with.
+
+Not part of the synthguard package: ctgan and sdv are benchmark-only extras (`make bench-deps`).
+Import it from a script in this folder (`python benchmarks/x.py` puts the folder on sys.path).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+# ---- data ------------------------------------------------------------------------------------------
+def split(raw: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """80/20 row split, drawn as `make demo` draws it."""
+    holdout = raw.sample(frac=0.2, random_state=seed)
+    return raw.drop(holdout.index).reset_index(drop=True), holdout.reset_index(drop=True)
+
+
+def discrete_columns(schema: Any) -> list[str]:
+    return [c.name for c in schema.modelled_columns if c.type in ("categorical", "boolean")]
+
+
+def to_peer_frame(typed: pd.DataFrame, schema: Any) -> pd.DataFrame:
+    """Typed rows with discrete columns as text in the data's own spelling (what CTGAN and SDV
+    are given: both then treat them as categories)."""
+    out = schema.format(typed)
+    for name in discrete_columns(schema):
+        if out[name].isna().any():
+            raise SystemExit(f"column {name!r} has nulls; the benchmarks do not map them for the peers")
+        out[name] = out[name].astype(str)
+    return out
+
+
+def from_peer_frame(rows: pd.DataFrame, schema: Any, train: pd.DataFrame, source: str = "peer rows") -> pd.DataFrame:
+    """A peer's rows as typed rows: numbers clipped to the schema's bounds (else the range of the
+    rows it was fitted on) and integers rounded, which is what synthguard's decoder does to its
+    own output, then parsed by the schema."""
+    out = rows.copy()
+    for col in schema.modelled_columns:
+        if col.type not in ("continuous", "integer"):
+            continue
+        values = pd.to_numeric(out[col.name], errors="coerce").to_numpy(dtype=np.float64)
+        seen = pd.to_numeric(train[col.name], errors="coerce")
+        lo = col.min if col.min is not None else float(seen.min())
+        hi = col.max if col.max is not None else float(seen.max())
+        values = np.clip(values, lo, hi)
+        out[col.name] = np.round(values) if col.type == "integer" else values
+    return schema.parse(out, source)
+
+
+# ---- scoring ---------------------------------------------------------------------------------------
+@dataclass
+class Scores:
+    quality: float | None
+    column_shapes: float | None
+    pair_trends: float | None
+    tstr_accuracy: float | None
+    tstr_auc: float | None
+    trtr_accuracy: float | None
+    trtr_auc: float | None
+    seconds: float  # time the scoring took
+    exact_copy_rate: float | None = None          # share of synthetic rows equal to a train row
+    holdout_exact_copy_rate: float | None = None  # the same share for real holdout rows (baseline)
+    dcr_median: float | None = None               # median distance of a synthetic row to its closest train row
+    dcr_holdout_median: float | None = None       # the same for holdout rows
+
+
+class Judge:
+    """Scores typed synthetic rows against the split with synthguard's own metrics, on one thread."""
+
+    def __init__(self, train: pd.DataFrame, holdout: pd.DataFrame, schema: Any, target: str | None, seed: int) -> None:
+        self.train, self.holdout, self.schema, self.target, self.seed = train, holdout, schema, target, seed
+
+    def __call__(self, synthetic: pd.DataFrame, copies: bool = False) -> Scores:
+        from threadpoolctl import threadpool_limits
+
+        from synthguard.utility.distance import distances
+        from synthguard.utility.downstream import downstream
+        from synthguard.utility.quality import quality
+
+        started = time.perf_counter()
+        with threadpool_limits(limits=1), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            q = quality(self.train, synthetic, self.schema, target=self.target, seed=self.seed)
+            d = downstream(self.train, self.holdout, synthetic, self.schema, target=self.target, seed=self.seed)
+            dist = distances(self.train, self.holdout, synthetic, self.schema, seed=self.seed) if copies else None
+        scores = Scores(q.score, q.column_shapes, q.column_pair_trends, d.tstr.accuracy, d.tstr.auc,
+                        d.trtr.accuracy, d.trtr.auc, 0.0)
+        if dist is not None:
+            scores.exact_copy_rate, scores.holdout_exact_copy_rate = dist.exact_copy_rate, dist.holdout_exact_copy_rate
+            scores.dcr_median, scores.dcr_holdout_median = dist.dcr_synthetic_median, dist.dcr_holdout_median
+        scores.seconds = time.perf_counter() - started
+        return scores
+
+
+def versions(names: tuple[str, ...] = ("synthguard", "ctgan", "sdv", "torch", "sdmetrics", "scikit-learn")) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "-"
+    return out
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+# ---- peers as audit recipes --------------------------------------------------------------------------
+def derive_seed(seed: int, stream: int) -> int:
+    """A 32-bit seed per use (fit, sample): CTGAN and copulas take ints below 2**32."""
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Torch's thread count for a block (None leaves it), restored after, as synthguard's fits do."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class PeerRecipe:
+    """A peer generator behind the interface synthguard's audit needs under the `data` threat model:
+    `clone(seed=, threads=)` (an unfitted copy of the recipe), `fit_parsed(frame, resolved)` (typed
+    rows) and `sample(n, seed=, typed=True)`; `get_params` names the recipe in the audit's result.
+
+    The peer is given `to_peer_frame` rows and its output goes through `from_peer_frame`, so the
+    audit and the metrics see the same typed rows as they do from synthguard. Everything random is
+    seeded from `seed` (fit) and the sample's seed: same seeds, same rows (on the same thread count).
+    Unfitted recipes hold only settings, so they travel to worker processes too."""
+
+    name = "peer"
+    defense = None  # not mixup: the audit's mixed-record query does not apply
+
+    def __init__(self, schema: Any = None, *, seed: int = 0, threads: int | None = None, **options: Any) -> None:
+        self.schema, self.seed, self.threads, self.options = schema, int(seed), threads, dict(options)
+
+    def get_params(self) -> dict[str, Any]:
+        return {"recipe": self.name, "seed": self.seed, **self.options}
+
+    def clone(self, **overrides: Any) -> PeerRecipe:
+        params = {"seed": self.seed, "threads": self.threads, **self.options, **overrides}
+        return type(self)(self.schema, **params)
+
+    def fit_parsed(self, frame: pd.DataFrame, resolved: Any, on_epoch: Any = None) -> PeerRecipe:
+        self.schema_, self.train_ = resolved, frame.reset_index(drop=True)
+        with torch_threads(self.threads), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # rdt, sklearn and sdv warn about convergence and dtypes
+            self._fit(to_peer_frame(self.train_, resolved), derive_seed(self.seed, 0))
+        return self
+
+    def sample(self, n: int, condition: Any = None, seed: int | None = None, typed: bool = False) -> pd.DataFrame:
+        if condition is not None:
+            raise NotImplementedError("the peers are sampled unconditionally here")
+        with torch_threads(self.threads), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rows = self._sample(int(n), derive_seed(self.seed if seed is None else seed, 1))
+        parsed = from_peer_frame(rows.reset_index(drop=True), self.schema_, self.train_, f"{self.name} rows")
+        return parsed if typed else self.schema_.format(parsed)
+
+    def _fit(self, frame: pd.DataFrame, seed: int) -> None:
+        raise NotImplementedError
+
+    def _sample(self, n: int, seed: int) -> pd.DataFrame:
+        raise NotImplementedError
+
+
+class CTGANRecipe(PeerRecipe):
+    """CTGAN (the `ctgan` package) on the CPU; options are CTGAN's own (epochs, batch_size, ...)."""
+
+    name = "ctgan"
+
+    def _fit(self, frame: pd.DataFrame, seed: int) -> None:
+        from ctgan import CTGAN
+
+        self.model_ = CTGAN(enable_gpu=False, **self.options)
+        # CTGAN draws from numpy's and torch's global generators; with a random state set it
+        # swaps in its own for fit and sample and restores the global ones after
+        self.model_.set_random_state(seed)
+        self.model_.fit(frame, discrete_columns=discrete_columns(self.schema_))
+
+    def _sample(self, n: int, seed: int) -> pd.DataFrame:
+        self.model_.set_random_state(seed)
+        return self.model_.sample(n)
+
+
+class GaussianCopulaRecipe(PeerRecipe):
+    """SDV's GaussianCopulaSynthesizer at its defaults (beta marginals, min/max and rounding
+    enforced); numeric columns numerical, the rest categorical, as the schema says."""
+
+    name = "gaussiancopula"
+
+    def _metadata(self) -> Any:
+        from sdv.metadata import Metadata
+
+        columns: dict[str, dict[str, str]] = {}
+        for col in self.schema_.modelled_columns:
+            if col.type in ("categorical", "boolean"):
+                columns[col.name] = {"sdtype": "categorical"}
+            elif col.type in ("continuous", "integer"):
+                columns[col.name] = {"sdtype": "numerical",
+                                     "computer_representation": "Int64" if col.type == "integer" else "Float"}
+            else:
+                raise SystemExit(f"column {col.name!r} is {col.type}; this benchmark maps only numbers and categories")
+        return Metadata.load_from_dict({"METADATA_SPEC_VERSION": "V1", "tables": {"data": {"columns": columns}}})
+
+    def _fit(self, frame: pd.DataFrame, seed: int) -> None:
+        import sdv
+        from sdv.single_table import GaussianCopulaSynthesizer
+
+        # fitting is deterministic (closed-form marginals and correlations; rdt seeds its own noise)
+        self.model_ = GaussianCopulaSynthesizer(self._metadata(), **self.options)
+        # SDV 2 takes (and returns) a one-table dict even for a single-table synthesizer
+        self._as_dict = int(sdv.__version__.split(".")[0]) >= 2
+        self.model_.fit({"data": frame} if self._as_dict else frame)
+
+    def _sample(self, n: int, seed: int) -> pd.DataFrame:
+        # SDV samples from a fixed seed of its own unless told otherwise; `_set_random_state` is
+        # what it calls for that (no public seed argument in sample), after a reset of its state
+        self.model_.reset_sampling()
+        self.model_._set_random_state(seed)
+        rows = self.model_.sample(n)
+        return next(iter(rows.values())) if isinstance(rows, dict) else rows
