@@ -135,6 +135,7 @@ class AuditResult:
     n_population: int
     statistics: dict[str, np.ndarray] = field(default_factory=dict)
     reused_shadows: int = 0   # shadows loaded from the run directory, not trained in this run
+    pairs: tuple[np.ndarray, np.ndarray] | None = None   # target index pairs of the mixed query
 
     @property
     def worst(self) -> AttackResult:
@@ -238,7 +239,7 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
     attacks = _score(stats, membership, config, pairs)
     recipe_params = recipe.get_params() if hasattr(recipe, "get_params") else {"recipe": type(recipe).__name__}
     return AuditResult(config, recipe_params, targets, membership, attacks, time.perf_counter() - started, n, stats,
-                       reused)
+                       reused, pairs)
 
 
 def _run_shadows(tasks: list[ShadowTask], config: AuditConfig, recipe: Any, resolved: Schema, parsed: pd.DataFrame,

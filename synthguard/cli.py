@@ -554,7 +554,6 @@ def experiment(
     config = ExperimentConfig(defenses=tuple(d.strip() for d in defenses.split(",") if d.strip()),
                               n_shadows=shadows, n_targets=targets, seed=seed, workers=workers, backend=backend,
                               scheduler=scheduler, defense_params=per_defense)
-    audit_config(shadows, targets, "lira", "critic", seed, workers, backend, scheduler)  # same checks as audit
     with collect_warnings(quiet):
         frame, sch = load_input(data, schema, size)
         stage = None if quiet else (lambda message: err.print(f"[bold]>[/] {message}", highlight=False))

@@ -17,7 +17,6 @@ mixup shadows' twins, trained on the same rows.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from .io import staged_dir, write_text
 from .release import measure_utility, split_holdout
 from .schema import Schema
 from .synthesizer import Synthesizer
+from .versions import library_versions
 
 DEFAULT_DEFENSES = ("none", "mixup", "relaxloss", "pargan")
 #: the attack columns of Tables I-III: (heading, audit attack name)
@@ -68,6 +68,21 @@ class ExperimentConfig:
                                   f"(choose from {', '.join(DEFENSES)})")
         if len(set(self.defenses)) != len(self.defenses):
             raise SynthguardError("each defence may appear only once")
+        self.audit_config("none")  # shadow and target counts are checked now, not after a fit
+
+    @property
+    def compares_references(self) -> bool:
+        """Whether the adaptive tables run: they need mixup victims and their natural twins."""
+        return "none" in self.defenses and "mixup" in self.defenses
+
+    def audit_config(self, defense: str) -> AuditConfig:
+        """The audit of one defence: LOGAN, LiRA and GAN-Leaks up to the critic threat model."""
+        return AuditConfig(
+            n_shadows=self.n_shadows, n_targets=self.n_targets, attacks=("lira", "logan", "ganleaks"),
+            threat_model="critic", seed=self.seed, workers=self.workers, backend=self.backend,
+            scheduler=self.scheduler, n_bootstrap=self.n_bootstrap,
+            # the naturally trained twins answer the mixed query too: Ji et al.'s baseRef
+            mixed_query=True if (defense == "none" and self.compares_references) else None)
 
 
 @dataclass
@@ -121,12 +136,11 @@ def run_experiment(frame: pd.DataFrame, schema: Schema, config: ExperimentConfig
     train_idx, holdout_idx = split_holdout(len(parsed), config.holdout_share, config.seed)
     train_raw = frame.iloc[train_idx].reset_index(drop=True)
     train, holdout = parsed.iloc[train_idx].reset_index(drop=True), parsed.iloc[holdout_idx].reset_index(drop=True)
-    wants_references = "none" in config.defenses and "mixup" in config.defenses
+    # every recipe first: a wrong setting of the last defence is an error before any training
+    recipes = {name: Synthesizer(schema, defense=name, defense_params=config.defense_params.get(name),
+                                 seed=config.seed, **recipe_options) for name in config.defenses}
     runs: dict[str, DefenseRun] = {}
-    recipe: Synthesizer | None = None
-    for name in config.defenses:
-        recipe = Synthesizer(schema, defense=name, defense_params=config.defense_params.get(name), seed=config.seed,
-                             **recipe_options)
+    for name, recipe in recipes.items():
         stage(f"{name}: fitting on {len(train)} rows")
         clock = time.perf_counter()
         model = recipe.clone().fit_parsed(train, resolved)
@@ -135,22 +149,15 @@ def run_experiment(frame: pd.DataFrame, schema: Schema, config: ExperimentConfig
         stage(f"{name}: utility against {len(holdout)} held-out rows")
         _, utility = measure_utility(train, holdout, synthetic, resolved, config.seed)
         stage(f"{name}: audit with {config.n_shadows} shadow models")
-        audit_config = AuditConfig(
-            n_shadows=config.n_shadows, n_targets=config.n_targets, attacks=("lira", "logan", "ganleaks"),
-            threat_model="critic", seed=config.seed, workers=config.workers, backend=config.backend,
-            scheduler=config.scheduler, n_bootstrap=config.n_bootstrap,
-            # the naturally trained twins answer the mixed query too: Ji et al.'s baseRef
-            mixed_query=True if (name == "none" and wants_references) else None)
-        audited = audit(train_raw, recipe, schema, audit_config, on_shadow=on_shadow)
+        audited = audit(train_raw, recipe, schema, config.audit_config(name), on_shadow=on_shadow)
         runs[name] = DefenseRun(name, model.describe_defense(), fit_seconds, utility, audited)
     adaptive = None
-    if wants_references:
+    if config.compares_references:
         adaptive = adaptive_tables(runs["mixup"].audit, runs["none"].audit, config)
-    assert recipe is not None
     shared = {k: v for k, v in recipe.get_params().items() if k not in ("defense", "alpha", "lambda_mode",
                                                                           "defense_params")}
     return ExperimentResult(dataset, resolved.modality, len(parsed), len(train), config, shared, runs, adaptive,
-                            time.perf_counter() - started, _versions())
+                            time.perf_counter() - started, library_versions())
 
 
 def adaptive_tables(mixup: AuditResult, natural: AuditResult, config: ExperimentConfig) -> dict[str, dict[str, Any]]:
@@ -166,9 +173,8 @@ def adaptive_tables(mixup: AuditResult, natural: AuditResult, config: Experiment
                             ("naturally trained references", natural.statistics["critic_calibrated"])):
         scores = lira_scores(single, member, seed=seed, references=reference)
         cells.setdefault("single query", {})[refs] = _summary(scores, member, np.ones_like(member), config)
-    if "mixed_query" in mixup.statistics and "mixed_query" in natural.statistics:
-        pairs = _pairs(mixup)
-        codes = pair_membership(member, *pairs)
+    if mixup.pairs is not None and natural.pairs is not None:
+        codes = pair_membership(member, *mixup.pairs)
         both, counted = codes == 1, codes >= 0
         mixed = mixup.statistics["mixed_query"]
         for refs, reference in (("mixup-trained references", None),
@@ -178,26 +184,11 @@ def adaptive_tables(mixup: AuditResult, natural: AuditResult, config: Experiment
     return cells
 
 
-def _pairs(result: AuditResult) -> tuple[np.ndarray, np.ndarray]:
-    from .attacks.mixed_query import pair_records
-
-    return pair_records(None, len(result.targets), _derive(result.config.seed, 5))
-
-
 def _summary(scores: np.ndarray, members: np.ndarray, valid: np.ndarray, config: ExperimentConfig) -> dict[str, Any]:
     keep = valid & np.isfinite(scores)
     found = summarize(scores[keep], members[keep], n_bootstrap=config.n_bootstrap, seed=_derive(config.seed, 4))
     return found.to_dict()
 
-
-def _versions() -> dict[str, str]:
-    import sdmetrics
-    import sklearn
-    import torch
-
-    return {"synthguard": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
-            "sdmetrics": sdmetrics.__version__}
 
 
 # ---- writing --------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from .io import check_new_dir, read_table, staged_dir, write_table, write_text
 from .policy import Policy
 from .schema import Schema
 from .synthesizer import Synthesizer
+from .versions import library_versions
 
 Stage = Callable[[str], None]
 
@@ -58,16 +58,6 @@ def sha256_file(path: str | Path) -> str:
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-
-def _versions() -> dict[str, str]:
-    import scipy
-    import sdmetrics
-    import sklearn
-    import torch
-
-    return {"synthguard": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
-            "scipy": scipy.__version__, "sdmetrics": sdmetrics.__version__}
 
 
 def split_holdout(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,7 +128,7 @@ def release(data: str | Path | pd.DataFrame, schema: Schema, out_dir: str | Path
         "split": {"train_rows": len(train), "holdout_rows": len(holdout), "holdout_share": policy.holdout_share},
         "policy": policy.to_dict(),
         "checks": [c.to_dict() for c in verdict.checks], "verdict": verdict.to_dict(),
-        "audit": audited.to_dict(include_scores=False), "utility": utility_dict, "versions": _versions(),
+        "audit": audited.to_dict(include_scores=False), "utility": utility_dict, "versions": library_versions(),
     }
     _write(out_dir, passport, audited, utility, model.schema_.format(synthetic), verdict.passed, resolved, fmt, clock)
     return ReleaseOutcome(verdict.passed, out_dir, passport, verdict, audited)

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
 from .errors import InputError, SynthguardError
 from .io import atomic_path, write_text
+from .versions import library_versions
 
 FORMAT = "synthguard-audit-run"
 FORMAT_VERSION = 1
@@ -47,13 +47,13 @@ def _array_sha256(array: np.ndarray | None) -> str | None:
     return _sha256(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
 
 
-def _versions() -> dict[str, str]:
-    import sklearn
-    import torch
+#: another version of these may train or score differently: its shadows would not match this run's
+_VERSIONED = ("synthguard", "torch", "numpy", "scikit-learn")
 
-    # another version may train or score differently: its shadows would not match this run's
-    return {"synthguard": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__}
+
+def _versions() -> dict[str, str]:
+    found = library_versions()
+    return {name: found[name] for name in _VERSIONED}
 
 
 def fingerprint(*, recipe: Any, schema_yaml: str, population: pd.DataFrame, targets: np.ndarray,

@@ -153,7 +153,8 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
     torch_seed, defense_seed = np.random.SeedSequence(seed).generate_state(2)
     defense.bind(int(defense_seed))
     if defense.needs_references:
-        defense.thresholds = reference_critic_losses(x, cond, spans, config, int(defense_seed), defense,
+        defense.thresholds = reference_critic_losses(x, cond, spans, config, int(defense_seed),
+                                                     defense.reference_models,  # type: ignore[attr-defined]
                                                      threads, networks, device)
     parts = [torch.as_tensor(p, dtype=torch.int64) for p in defense.partitions(len(x))]
     size = min(len(p) for p in parts)
@@ -246,14 +247,13 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
 
 
 def reference_critic_losses(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: TrainConfig, seed: int,
-                            defense: Defense, threads: int | None, networks: NetworkFactory, device: str,
+                            k: int, threads: int | None, networks: NetworkFactory, device: str,
                             fakes: int = 16) -> np.ndarray:
-    """Per row, the mean critic loss -D(x, c) + mean D(fakes of c, c) under the reference models
-    that did NOT train on it (RelaxLoss per example, methods.md 7.2). The references are plain
+    """Per row, the mean critic loss -D(x, c) + mean D(fakes of c, c) under the `k` reference
+    models that did NOT train on it (RelaxLoss per example, methods.md 7.2). The references are plain
     WGAN-GPs with the same settings, each on a seeded half such that every row is out of half of
     them."""
     n = len(x)
-    k = defense.reference_models  # type: ignore[attr-defined]
     rng = np.random.default_rng(seed)
     # balanced halves: per row, a random half of the models hold it
     order = np.argsort(rng.random((k, n)), axis=0)
