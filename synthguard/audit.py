@@ -35,7 +35,7 @@ from .attacks.ganleaks import log_distance_statistic
 from .attacks.mixed_query import pair_membership, pair_records
 from .attacks.reconstruction import log_reconstruction_statistic
 from .attacks.lira import lira_scores, out_reference_mean
-from .attacks.roc import RocSummary, summarize
+from .attacks.roc import RocSummary, summarize_matrix
 from .attacks.shadows import MODEL_FILE, ShadowTask, balanced_masks, choose_targets, run_shadow
 from .errors import SynthguardError
 from .parallel import run_tasks
@@ -94,11 +94,11 @@ class AuditConfig:
         if self.run_dir is not None:
             self.run_dir = str(self.run_dir)  # a Path would not go into the audit's JSON
         if self.n_shadows < 4 or self.n_shadows % 2:
-            raise SynthguardError(f"--shadows must be an even number of at least 4, got {self.n_shadows}")
+            raise SynthguardError(f"the number of shadow models must be even and at least 4, got {self.n_shadows}")
         if self.n_targets < 10:
-            raise SynthguardError(f"--targets must be at least 10, got {self.n_targets}")
+            raise SynthguardError(f"the audit needs at least 10 target records, got {self.n_targets}")
         if self.threat_model not in THREAT_MODELS:
-            raise SynthguardError(f"--threat-model must be one of {', '.join(THREAT_MODELS)}, got {self.threat_model!r}")
+            raise SynthguardError(f"the threat model must be one of {', '.join(THREAT_MODELS)}, got {self.threat_model!r}")
         unknown = sorted(set(self.attacks) - set(FAMILIES))
         if unknown:
             raise SynthguardError(f"unknown attack {unknown[0]!r} (choose from {', '.join(FAMILIES)})")
@@ -136,6 +136,14 @@ class AuditResult:
     statistics: dict[str, np.ndarray] = field(default_factory=dict)
     reused_shadows: int = 0   # shadows loaded from the run directory, not trained in this run
     pairs: tuple[np.ndarray, np.ndarray] | None = None   # target index pairs of the mixed query
+    #: 1-based row number in the caller's input of each population row (default: its position);
+    #: a release audits its training split and names records by their row in the input file
+    row_numbers: np.ndarray | None = None
+
+    def input_rows(self, population_index: np.ndarray) -> np.ndarray:
+        """1-based input row numbers of population rows."""
+        index = np.asarray(population_index, dtype=np.int64)
+        return index + 1 if self.row_numbers is None else np.asarray(self.row_numbers)[index]
 
     @property
     def worst(self) -> AttackResult:
@@ -146,6 +154,18 @@ class AuditResult:
         """The strongest attack that scores single records (pair attacks cannot name a record)."""
         per_record = [a for a in self.attacks.values() if a.scores.shape == self.membership.shape]
         return max(per_record, key=lambda a: a.summary.auc)
+
+    def strongest_by_threat(self) -> dict[str, AttackResult]:
+        """Per threat model the audit covers, the strongest attack open to that attacker (each
+        level includes the attacks of the weaker ones): highest AUC, then highest TPR at 1% FPR."""
+        levels = THREAT_MODELS[: THREAT_MODELS.index(self.config.threat_model) + 1]
+        out = {}
+        for level in levels:
+            allowed = set(levels[: levels.index(level) + 1])
+            open_to = [a for a in self.attacks.values() if a.spec.threat in allowed]
+            if open_to:
+                out[level] = max(open_to, key=lambda a: (a.summary.auc, a.summary.tpr_at.get(0.01, 0.0)))
+        return out
 
     @property
     def at_chance(self) -> bool:
@@ -167,14 +187,15 @@ class AuditResult:
         gap = (np.where(member, result.scores, 0).sum(0) / np.maximum(member.sum(0), 1)
                - np.where(~member, result.scores, 0).sum(0) / np.maximum((~member).sum(0), 1))
         order = np.argsort(-gap, kind="stable")[:top]
-        return [{"row": int(self.targets[i]) + 1, "score_gap": float(gap[i]), "attack": result.spec.name} for i in order]
+        rows = self.input_rows(self.targets[order])
+        return [{"row": int(row), "score_gap": float(gap[i]), "attack": result.spec.name} for row, i in zip(rows, order)]
 
     def to_dict(self, include_scores: bool = True) -> dict[str, Any]:
         out = {
             "synthguard_version": __version__, "python": platform.python_version(),
             "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.config.__dict__.items()},
             "recipe": self.recipe, "n_population": self.n_population, "seconds": round(self.seconds, 2),
-            "targets_rows": (self.targets + 1).tolist(),
+            "targets_rows": self.input_rows(self.targets).tolist(),
             "attacks": {name: a.to_dict(include_scores) for name, a in self.attacks.items()},
             "worst_attack": self.worst.spec.name, "at_chance": self.at_chance,
             "exposed_records": self.exposed_records(),
@@ -198,14 +219,14 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
             critic_statistics methods) whose settings the release will use. Under the `data`
             threat model clone/fit_parsed/sample suffice (a generator without a critic).
         schema: defaults to the recipe's schema.
-        config: audit settings; keyword `options` override its fields (n_shadows=8, ...).
+        config: audit settings; keyword `options` override its fields (n_shadows=8, ...) in a copy,
+            so the caller's config is never changed.
         on_shadow: called with (shadows done, total) for progress.
     """
+    from dataclasses import replace
+
     started = time.perf_counter()
-    config = config or AuditConfig()
-    for key, value in options.items():
-        setattr(config, key, value)
-    config.__post_init__()
+    config = replace(config or AuditConfig(), **options)  # a copy, validated again by __post_init__
     schema = schema or getattr(recipe, "schema", None)
     if schema is None:
         raise SynthguardError("the audit needs a schema")
@@ -314,16 +335,26 @@ def _score(stats: dict[str, np.ndarray], membership: np.ndarray, config: AuditCo
         valid = valid & np.isfinite(scores)
         if members[valid].all() or not members[valid].any():
             continue  # too few models for this attack (the mixed query needs pairs IN and OUT)
-        summary = summarize(scores[valid], members[valid], n_bootstrap=config.n_bootstrap, seed=seed)
+        # scores are clustered by record (columns) and by victim model (rows): resample both
+        summary = summarize_matrix(scores, members, valid=valid, n_bootstrap=config.n_bootstrap, seed=seed)
         results[spec.name] = AttackResult(spec, scores, summary, members, valid)
     return results
 
 
 def attack_table_rows(result: AuditResult) -> list[Sequence[str]]:
-    """Rows for a printed table: attack, AUC [95% CI], TPR@1%, TPR@0.1%, negatives."""
+    """Rows for a printed table that fits 80 columns: attack, AUC [95% CI], TPR at 1% FPR [95% CI],
+    and the upper bound of TPR at 0.1% FPR."""
     rows = []
     for name, attack in result.attacks.items():
         s = attack.summary
-        rows.append((name, attack.spec.threat, f"{s.auc:.3f} [{s.auc_ci[0]:.3f}, {s.auc_ci[1]:.3f}]",
-                     f"{s.tpr_at[0.01]:.4f}", f"{s.tpr_at[0.001]:.4f}", str(s.n_nonmembers)))
+        rows.append((name, f"{s.auc:.3f} [{s.auc_ci[0]:.3f},{s.auc_ci[1]:.3f}]",
+                     f"{s.tpr_at[0.01]:.3f} [{s.tpr_ci[0.01][0]:.3f},{s.tpr_ci[0.01][1]:.3f}]",
+                     f"{s.tpr_at[0.001]:.4f} <={s.tpr_ci[0.001][1]:.4f}"))
     return rows
+
+
+def headline(attack: AttackResult) -> str:
+    """One line: an attack's AUC and TPR at 1% FPR with their 95% intervals."""
+    s = attack.summary
+    return (f"{attack.spec.name}: AUC {s.auc:.3f} [{s.auc_ci[0]:.3f}, {s.auc_ci[1]:.3f}], "
+            f"TPR at 1% FPR {s.tpr_at[0.01]:.3f} [{s.tpr_ci[0.01][0]:.3f}, {s.tpr_ci[0.01][1]:.3f}]")

@@ -5,6 +5,8 @@
   + SchemaError                      - the schema itself is invalid
   + DataValidationError              - the data does not match the schema; ``.problems`` lists every one
   + ModelFileError                   - a model file is not ours, truncated or altered
+  + OutputExistsError (InputError)   - an output file exists; the caller may allow replacing it
+  + PolicyError (InputError)         - the policy is invalid, or settings beside it would weaken its audit
 * ReleaseRefused                     - the gate refused a release (CLI exit 3); not a SynthguardError
 * SynthguardWarning (UserWarning)    - things the user should know but that do not stop the run
 """
@@ -18,6 +20,16 @@ class SynthguardError(Exception):
 
 class InputError(SynthguardError):
     """A file is missing, empty, not UTF-8, or not a table/schema/policy."""
+
+
+class PolicyError(InputError):
+    """The release policy is invalid, or the settings beside it would weaken its audit.
+
+    ``problems`` holds every problem found, one sentence each."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = list(problems or [message])
+        super().__init__(message)
 
 
 class SchemaError(SynthguardError):
@@ -41,6 +53,10 @@ class DataValidationError(SynthguardError):
 
 class ModelFileError(SynthguardError):
     """A model file is not a synthguard model, or it was truncated or altered."""
+
+
+class OutputExistsError(InputError):
+    """An output file already exists; replacing it was not asked for (never raised for an input)."""
 
 
 class ReleaseRefused(Exception):

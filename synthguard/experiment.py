@@ -29,7 +29,7 @@ import pandas as pd
 from . import __version__
 from .attacks.lira import lira_scores
 from .attacks.mixed_query import pair_membership
-from .attacks.roc import summarize
+from .attacks.roc import summarize_matrix
 from .audit import AuditConfig, AuditResult, _derive, audit
 from .errors import SynthguardError
 from .gan.defenses import DEFENSES
@@ -185,8 +185,8 @@ def adaptive_tables(mixup: AuditResult, natural: AuditResult, config: Experiment
 
 
 def _summary(scores: np.ndarray, members: np.ndarray, valid: np.ndarray, config: ExperimentConfig) -> dict[str, Any]:
-    keep = valid & np.isfinite(scores)
-    found = summarize(scores[keep], members[keep], n_bootstrap=config.n_bootstrap, seed=_derive(config.seed, 4))
+    found = summarize_matrix(scores, members, valid=valid, n_bootstrap=config.n_bootstrap,
+                             seed=_derive(config.seed, 4))
     return found.to_dict()
 
 

@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .io import write_bytes
+from .io import staged_dir, write_bytes
 from .schema import IMAGE_SIZE_RANGE, Column, ImageShape, Schema
 
 PIXEL_PREFIX = "px_"
@@ -39,8 +36,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
 _GRID_TILE = 32        # small images are scaled up (nearest) to about this many pixels in grids
 _GRID_PER_CLASS = 64
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 #: Training settings that suit images (pass them to `Synthesizer(..., **IMAGE_TRAIN_DEFAULTS)`).
 #: Small batches and Ji et al.'s image learning rate (4e-4) give the generator enough steps on
@@ -142,6 +137,10 @@ def load_images(source: str | Path, size: int | tuple[int, int] | None = None,
     shape = ImageShape(*images.shape[1:4])
     _check_size(shape, text)
     categories = sorted({_label_value(v) for v in labels}, key=_natural_key)
+    if len(categories) < 2:  # the label is the condition, which needs two classes
+        held = f"one class only ({categories[0]!r})" if categories else "no class"
+        raise InputError(f"{text}: {held}; an image collection needs at least two classes (one sub-folder "
+                         "or label value per class)")
     labels = [_label_value(v) for v in labels]
     frame = images_to_frame(images, labels, label)
     return frame, image_schema(categories, shape, label=label, name=name, learned=learned)
@@ -385,19 +384,15 @@ def _write_folder(images: np.ndarray, labels: np.ndarray, schema: Schema, path: 
         raise InputError(f"output directory does not exist: {path.parent}")
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise InputError(f"{path}: exists and is not an empty folder; choose a new folder for the images")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        names: list[Path] = []
+    # staged in a private folder beside `path` whose name holds this process's id: it becomes `path`
+    # only when complete, and what a killed run leaves is removed by the next write to `path`
+    names: list[Path] = []
+    with staged_dir(path) as tmp:
         for i, (image, value) in enumerate(zip(images, labels)):
             relative = Path(_file_label(value)) / f"{i:05d}.png"
             (tmp / relative.parent).mkdir(exist_ok=True)
             (tmp / relative).write_bytes(png_bytes(image))
             names.append(relative)
-        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700; a written folder gets the usual mode
-        os.replace(tmp, path)  # an empty target folder is replaced; the folder appears complete or not at all
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return [path / name for name in names]
 
 

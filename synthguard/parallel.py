@@ -2,19 +2,85 @@
 
 Every backend runs the same function on the same tasks and returns results in task order; each
 task seeds itself and uses one torch thread, so the results are identical whichever runs them.
+
+Tasks in other processes run wrapped (`_Task`): the warnings a task raises are recorded there and
+raised again here, once each, so that they reach the caller's warning filters (the CLI shows them
+as one line) instead of the worker's stderr; and a local worker watches its parent, exiting within
+about a second of the parent's death (a killed audit leaves no orphaned worker training on).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import threading
+import time
+import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .errors import SynthguardError
 
 T = TypeVar("T")
 R = TypeVar("R")
 BACKENDS = ("local", "dask")
+PARENT_POLL_SECONDS = 0.5
+_watching: int | None = None  # in a worker: the parent pid its watchdog thread watches
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker process: start (once) a daemon thread that ends the process as soon as its parent
+    is gone (the worker is re-parented, so `os.getppid()` changes)."""
+    global _watching
+    if _watching == parent or os.getpid() == parent:
+        return
+    _watching = parent
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)  # no cleanup to run: the parent that wanted the result is dead
+            time.sleep(PARENT_POLL_SECONDS)
+
+    threading.Thread(target=watch, name="synthguard-parent-watch", daemon=True).start()
+
+
+class _Task(Generic[T, R]):
+    """`fn` as run in another process: returns (result, warnings as (module, class, message))."""
+
+    def __init__(self, fn: Callable[[T], R], parent: int | None) -> None:
+        self.fn, self.parent = fn, parent
+
+    def __call__(self, task: T) -> tuple[R, list[tuple[str, str, str]]]:
+        if self.parent is not None:
+            _watch_parent(self.parent)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            result = self.fn(task)
+        return result, [(w.category.__module__, w.category.__qualname__, str(w.message)) for w in caught]
+
+
+def _warning_class(module: str, name: str) -> type[Warning]:
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return UserWarning
+    return found if isinstance(found, type) and issubclass(found, Warning) else UserWarning
+
+
+class _Rewarn:
+    """Raises a worker's warnings again in this process, each distinct one once per run."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def __call__(self, caught: list[tuple[str, str, str]]) -> None:
+        for item in caught:
+            if item not in self.seen:
+                self.seen.add(item)
+                warnings.warn(item[2], _warning_class(item[0], item[1]), stacklevel=2)
 
 
 def default_workers(n_tasks: int) -> int:
@@ -43,7 +109,12 @@ def _run_local(fn: Callable[[T], R], tasks: Sequence[T], workers: int, on_done: 
         from joblib import Parallel, delayed
 
         # loky processes; joblib limits each worker's BLAS/OpenMP threads to cores // workers
-        iterator = Parallel(n_jobs=workers, backend="loky", return_as="generator")(delayed(fn)(t) for t in tasks)
+        # each worker watches this process from its start (idle workers too: loky's initializer)
+        parent = os.getpid()
+        wrapped, rewarn = _Task(fn, parent), _Rewarn()
+        parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator", initializer=_watch_parent,
+                            initargs=(parent,))
+        iterator = (_unwrap(item, rewarn) for item in parallel(delayed(wrapped)(t) for t in tasks))
     for result in iterator:  # in task order (joblib's generator keeps it)
         if on_result is not None:
             on_result(len(results), result)
@@ -51,6 +122,12 @@ def _run_local(fn: Callable[[T], R], tasks: Sequence[T], workers: int, on_done: 
         if on_done is not None:
             on_done(len(results), len(tasks))
     return results
+
+
+def _unwrap(item: tuple[R, list[tuple[str, str, str]]], rewarn: _Rewarn) -> R:
+    result, caught = item
+    rewarn(caught)
+    return result
 
 
 def _run_dask(fn: Callable[[T], R], tasks: Sequence[T], scheduler: str | None,
@@ -67,11 +144,12 @@ def _run_dask(fn: Callable[[T], R], tasks: Sequence[T], scheduler: str | None,
     except OSError as err:
         raise SynthguardError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
     try:
-        futures = client.map(fn, list(tasks), pure=False)
+        rewarn = _Rewarn()
+        futures = client.map(_Task(fn, None), list(tasks), pure=False)  # no parent watch: remote workers
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[Any] = [None] * len(tasks)
         for done, future in enumerate(as_completed(futures), start=1):
-            results[index[future.key]] = future.result()
+            results[index[future.key]] = _unwrap(future.result(), rewarn)
             if on_result is not None:
                 on_result(index[future.key], results[index[future.key]])
             if on_done is not None:

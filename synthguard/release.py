@@ -27,12 +27,14 @@ import pandas as pd
 
 from . import __version__
 from .audit import AuditConfig, AuditResult, audit
-from .errors import InputError
-from .gate import Verdict, judge
+from .errors import InputError, PolicyError
+from .gate import Verdict, judge, privacy_lines
 from .io import check_new_dir, read_table, staged_dir, write_table, write_text
 from .policy import Policy
 from .schema import Schema
+from .sizing import AuditPlan, plan_audit, privacy_limits
 from .synthesizer import Synthesizer
+from .verdict_rates import error_rates
 from .versions import library_versions
 
 Stage = Callable[[str], None]
@@ -68,50 +70,95 @@ def split_holdout(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarr
     return np.sort(order[n_holdout:]), np.sort(order[:n_holdout])
 
 
+def audit_settings(policy: Policy, audit_options: dict[str, Any] | None, seed: int) -> AuditConfig:
+    """The audit a release runs: the policy's, strengthened (never weakened) by `audit_options`.
+
+    Raises PolicyError, listing every way the options fall short of the policy, before any work."""
+    config = AuditConfig(n_shadows=policy.audit.shadows, n_targets=policy.audit.targets,
+                         attacks=tuple(policy.audit.attacks), threat_model=policy.audit.threat_model, seed=seed)
+    for key, value in (audit_options or {}).items():
+        if value is None:
+            continue
+        if not hasattr(config, key):
+            raise InputError(f"unknown audit setting {key!r}")
+        setattr(config, key, tuple(value) if key == "attacks" else value)
+    config.__post_init__()  # every setting checked again
+    weaker = policy.weaker_audit(config.n_shadows, config.n_targets, config.threat_model, tuple(config.attacks))
+    if weaker:
+        raise PolicyError("the audit settings would weaken the policy's audit: " + "; ".join(weaker)
+                          + " (the policy is a floor: raise the settings, or use a policy that asks for less)", weaker)
+    return config
+
+
+def plan_release_audit(policy: Policy, config: AuditConfig, recipe: Any, n_train: int) -> AuditPlan:
+    """Targets raised to what the policy's limits need; PolicyError before any training when the
+    table cannot give enough with these shadows (`synthguard.sizing`)."""
+    with_pairs = (config.mixed_query if config.mixed_query is not None else getattr(recipe, "defense", None) == "mixup"
+                  ) and config.n_shadows >= 8 and "lira_mixed" in {a.name for a in config.selected()}
+    epochs = getattr(getattr(recipe, "config", None), "epochs", None)
+    plan = plan_audit(privacy_limits(policy.privacy.max_auc, policy.privacy.max_tpr_at_1pct_fpr,
+                                     policy.privacy.max_tpr_at_01pct_fpr),
+                      config.n_shadows, config.n_targets, n_train, with_pairs, epochs=epochs,
+                      workers=config.workers or 2)
+    if plan.problems and policy.privacy.enforce:
+        raise PolicyError(f"the policy's privacy limits cannot be resolved on {n_train:,} training rows: "
+                          + "; ".join(dict.fromkeys(plan.problems)), plan.problems)
+    return plan
+
+
 def release(data: str | Path | pd.DataFrame, schema: Schema, out_dir: str | Path, *, policy: Policy | None = None,
             recipe: Synthesizer | None = None, fmt: str = "parquet", n_rows: int | None = None,
             schema_path: str | Path | None = None, policy_path: str | Path | None = None,
-            audit_options: dict[str, Any] | None = None, seed: int = 0, on_stage: Stage | None = None,
-            on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+            data_path: str | Path | None = None, audit_options: dict[str, Any] | None = None, seed: int = 0,
+            on_stage: Stage | None = None, on_epoch: Callable[[int, dict[str, float]], None] | None = None,
             on_shadow: Callable[[int, int], None] | None = None) -> ReleaseOutcome:
     """Fit, audit, evaluate and gate; write the release (or the refusal) into `out_dir`.
 
+    Every setting is checked before any training: the output folder, the format, the audit settings
+    against the policy (a floor), and whether the table can give the audit the policy's limits
+    need (targets are raised to it; too few rows for the shadows asked is a PolicyError).
+
     Args:
-        data: a CSV/parquet path, or a raw frame.
+        data: a CSV/parquet path, or a raw frame (then `data_path` may name the file it came from,
+            for the passport).
         recipe: the training recipe (default: a mixup `Synthesizer` with default settings); its
             schema is replaced by `schema`.
-        audit_options: overrides of the policy's audit settings (n_shadows, n_targets, workers,
-            backend, scheduler, ...).
+        audit_options: settings of the audit beyond the policy's (n_shadows, n_targets, workers,
+            backend, scheduler, ...); they may strengthen the policy's audit, never weaken it.
     """
     stage = on_stage or (lambda _message: None)
     policy = policy or Policy()
     out_dir = Path(out_dir)
-    check_new_dir(out_dir)
+    if data_path is None and not isinstance(data, pd.DataFrame):
+        data_path = data
+    inputs = [p for p in (data_path, schema_path, policy_path, (audit_options or {}).get("run_dir")) if p is not None]
+    check_new_dir(out_dir, inputs)
     if fmt not in ("parquet", "csv"):
-        raise InputError(f"--format must be parquet or csv, got {fmt!r}")
+        raise InputError(f"the release format must be parquet or csv, got {fmt!r}")
+    config = audit_settings(policy, audit_options, seed)
     started = _now()
     clock = time.perf_counter()
     frame = read_table(data) if not isinstance(data, pd.DataFrame) else data
-    source = str(data) if not isinstance(data, pd.DataFrame) else "data"
-    resolved = schema.resolve(list(frame.columns), source)
-    parsed = schema.parse(frame, source)
+    resolved = schema.resolve(list(frame.columns), str(data_path or "data"))
+    parsed = schema.parse(frame, str(data_path or "data"))
     train_idx, holdout_idx = split_holdout(len(parsed), policy.holdout_share, seed)
     train_raw = frame.iloc[train_idx].reset_index(drop=True)
     train, holdout = parsed.iloc[train_idx].reset_index(drop=True), parsed.iloc[holdout_idx].reset_index(drop=True)
     recipe = (recipe or Synthesizer(schema)).clone(seed=seed)
     recipe.schema = schema
+    plan = plan_release_audit(policy, config, recipe, len(train))
+    if plan.raised:
+        stage(f"auditing {plan.n_targets} records instead of {config.n_targets}: the policy's limits need that many "
+              "non-member scores")
+    config.n_targets = plan.n_targets
 
     stage(f"fitting the release model on {len(train)} rows ({len(holdout)} held out)")
     model = recipe.clone().fit_parsed(train, resolved, on_epoch=on_epoch)
     synthetic = model.sample(n_rows or len(train), seed=seed, typed=True)
 
-    config = AuditConfig(n_shadows=policy.audit.shadows, n_targets=policy.audit.targets,
-                         attacks=tuple(policy.audit.attacks), threat_model=policy.audit.threat_model, seed=seed)
-    for key, value in (audit_options or {}).items():
-        if value is not None:
-            setattr(config, key, value)
     stage(f"auditing: {config.n_shadows} shadow models, each on half of the training rows")
     audited = audit(train_raw, recipe, schema, config, on_shadow=on_shadow)
+    audited.row_numbers = train_idx + 1  # exposed records are named by their row in the input
 
     stage("measuring utility against the held-out rows")
     utility, utility_dict = measure_utility(train, holdout, synthetic, resolved, seed)
@@ -121,12 +168,20 @@ def release(data: str | Path | pd.DataFrame, schema: Schema, out_dir: str | Path
     passport = {
         "synthguard_version": __version__, "decision": "released" if verdict.passed else "refused",
         "started": started, "finished": None, "seconds": None,
-        "inputs": _inputs(data, frame, schema, schema_path, policy, policy_path),
+        "inputs": _inputs(data_path, frame, schema, schema_path, policy, policy_path),
         "output": None,
         "recipe": model.get_params(), "defense": model.describe_defense(),
         "seeds": {"release": seed, "audit": config.seed, "split": seed},
         "split": {"train_rows": len(train), "holdout_rows": len(holdout), "holdout_share": policy.holdout_share},
         "policy": policy.to_dict(),
+        "audit_size": {"required_by_policy": {"shadows": policy.audit.shadows, "targets": policy.audit.targets,
+                                              "threat_model": policy.audit.threat_model,
+                                              "attacks": list(policy.audit.attacks)},
+                       "ran": {"shadows": config.n_shadows, "targets": len(audited.targets),
+                               "threat_model": config.threat_model, "attacks": list(config.attacks)},
+                       "plan": plan.to_dict()},
+        "error_rates": error_rates(policy, config.n_shadows, len(audited.targets)),
+        "privacy_summary": privacy_lines(audited, verdict),
         "checks": [c.to_dict() for c in verdict.checks], "verdict": verdict.to_dict(),
         "audit": audited.to_dict(include_scores=False), "utility": utility_dict, "versions": library_versions(),
     }
@@ -160,15 +215,17 @@ def _image_utility(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Dat
     return {**found, "n_synthetic": len(synthetic), "distance": {"exact_copy_rate": copies / len(synthetic)}}
 
 
-def _inputs(data: Any, frame: pd.DataFrame, schema: Schema, schema_path: Any, policy: Policy,
+def _inputs(data_path: Any, frame: pd.DataFrame, schema: Schema, schema_path: Any, policy: Policy,
             policy_path: Any) -> dict[str, Any]:
     def described(path: Any, text: str) -> dict[str, Any]:
         if path is not None:
             return {"path": str(path), "sha256": sha256_file(path)}
         return {"path": None, "sha256": hashlib.sha256(text.encode()).hexdigest()}
 
-    data_info = ({"path": str(data), "sha256": sha256_file(data)} if not isinstance(data, pd.DataFrame)
-                 else {"path": None, "sha256": hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()})
+    data_info = ({"path": str(data_path), "sha256": sha256_file(data_path)} if data_path is not None and
+                 Path(data_path).is_file() else
+                 {"path": None if data_path is None else str(data_path),
+                  "sha256": hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()})
     data_info["rows"] = len(frame)
     return {"data": data_info, "schema": described(schema_path, schema.to_yaml()),
             "policy": described(policy_path, json.dumps(policy.to_dict(), sort_keys=True))}

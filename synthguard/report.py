@@ -67,6 +67,7 @@ p { margin: 6px 0 10px; }
 .verdict.unknown { background: var(--head); border-color: var(--muted); color: #202124; }
 .verdict p, .verdict .warn { color: #202124; }
 .warn { background: #fff4d6; border-left: 4px solid #d19a00; padding: 8px 12px; margin: 10px 0; }
+#privacy-off { background: var(--bad-bg); border-left-color: var(--bad); color: var(--bad); }
 .note { color: var(--muted); font-size: 13.5px; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 14px; font-size: 14px; }
 th, td { border: 1px solid var(--line); padding: 6px 9px; text-align: left; vertical-align: top; }
@@ -294,6 +295,45 @@ def _verdict_section(passport: Mapping[str, Any]) -> str:
         warn = '<p class="warn">The passport says refused, yet no check is marked as failed.</p>'
     return (f'<section id="verdict" class="verdict {cls}" data-decision="{_e(decision)}">'
             f'<div class="word">{_e(word)}</div><p>{sentence}</p>{warn}</section>')
+
+
+def _lead_section(passport: Mapping[str, Any]) -> str:
+    """One privacy line per threat model (its strongest attack, AUC and TPR at 1% FPR with intervals,
+    pass or fail), the audit that ran beside the one the policy requires, and the verdict's error
+    rates; a policy that switched the privacy checks off is said in red."""
+    lines = [x for x in _list(passport.get("privacy_summary")) if isinstance(x, Mapping)]
+    out = []
+    if _d(passport.get("verdict")).get("privacy_enforced") is False:
+        out.append('<p class="warn" id="privacy-off"><b>The policy switched the privacy checks off:</b> the attacks '
+                   "below were measured but did not decide this release.</p>")
+    if lines:
+        items = []
+        for x in lines:
+            passed = x.get("passed")
+            mark = ('<span class="pass">pass</span>' if passed is True else
+                    '<span class="fail">FAIL</span>' if passed is False else "")
+            items.append(f'<li data-threat="{_e(x.get("threat_model"))}"><b>{_e(x.get("threat_model"))}</b> threat '
+                         f"model: {mark} {_e(x.get('line'))}</li>")
+        out.append('<ul id="privacy-lead">' + "".join(items) + "</ul>")
+    size = _d(passport.get("audit_size"))
+    ran, need = _d(size.get("ran")), _d(size.get("required_by_policy"))
+    if ran:
+        out.append(f'<p class="note" id="audit-size">The audit ran {_fmt(ran.get("shadows"))} shadow models over '
+                   f'{_fmt(ran.get("targets"))} records ({_e(ran.get("threat_model"))} threat model); the policy '
+                   f'requires at least {_fmt(need.get("shadows"))} and {_fmt(need.get("targets"))}.</p>')
+    rates = _d(passport.get("error_rates"))
+    if rates:
+        measured = _d(rates.get("measured"))
+        refusal = _d(measured.get("false_refusal"))
+        text = (f"False release (true leakage at a limit, released): at most "
+                f"{_fmt(rates.get('false_release_bound'))} per limit, by construction.")
+        if refusal and measured.get("applies_to_this_audit"):
+            text += (f" False refusal (a recipe at chance refused): {_fmt(refusal.get('verdict_if_independent'))} "
+                     f"by simulation at this policy and audit size.")
+        out.append(f'<p class="note" id="error-rates">{_e(text)}</p>')
+    if not out:
+        return ""
+    return '<section id="lead">' + "".join(out) + "</section>"
 
 
 def _checks_section(passport: Mapping[str, Any]) -> str:
@@ -568,6 +608,7 @@ def render_report(passport: dict, figures: dict[str, Path]) -> str:
         f"<style>{_CSS}</style></head><body><main>",
         f'<h1>synthguard release report</h1><p class="subtitle">Synthetic data{source}{version}{when}</p>',
         _verdict_section(passport),
+        _lead_section(passport),
         _checks_section(passport),
         _privacy_section(passport, figures),
         _utility_section(passport, figures),

@@ -26,12 +26,18 @@ over height, width, then channels; values in [0, 1]) plus the label, which must 
 
 Domains (bounds, categories) that `infer` learned from the data are listed under `learned`:
 they come from the private data, and a person should replace them with public knowledge.
+
+`review_schema` (also `Schema.review`) lists what a steward must decide before a release: probable
+identifiers, numeric codes, constant columns, rare categories, nested values, and columns that
+(nearly) determine the condition. `Schema.infer` warns with it; a schema check should too.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import math
+import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -41,7 +47,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .errors import DataValidationError, InputError, SchemaError
+from .errors import DataValidationError, InputError, SchemaError, SynthguardWarning
 from .io import read_yaml
 
 FORMAT_VERSION = 1
@@ -54,6 +60,25 @@ _MAX_ROWS_SHOWN = 3
 MODALITIES = ("table", "image")
 IMAGE_SIZE_RANGE = (8, 64)
 IMAGE_CHANNELS = (1, 3)
+#: |value| above this in a continuous or integer column is refused: beyond 2**53 floats no longer
+#: hold whole numbers exactly, and far beyond it standardising (squares of values) overflows
+MAX_ABS_VALUE = 1e15
+#: fewest rows on which "every value is unique" is taken as the sign of an identifier
+MIN_ID_ROWS = 20
+#: categories held by fewer rows are merged by the encoder and never sampled (its default)
+RARE_CATEGORY_COUNT = 5
+#: formats `infer` tries for a date/time column; one of them must parse every value
+DATETIME_FORMATS = (
+    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z",
+    "%Y/%m/%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y%m%d",
+    "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S",
+)
+_CODE_NAME = re.compile(r"(code|_cd$|^cd_|state|zip|postcode|postal|region|county|district|fips|icd|category|"
+                        r"class|status|group|type|kind)", re.IGNORECASE)
+_ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid|identifier|^mrn$|^ssn$|record_?(no|num|number)$|^key$)",
+                      re.IGNORECASE)
+_TZ_TEXT = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -206,30 +231,52 @@ class Schema:
     def modelled_columns(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if c.modelled)
 
-    def parse(self, frame: pd.DataFrame, source: str = "data", first_row: int = 1) -> pd.DataFrame:
+    def parse(self, frame: pd.DataFrame, source: str = "data", first_row: int = 1, *,
+              whole: bool = False) -> pd.DataFrame:
         """Resolve against the frame's columns and convert every modelled column to its type.
 
         Returns a typed frame with the modelled columns only (ids and sensitive columns dropped).
-        Raises DataValidationError listing every problem (column, rows, what was expected).
+        Raises DataValidationError listing every problem (column, rows, what was expected):
+        missing, non-numeric, non-finite or too large numbers, values outside bounds or declared
+        categories, nested values (lists, records), dates that do not parse. Time zones are
+        converted to UTC with a warning.
         `first_row`: the data row number of the frame's first row (a batch of a larger file).
+        `whole`: the frame is a whole training table (not a slice, a batch or a synthetic sample):
+        a condition column holding fewer than two classes is a problem too.
         """
         bound = self.resolve(list(frame.columns), source)
         frame = frame.reset_index(drop=True)  # row numbers in messages and the output's index are positions
         problems: list[str] = []
         typed: dict[str, pd.Series] = {}
         for col in bound.modelled_columns:
+            nested = _nested_mask(frame[col.name])
+            if nested.any():
+                problems.append(f"column {col.name!r}: nested value (a list or record) in {_rows(nested, first_row)}; "
+                                "it cannot be modelled (declare the column `type: id` to leave it out)")
+                typed[col.name] = pd.Series([None] * len(frame), dtype=object)
+                continue
             series, col_problems = _parse_column(frame[col.name], col, first_row)
             typed[col.name] = series
             problems += col_problems
+            if whole and col.name == self.condition and not col_problems and len(frame):
+                classes = series.dropna().map(str).unique()
+                if len(classes) < 2:
+                    held = f"one class ({classes[0]!r})" if len(classes) else "no value"
+                    problems.append(f"condition column {col.name!r} holds {held}; a condition needs at least two "
+                                    "classes (choose another condition column or none)")
         if problems:
             raise DataValidationError(problems, source)
         return pd.DataFrame(typed, index=pd.RangeIndex(len(frame)))
 
     def format(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The inverse of `parse` for output: booleans in each column's own spelling (yes/no, 0/1),
-        so that synthetic rows look like the rows they imitate."""
+        """The inverse of `parse` for output: booleans in each column's own spelling (yes/no, 0/1)
+        and dates in the column's `datetime_format`, so that synthetic rows look like the rows they
+        imitate (dates without a declared format stay date/time values)."""
         out = frame.copy()
         for col in self.columns:
+            if col.name in out.columns and col.type == "datetime" and col.datetime_format is not None:
+                out[col.name] = _format_dates(out[col.name], col.datetime_format)
+                continue
             if col.name in out.columns and col.type == "boolean" and col.true_value is not None:
                 values = out[col.name]
                 nulls = values.isna().to_numpy()
@@ -242,16 +289,44 @@ class Schema:
 
     # ---- inference ---------------------------------------------------------------------------
     @classmethod
-    def infer(cls, frame: pd.DataFrame, name: str = "table", condition: str | None = None) -> Schema:
-        """Propose a schema for a frame; domains learned from the data are marked `learned`."""
+    def infer(cls, frame: pd.DataFrame, name: str = "table", condition: str | None = None, *,
+              rare_category_count: int = RARE_CATEGORY_COUNT, warn: bool = True) -> Schema:
+        """Propose a schema for a frame; domains learned from the data are marked `learned`.
+
+        Columns whose every value is unique (integers, strings, or evenly spaced numbers) are
+        proposed as `id` (never modelled), numeric codes as `categorical`, nested values (lists,
+        records) as `id`, and dates only where one format parses every value (recorded as
+        `datetime_format`). With `warn`, every finding of `review_schema` and every such decision
+        is a SynthguardWarning of one line naming the column."""
         if condition is not None and condition not in frame.columns:
             raise InputError(f"condition column {condition!r} is not in the data")
-        columns = tuple(_infer_column(str(c), frame[c], i) for i, c in enumerate(frame.columns))
+        notes: list[str] = []
+        columns = []
+        for i, c in enumerate(frame.columns):
+            col, note = _infer_column(str(c), frame[c], i)
+            columns.append(col)
+            if note:
+                notes.append(note)
         if condition is not None:
             cond = next(c for c in columns if c.name == condition)
+            if _nested_mask(frame[condition]).any():
+                raise InputError(f"condition column {condition!r} holds nested values (lists or records)")
             if cond.type not in ("categorical", "boolean"):
-                columns = tuple(_as_categorical(c, frame[c.name]) if c.name == condition else c for c in columns)
-        return cls(columns=columns, condition=condition, name=name)
+                columns = [_as_categorical(c, frame[c.name]) if c.name == condition else c for c in columns]
+                notes = [n for n in notes if not n.startswith(f"column {condition!r} ")]
+            classes = _condition_classes(frame[condition])
+            if classes < 2:
+                raise DataValidationError([f"condition column {condition!r} holds {'one class' if classes else 'no value'}; "
+                                           "a condition needs at least two classes"], "data")
+        schema = cls(columns=tuple(columns), condition=condition, name=name)
+        if warn:
+            for message in notes + review_schema(schema, frame, rare_category_count):
+                warnings.warn(message, SynthguardWarning, stacklevel=2)
+        return schema
+
+    def review(self, frame: pd.DataFrame, rare_category_count: int = RARE_CATEGORY_COUNT) -> list[str]:
+        """What a steward should decide about this schema on this data: see `review_schema`."""
+        return review_schema(self, frame, rare_category_count)
 
 
 # ---- checks and (de)serialisation of columns -------------------------------------------------
@@ -349,6 +424,14 @@ def _check_column(col: Column) -> None:
         raise SchemaError(f"column {col.label}: min {col.min} is above max {col.max}")
     if (col.min is not None or col.max is not None) and col.type not in ("continuous", "integer"):
         raise SchemaError(f"column {col.label}: min/max apply to continuous and integer columns, not {col.type}")
+    for key in ("min", "max"):
+        bound = getattr(col, key)
+        if bound is not None and (isinstance(bound, bool) or not math.isfinite(bound) or abs(bound) > MAX_ABS_VALUE):
+            raise SchemaError(f"column {col.label}: {key} must be a finite number within +/-{MAX_ABS_VALUE:g}, "
+                              f"got {bound!r}")
+    if col.datetime_format is not None and (col.type != "datetime" or "%" not in str(col.datetime_format)):
+        raise SchemaError(f"column {col.label}: datetime_format applies to datetime columns and needs % directives "
+                          f"(e.g. '%Y-%m-%d'), got {col.datetime_format!r}")
     if col.categories is not None:
         if col.type != "categorical":
             raise SchemaError(f"column {col.label}: categories apply to categorical columns, not {col.type}")
@@ -379,6 +462,9 @@ def _check_schema(schema: Schema) -> None:
         cond = next(c for c in schema.columns if c.name == schema.condition)
         if cond.type not in ("categorical", "boolean") or not cond.modelled:
             raise SchemaError(f"condition column {schema.condition!r} must be a modelled categorical or boolean column")
+        if cond.categories is not None and len(cond.categories) < 2:
+            raise SchemaError(f"condition column {schema.condition!r} declares one category; a condition needs at "
+                              "least two classes")
     _check_image(schema)
 
 
@@ -398,6 +484,25 @@ def _by_value(series: pd.Series, *tests: Callable[[pd.Series], Any]) -> list[np.
     return found
 
 
+def _text_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of each cell's stripped text (-1 for NaN/None) and the distinct texts: hashing the
+    values first, then converting only the distinct ones to text (a 0/1 column has two)."""
+    values = series.to_numpy()
+    if values.dtype.kind in "biuf":  # numbers: numpy alone (a wide table has thousands of columns)
+        out = np.full(len(values), -1, dtype=np.int64)
+        present = ~np.isnan(values) if values.dtype.kind == "f" else np.ones(len(values), dtype=bool)
+        uniques, inverse = np.unique(values[present], return_inverse=True)
+        out[present] = inverse.reshape(-1)
+        return out, np.asarray([str(u) for u in uniques.tolist()], dtype=object)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    text = pd.Series(uniques, dtype=object).astype(str).str.strip()
+    text_codes, texts = pd.factorize(text)
+    out = np.full(len(series), -1, dtype=np.int64)
+    present = codes >= 0
+    out[present] = text_codes[codes[present]]
+    return out, np.asarray(texts, dtype=object)
+
+
 def _null_mask(series: pd.Series) -> np.ndarray:
     mask = series.isna().to_numpy()
     if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
@@ -415,7 +520,8 @@ def _rows(mask: np.ndarray, first_row: int = 1) -> str:
 
 
 def _first_value(series: pd.Series, mask: np.ndarray) -> str:
-    return repr(series.to_numpy()[np.flatnonzero(mask)[0]])
+    value = series.to_numpy()[np.flatnonzero(mask)[0]]
+    return repr(value.item() if isinstance(value, np.generic) else value)  # 'inf', not np.float64(inf)
 
 
 def _parse_column(raw: pd.Series, col: Column, first_row: int = 1) -> tuple[pd.Series, list[str]]:
@@ -429,6 +535,16 @@ def _parse_column(raw: pd.Series, col: Column, first_row: int = 1) -> tuple[pd.S
         if bad.any():
             problems.append(f"column {col.name!r}: non-numeric value {_first_value(raw, bad)} in {_rows(bad, first_row)}")
         v = values.to_numpy()
+        infinite = np.isinf(v)
+        if infinite.any():
+            problems.append(f"column {col.name!r}: non-finite value {_first_value(raw, infinite)} in "
+                            f"{_rows(infinite, first_row)} (only finite numbers can be modelled)")
+        huge = np.isfinite(v) & (np.abs(np.nan_to_num(v)) > MAX_ABS_VALUE)
+        if huge.any():
+            problems.append(f"column {col.name!r}: value {_first_value(raw, huge)} is too large to model (beyond "
+                            f"+/-{MAX_ABS_VALUE:g}) in {_rows(huge, first_row)}")
+        if infinite.any() or huge.any():
+            v = np.where(infinite | huge, np.nan, v)  # reported once, not again against the bounds
         if col.type == "integer":
             frac = ~np.isnan(v) & (np.abs(v - np.round(v)) > 1e-9)
             if frac.any():
@@ -440,10 +556,15 @@ def _parse_column(raw: pd.Series, col: Column, first_row: int = 1) -> tuple[pd.S
                     problems.append(f"column {col.name!r}: value {_first_value(raw, out)} {word} {bound} in {_rows(out, first_row)}")
         return values, problems
     if col.type == "datetime":
-        values = pd.to_datetime(raw.where(~nulls), format=col.datetime_format, errors="coerce")
+        values = _parse_dates(raw.where(~nulls), col)
         bad = values.isna().to_numpy() & ~nulls
         if bad.any():
-            problems.append(f"column {col.name!r}: not a date/time {_first_value(raw, bad)} in {_rows(bad, first_row)}")
+            if col.datetime_format is None:
+                fix = "the values must share one format: set `datetime_format` for this column, e.g. '%Y-%m-%d'"
+            else:
+                fix = f"it does not match the column's `datetime_format` {col.datetime_format!r}"
+            problems.append(f"column {col.name!r}: not a date/time {_first_value(raw, bad)} in {_rows(bad, first_row)} "
+                            f"({fix})")
         return values, problems
     if col.type == "boolean":
         return _parse_boolean(raw, col, nulls, problems, first_row)
@@ -458,6 +579,55 @@ def _parse_column(raw: pd.Series, col: Column, first_row: int = 1) -> tuple[pd.S
         values = text.map(lookup).where(~nulls, None).astype(object)
         return values, problems
     return raw.where(~nulls, None).astype(object), problems
+
+
+def _has_time_zone(raw: pd.Series) -> bool:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return True
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
+        present = raw.dropna()
+        if any(getattr(v, "tzinfo", None) is not None for v in present.head(1000) if not isinstance(v, str)):
+            return True
+        (zoned,) = _by_value(present, lambda text: text.str.contains(_TZ_TEXT, regex=True)
+                             & text.str.contains(r"\d[T ]?\d{1,2}:\d{2}|\dZ$", regex=True))
+        return bool(zoned.any())
+    return False
+
+
+def _parse_dates(raw: pd.Series, col: Column) -> pd.Series:
+    """Dates as naive datetime64. Time zones (aware values, or text with an offset) are converted to
+    UTC and dropped, with a warning: the model works on one time line."""
+    zoned = _has_time_zone(raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' "could not infer format" chatter: bad cells are reported
+        values = pd.to_datetime(raw, format=col.datetime_format, errors="coerce", utc=zoned)
+    if zoned:
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        warnings.warn(f"column {col.name!r}: date/times with a time zone are converted to UTC (and written without one)",
+                      SynthguardWarning, stacklevel=4)
+    return pd.Series(values, index=raw.index)
+
+
+def _format_dates(values: pd.Series, fmt: str) -> pd.Series:
+    """Dates written with `fmt`; a `%z` gets +0000 (parse converted every zone to UTC)."""
+    stamps = pd.to_datetime(values, errors="coerce")
+    if "%z" in fmt or "%Z" in fmt:
+        stamps = stamps.dt.tz_localize("UTC")
+    text = stamps.dt.strftime(fmt)
+    return text.where(stamps.notna(), None).astype(object)
+
+
+_FLAT_KINDS = frozenset({"string", "bytes", "floating", "integer", "mixed-integer-float", "decimal", "complex",
+                         "categorical", "boolean", "datetime64", "datetime", "date", "timedelta64", "timedelta",
+                         "time", "period", "interval", "empty"})
+
+
+def _nested_mask(series: pd.Series) -> np.ndarray:
+    """Cells holding a list, tuple, set, mapping or array (parquet list/struct columns)."""
+    if series.dtype != object or pd.api.types.infer_dtype(series, skipna=True) in _FLAT_KINDS:
+        return np.zeros(len(series), dtype=bool)  # pandas' C pass: no Python loop over flat columns
+    return np.fromiter((isinstance(v, (list, tuple, set, dict, np.ndarray)) for v in series.to_numpy()),
+                       dtype=bool, count=len(series))
 
 
 def _parse_boolean(raw: pd.Series, col: Column, nulls: np.ndarray, problems: list[str],
@@ -480,37 +650,108 @@ def _parse_boolean(raw: pd.Series, col: Column, nulls: np.ndarray, problems: lis
 
 
 # ---- inference -----------------------------------------------------------------------------------
-def _infer_column(name: str, raw: pd.Series, position: int) -> Column:
+def _infer_column(name: str, raw: pd.Series, position: int) -> tuple[Column, str | None]:
+    """One column's proposed type, and a one-line note when the proposal is a decision the
+    steward should know about (an identifier left out, a code, dates that share no format)."""
+    if name == "" or name.startswith("Unnamed:"):
+        return Column(name=name, type="id"), None
+    if _nested_mask(raw).any():
+        return Column(name=name, type="id"), (f"column {name!r} holds nested values (lists or records); it is "
+                                              "marked `id` and never modelled")
     nulls = _null_mask(raw)
     nullable = bool(nulls.any())
     present = raw[~nulls]
-    if name == "" or name.startswith("Unnamed:"):
-        return Column(name=name, type="id")
     if len(present) == 0:
-        return Column(name=name, type="continuous", nullable=True)
+        return Column(name=name, type="continuous", nullable=True), None
     if present.dtype == bool:
-        return Column(name=name, type="boolean", nullable=nullable)
+        return Column(name=name, type="boolean", nullable=nullable), None
+    if pd.api.types.is_datetime64_any_dtype(present.dtype):
+        return Column(name=name, type="datetime", nullable=nullable), None
     text = present.astype(str).str.strip()
     distinct = set(text.unique())
     low = {t.lower() for t in distinct}
     if len(distinct) <= 2 and low <= _TRUE | _FALSE:
         true_value, false_value = _boolean_spelling(distinct)
-        return Column(name=name, type="boolean", nullable=nullable, true_value=true_value, false_value=false_value)
-    numbers = pd.to_numeric(text, errors="coerce")
+        return Column(name=name, type="boolean", nullable=nullable, true_value=true_value, false_value=false_value), None
+    numbers = (pd.to_numeric(present, errors="coerce") if pd.api.types.is_numeric_dtype(present.dtype)
+               else pd.to_numeric(text, errors="coerce"))
     if not numbers.isna().any():
         v = numbers.to_numpy(dtype=float)
-        integral = bool(np.all(np.abs(v - np.round(v)) < 1e-9))
-        lo, hi = float(v.min()), float(v.max())
+        sane = np.isfinite(v) & (np.abs(np.nan_to_num(v)) <= MAX_ABS_VALUE)
+        finite = v[sane]
+        bad_note = None
+        if not sane.all():
+            where = np.zeros(len(raw), dtype=bool)
+            where[np.flatnonzero(~nulls)[~sane]] = True  # row numbers of the whole column, not of its present cells
+            bad_note = f"column {name!r} holds non-finite or too large numbers in {_rows(where)}; they must be fixed before a fit"
+        if not len(finite):
+            return Column(name=name, type="continuous", nullable=nullable), bad_note
+        integral = bool(np.all(np.abs(finite - np.round(finite)) < 1e-9))
+        why = _id_reason(name, finite, integral)
+        if why:
+            return Column(name=name, type="id"), f"column {name!r} looks like an identifier ({why}); it is marked `id` and never modelled"
+        if integral and _looks_like_code(name, finite, pd.Series(sorted(distinct), dtype=object)):
+            col = _as_categorical(Column(name=name, type="categorical", nullable=nullable), present)
+            return col, (f"column {name!r} looks like a numeric code ({len(np.unique(finite))} distinct values from "
+                         f"{int(finite.min())} to {int(finite.max())}); it is proposed as `categorical`")
+        lo, hi = float(finite.min()), float(finite.max())
         if integral:
             lo, hi = int(lo), int(hi)
         return Column(name=name, type="integer" if integral else "continuous", nullable=nullable,
-                      min=lo, max=hi, learned=("bounds",))
+                      min=lo, max=hi, learned=("bounds",)), bad_note
     if _looks_like_dates(text):
-        return Column(name=name, type="datetime", nullable=nullable)
-    if len(distinct) > max(50, 0.5 * len(text)):
+        fmt = _date_format(pd.Series(sorted(distinct)))
+        if fmt is not None:
+            return Column(name=name, type="datetime", nullable=nullable, datetime_format=fmt), None
+        note = (f"column {name!r} holds dates in more than one format; it is not proposed as `datetime` (make the "
+                "values share one format and declare it as `datetime_format`)")
+    else:
+        note = None
+    if len(distinct) == len(text) >= MIN_ID_ROWS or len(distinct) > max(50, 0.5 * len(text)):
         # free text or identifiers: modelling them would copy them; drop by default
-        return Column(name=name, type="id")
-    return _as_categorical(Column(name=name, type="categorical", nullable=nullable), present)
+        why = "every value is unique" if len(distinct) == len(text) else f"{len(distinct)} distinct values in {len(text)} rows"
+        return Column(name=name, type="id"), note or (f"column {name!r} looks like an identifier or free text ({why}); "
+                                                      "it is marked `id` and never modelled")
+    return _as_categorical(Column(name=name, type="categorical", nullable=nullable), present), note
+
+
+def _id_reason(name: str, v: np.ndarray, integral: bool) -> str | None:
+    """Why a numeric column looks like an identifier, or None: every value unique (integers), or
+    unique and evenly spaced (a row number or a counter, whatever its type), or a name like `*_id`
+    with nearly every value unique."""
+    v = v[np.isfinite(v)]
+    n = len(v)
+    if n < MIN_ID_ROWS:
+        return None
+    distinct = len(np.unique(v))
+    if distinct == n:
+        if integral:
+            return "every value is a unique whole number"
+        steps = np.diff(np.sort(v))
+        if steps.mean() > 0 and steps.std() <= 0.1 * steps.mean():
+            return "every value is unique and evenly spaced"
+    if _ID_NAME.search(name) and distinct >= 0.9 * n:
+        return f"its name, and {distinct} distinct values in {n} rows"
+    return None
+
+
+def _looks_like_code(name: str, v: np.ndarray, text: pd.Series) -> bool:
+    """Whether whole numbers look like labels (a state or diagnosis code) rather than quantities:
+    a few distinct values, each held by several rows, and a name like `*code`/`state`, leading
+    zeros, or values that leave most of their range unused without being a count that starts at
+    0 or 1."""
+    values = np.unique(v)
+    nd, n = len(values), len(v)
+    if not 3 <= nd <= 100 or n < 5 * nd:
+        return False
+    if _CODE_NAME.search(name):
+        return True
+    if text.str.match(r"^0\d").any():
+        return True
+    lo, hi = values[0], values[-1]
+    density = nd / (hi - lo + 1)
+    count_like = lo in (0, 1) and set(range(int(lo), int(lo) + min(nd, 5))) <= set(values.astype(int).tolist())
+    return density <= 0.5 and not count_like and lo >= 1
 
 
 def _as_categorical(col: Column, raw: pd.Series) -> Column:
@@ -540,10 +781,220 @@ def _yaml_scalar(text: str) -> Any:
 
 def _looks_like_dates(text: pd.Series) -> bool:
     sample = text.head(200)
-    if not sample.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).all():
-        return False
-    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return bool(parsed.notna().all())
+    return bool(sample.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).all())
+
+
+def _date_format(distinct: pd.Series) -> str | None:
+    """The first of DATETIME_FORMATS that parses every one of the distinct values, or None."""
+    for fmt in DATETIME_FORMATS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                parsed = pd.to_datetime(distinct, format=fmt, errors="coerce", utc="%z" in fmt)
+            except (ValueError, TypeError):
+                continue
+        if parsed.notna().all():
+            return fmt
+    return None
+
+
+# ---- review: what a steward must decide ---------------------------------------------------------
+#: a column "nearly determines" the condition when it predicts it for this share of rows or more ...
+_DETERMINES = 0.98
+#: ... and leaves at most this share of the majority-class guess's errors
+_DETERMINES_ERRORS = 0.2
+#: one line per column up to this many columns of one kind; beyond it one line lists them
+_MAX_LINES_PER_KIND = 5
+
+
+def review_schema(schema: Schema, frame: pd.DataFrame, rare_category_count: int = RARE_CATEGORY_COUNT) -> list[str]:
+    """One-line warnings, each naming its column, about what a steward should decide before a
+    release (the schema stays valid; `Schema.parse` reports what is wrong):
+
+    * probable identifier: a modelled column whose every value is unique (whole numbers, text,
+      evenly spaced numbers) or named like an id: modelling it copies persons' values;
+    * probable code: whole numbers that look like labels (a state code 11..95): `categorical`;
+    * constant column: one value only (a yes/no column holding `yes`), it carries nothing;
+    * rare categories: categories held by fewer than `rare_category_count` rows, never sampled;
+    * nested values (lists, records): they cannot be modelled;
+    * a condition with fewer than two classes;
+    * a column that (nearly) determines the condition, or that is empty exactly when the
+      condition takes one value: a consequence of the label leaks it.
+
+    Where more than five columns share a finding, one line lists them."""
+    findings: dict[str, list[tuple[str, str]]] = {}
+
+    def note(kind: str, column: str, line: str) -> None:
+        findings.setdefault(kind, []).append((column, line))
+
+    bound = _bind_leniently(schema, [str(c) for c in frame.columns])
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    cond_name = schema.condition if schema.condition in bound else None
+    modelled: dict[str, np.ndarray] = {}  # flat modelled columns and their null masks
+    for name, col in bound.items():
+        raw = frame[name]
+        if _nested_mask(raw).any():
+            if col.modelled:
+                note("nested", name, f"column {name!r} holds nested values (lists or records); they cannot be "
+                     "modelled: declare it `type: id`")
+            continue
+        if not col.modelled:
+            continue
+        nulls = _null_mask(raw)
+        modelled[name] = nulls
+        present = raw[~nulls]
+        if len(present) == 0:
+            continue
+        codes, uniques = _text_codes(present)
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        if len(uniques) == 1:
+            note("constant", name, f"column {name!r} holds one value only ({uniques[0]!r}); it carries no "
+                 "information (drop it, or mark it `id`)")
+            continue
+        why = None
+        if col.type in ("continuous", "integer"):
+            numbers = pd.to_numeric(present, errors="coerce").to_numpy(dtype=float)
+            numbers = numbers[np.isfinite(numbers) & (np.abs(np.nan_to_num(numbers)) <= MAX_ABS_VALUE)]
+            integral = bool(len(numbers)) and bool(np.all(np.abs(numbers - np.round(numbers)) < 1e-9))
+            why = _id_reason(name, numbers, integral)
+            if why is None and col.type == "integer" and len(numbers) and _looks_like_code(
+                    name, numbers, pd.Series(uniques, dtype=object)):
+                note("code", name, f"column {name!r} is `integer` but looks like a numeric code ({len(np.unique(numbers))} "
+                     f"distinct values from {int(numbers.min())} to {int(numbers.max())}): consider `type: categorical`")
+        elif col.type == "categorical" and name != cond_name and len(uniques) == len(present) >= MIN_ID_ROWS:
+            why = "every value is unique"
+        if why is not None:
+            note("id", name, f"column {name!r} looks like an identifier ({why}); modelling it copies persons' values: "
+                 "declare it `type: id`")
+            continue
+        if col.type == "categorical" or name == cond_name:
+            rare = int((counts < rare_category_count).sum())
+            if rare:
+                what = "classes" if name == cond_name else "categories"
+                note("rare", name, f"column {name!r}: {rare} {what} held by fewer than {rare_category_count} rows each "
+                     "are never sampled (merge them into coarser, public categories)")
+    if cond_name is not None and cond_name in modelled:
+        _review_condition(frame, bound, modelled, cond_name, note)
+    lines: list[str] = []
+    for kind, found in findings.items():
+        if len(found) <= _MAX_LINES_PER_KIND:
+            lines += [line for _, line in found]
+        else:
+            lines.append(f"{len(found)} columns: {_KIND_SUMMARY[kind]}: " + _listed([c for c, _ in found]))
+    return lines
+
+
+_KIND_SUMMARY = {
+    "nested": "nested values (lists or records) cannot be modelled; declare them `type: id`",
+    "constant": "one value only each; they carry no information",
+    "code": "whole numbers that look like numeric codes; consider `type: categorical`",
+    "id": "probable identifiers (unique values); declare them `type: id`",
+    "rare": "categories held by too few rows, never sampled",
+    "determines": "(nearly) determine the condition",
+    "empty_when": "empty exactly when the condition takes one value",
+}
+
+
+def _listed(names: list[str], shown: int = 5) -> str:
+    listed = ", ".join(repr(n) for n in names[:shown])
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _bind_leniently(schema: Schema, data_columns: list[str]) -> dict[str, Column]:
+    """Each data column's schema entry (by name, else the first matching pattern); columns the
+    schema does not cover are left out (`resolve` reports them)."""
+    by_name = {c.name: c for c in schema.columns if c.name is not None}
+    patterns = [c for c in schema.columns if c.pattern is not None]
+    bound: dict[str, Column] = {}
+    for name in data_columns:
+        if name in by_name:
+            bound[name] = by_name[name]
+            continue
+        match = next((p for p in patterns if fnmatch.fnmatchcase(name, p.pattern or "")), None)
+        if match is not None:
+            bound[name] = replace(match, name=name, pattern=None)
+    return bound
+
+
+def _condition_classes(raw: pd.Series) -> int:
+    nulls = _null_mask(raw)
+    return int(raw[~nulls].astype(str).str.strip().nunique())
+
+
+def _review_condition(frame: pd.DataFrame, bound: dict[str, Column], modelled: dict[str, np.ndarray], cond_name: str,
+                      note: Callable[[str, str, str], None]) -> None:
+    """Findings about the condition: fewer than two classes, and `modelled` columns (name: null
+    mask) that are empty exactly for one class or (nearly) determine it."""
+    cond_nulls = modelled[cond_name]
+    labels, classes = _text_codes(frame[cond_name])
+    labels = np.where(cond_nulls, -1, labels)
+    if len(set(labels[labels >= 0].tolist())) < 2:
+        note("condition", cond_name, f"condition column {cond_name!r} holds fewer than two classes; a condition "
+             "needs at least two")
+        return
+    known = labels >= 0
+    if known.sum() < MIN_ID_ROWS:
+        return
+    n_classes = int(labels.max()) + 1
+    for name, nulls in modelled.items():
+        if name == cond_name:
+            continue
+        col, raw = bound[name], frame[name]
+        empty = nulls & known
+        if 0 < empty.sum() < known.sum():
+            for k in range(n_classes):
+                in_class = known & (labels == k)
+                if (labels[empty] == k).mean() >= _DETERMINES and empty[in_class].mean() >= _DETERMINES:
+                    note("empty_when", name, f"column {name!r} is empty exactly when the condition {cond_name!r} is "
+                         f"{classes[k]!r}; it gives the label away (drop it, or mark it `sensitive`)")
+                    break
+        rows = known & ~nulls
+        if rows.sum() < MIN_ID_ROWS:
+            continue
+        y = labels[rows]
+        held = np.bincount(y, minlength=n_classes)
+        if (held > 0).sum() < 2:
+            continue  # one class where the column has values: the emptiness finding covers it
+        base = held.max() / len(y)
+        accuracy = _group_accuracy(raw[rows], y, n_classes, col)
+        if accuracy >= _DETERMINES and (1 - accuracy) <= _DETERMINES_ERRORS * (1 - base):
+            note("determines", name, f"column {name!r} (nearly) determines the condition {cond_name!r} (it predicts it "
+                 f"for {accuracy:.1%} of rows); it gives the label away (drop it, or mark it `sensitive`)")
+
+
+def _group_accuracy(values: pd.Series, y: np.ndarray, n_classes: int, col: Column) -> float:
+    """How well one column predicts the label: per value (few distinct values, each held by
+    several rows), or by the best single threshold (numbers with many values, two classes)."""
+    codes, uniques = _text_codes(values)
+    if len(uniques) * 5 <= len(values):
+        table = np.zeros((len(uniques), n_classes))
+        np.add.at(table, (codes, y), 1)
+        return float(table.max(axis=1).sum() / len(values))
+    if col.type not in ("continuous", "integer", "datetime") or n_classes != 2:
+        return 0.0
+    if col.type == "datetime":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a time-zone note belongs to parse, not to a review
+            stamps = _parse_dates(values.reset_index(drop=True), col)
+        x = np.where(stamps.notna(), stamps.to_numpy(dtype="datetime64[ns]").astype("int64"), np.nan).astype(float)
+    else:
+        x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(x)
+    x, y = x[ok], y[ok]
+    if len(x) < MIN_ID_ROWS:
+        return 0.0
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    ones = np.cumsum(y == 1)
+    zeros = np.arange(1, len(y) + 1) - ones
+    cut = np.flatnonzero(np.diff(x) > 0)  # split after these positions
+    if not len(cut):
+        return 0.0
+    total1, total0 = ones[-1], zeros[-1]
+    below_zero = zeros[cut] + (total1 - ones[cut])
+    below_one = ones[cut] + (total0 - zeros[cut])
+    return float(max(below_zero.max(), below_one.max()) / len(y))
 
 
 _PAIRS = {"yes": "no", "true": "false", "y": "n", "t": "f", "1": "0"}
@@ -577,4 +1028,5 @@ def bool_series_from_column(values: np.ndarray, col: Column) -> pd.Series:
     return pd.Series(np.where(values, col.true_value, col.false_value), dtype=object)
 
 
-__all__ = ["Column", "Schema", "ImageShape", "COLUMN_TYPES", "FORMAT_VERSION", "MODALITIES", "bool_series_from_column"]
+__all__ = ["Column", "Schema", "ImageShape", "COLUMN_TYPES", "FORMAT_VERSION", "MODALITIES", "bool_series_from_column",
+           "review_schema", "MAX_ABS_VALUE", "DATETIME_FORMATS"]

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .encoders.table import ColumnCounts, TableEncoder
+from .encoders.table import ColumnCounts, FitProgress, TableEncoder
 from .errors import DataValidationError, InputError, SynthguardError
 from .io import atomic_path, table_format
 from .schema import Schema
@@ -88,10 +88,13 @@ class ParquetSource:
         return pd.concat([typed[name] for _, typed in self.batches([name], only)], ignore_index=True)
 
 
-def fit_encoder(encoder: TableEncoder, source: ParquetSource, seed: int) -> dict[str, int]:
+def fit_encoder(encoder: TableEncoder, source: ParquetSource, seed: int,
+                progress: FitProgress | None = None) -> dict[str, int]:
     """Fit an unfitted encoder from the file as `encoder.fit(whole parsed frame, seed)` would: the
     mixtures on the same seeded sample of rows, everything else on counts over every row.
-    Returns the missing cells per modelled column (for `encode`)."""
+    Returns the missing cells per modelled column (for `encode`). The file is the whole table, so
+    a condition holding fewer than two classes is refused (as `Schema.parse(..., whole=True)`
+    does). `progress(done, total, column)` is called after each column's fit."""
     rows = encoder.sample_rows(source.n, seed)
     counts = {name: ColumnCounts() for name in encoder.counted_columns}
     nulls = {c.name: 0 for c in source.resolved.modelled_columns}
@@ -106,10 +109,16 @@ def fit_encoder(encoder: TableEncoder, source: ParquetSource, seed: int) -> dict
         if len(inside):
             pieces.append(typed.iloc[inside - start].set_axis(inside))
     _check_not_nullable(source, nulls)
+    condition = source.resolved.condition
+    if condition is not None and condition in counts and len(counts[condition].by_text) < 2:
+        held = counts[condition].by_text
+        what = f"one class ({next(iter(held))!r})" if held else "no value"
+        raise DataValidationError([f"condition column {condition!r} holds {what}; a condition needs at least two "
+                                   "classes (choose another condition column or none)"], str(source.path))
     sample = pd.concat(pieces)
     if rows is not None:
         sample = sample.loc[rows]  # the order `frame.iloc[rows]` has: the mixture fits see it
-    encoder.fit_counted(sample, counts, seed)
+    encoder.fit_counted(sample, counts, seed, progress=progress)
     return nulls
 
 
@@ -144,9 +153,11 @@ def encode(encoder: TableEncoder, source: ParquetSource, seed: int,
 
 
 def fit_parquet(synth: Any, path: str | Path, *, batch_rows: int = DEFAULT_BATCH_ROWS,
-                on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> Any:
+                on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+                on_column: FitProgress | None = None) -> Any:
     """Fit `synth` (an unfitted table `Synthesizer` with a schema) on a parquet file, streaming
-    it in record batches; returns `synth`. The model equals `synth.fit(read_table(path))`'s."""
+    it in record batches; returns `synth`. The model equals `synth.fit(read_table(path))`'s.
+    `on_column(done, total, column)` reports the encoder's fit, column by column."""
     if synth.schema is None:
         raise SynthguardError(f"{path}: a streaming fit needs a schema (`synthguard schema infer` proposes one)")
     if synth.schema.modality != "table":
@@ -155,7 +166,7 @@ def fit_parquet(synth: Any, path: str | Path, *, batch_rows: int = DEFAULT_BATCH
     if source.n < 2:
         raise SynthguardError(f"{path}: need at least 2 rows to fit, got {source.n}")
     encoder_seed, train_seed = synth._start_fit(source.resolved)
-    nulls = fit_encoder(synth.encoder_, source, encoder_seed)
+    nulls = fit_encoder(synth.encoder_, source, encoder_seed, progress=on_column)
     x, cond = encode(synth.encoder_, source, encoder_seed, nulls)
     return synth._fit_encoded(x, cond, train_seed, on_epoch)
 

@@ -8,10 +8,13 @@
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -25,22 +28,37 @@ from .errors import ModelFileError, SynthguardError, SynthguardWarning
 from .gan.defenses import defense_arguments, make_defense
 from .gan.networks import OutputHeads
 from .gan.trainer import (CriticEnsemble, NetworkFactory, TrainConfig, TrainedGAN, build_gan, build_networks,
-                          resolve_device, seeded_torch, train_gan)
+                          resolve_device, seeded_torch, train_gan, whole_setting)
 from .modelfile import read_model_file, write_model_file
 from .schema import Schema
 
 KINDS = {"table": "table-cgan", "image": "image-cgan"}  # the manifest's `kind`, by modality
 _SAMPLE_CHUNK = 10_000
+#: the largest seed: numpy's legacy and scikit-learn's random states stop at 2**32 - 1
+MAX_SEED = 2**32 - 1
+#: per-column progress of the encoder's fit: (columns done, columns in all, the column just fitted)
+ColumnProgress = Callable[[int, int, str], None]
+
+
+def check_seed(seed: Any, what: str = "seed") -> int:
+    """A seed as an int, or a ValueError of one line: a whole number from 0 to MAX_SEED."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{what} must be a non-negative whole number of at most {MAX_SEED} (2**32 - 1), "
+                         f"got {seed!r}")
+    return int(seed)
 
 
 class Synthesizer:
     """A mixup-trained (by default) conditional WGAN-GP over a schema-encoded table.
 
     Args:
-        schema: the table's schema; inferred from the data at `fit` (with a warning) if None.
+        schema: the table's schema; inferred from the data at `fit` (with a warning) if None. A
+            schema without a condition column trains an unconditional GAN (an empty label).
         defense: `mixup` (the paper's defence), `none`, or the baselines `relaxloss` and `pargan`.
-        alpha: mixup's Beta(alpha, alpha) parameter.
-        lambda_mode: `batch` (one lambda per batch, the paper's) or `sample`.
+        alpha: mixup's Beta(alpha, alpha) parameter (default 1.0). Only mixup uses it: with another
+            defence any other value is an error, and the recipe records no alpha (None).
+        lambda_mode: `batch` (one lambda per batch, the paper's; the default) or `sample`; mixup
+            only, like alpha.
         defense_params: further settings of the defence (relaxloss: mode, holdout,
             reference_models; pargan: partitions), see `synthguard.gan.defenses`.
         seed: every random choice (encoder modes, weights, noise, sampling) derives from it.
@@ -49,10 +67,17 @@ class Synthesizer:
         rare_category_count: categories held by fewer rows are merged into one slot.
         max_modes: most mixture modes per continuous column.
         **train_options: any TrainConfig field (epochs, batch_size, n_critic, critic_dims, ...).
+
+    Every setting is checked here, before any data is read (`_validate_params`): a setting out of
+    range is a one-line SynthguardError naming it (epochs and batch_size at least 1, finite
+    positive learning rate, ...).
     """
 
-    def __init__(self, schema: Schema | None = None, *, defense: str = "mixup", alpha: float = 1.0,
-                 lambda_mode: str = "batch", defense_params: dict[str, Any] | None = None, seed: int = 0,
+    #: the fewest training epochs a recipe may ask for (`calibration.Untrained` lowers it to 0)
+    min_epochs: ClassVar[int] = 1
+
+    def __init__(self, schema: Schema | None = None, *, defense: str = "mixup", alpha: float | None = None,
+                 lambda_mode: str | None = None, defense_params: dict[str, Any] | None = None, seed: int = 0,
                  threads: int | None = None, device: str = "cpu", rare_category_count: int = 5,
                  max_modes: int = 10, **train_options: Any) -> None:
         self.schema = schema
@@ -61,20 +86,58 @@ class Synthesizer:
         self.lambda_mode = lambda_mode
         self.defense_params = dict(defense_params or {})
         self.device = device
-        self.seed = int(seed)
+        self.seed = seed
         self.threads = threads
         self.rare_category_count = rare_category_count
         self.max_modes = max_modes
         try:
-            self.config = TrainConfig(**train_options)
-            unknown = sorted(set(self.defense_params) - set(defense_arguments(defense)))
-            if unknown:
-                raise ValueError(f"defence {defense!r} has no setting {unknown[0]!r} "
-                                 f"(it takes: {', '.join(defense_arguments(defense)) or 'none'})")
-            self._make_defense()
-            resolve_device(device)
+            self._validate_params(train_options)
         except (TypeError, ValueError) as err:
             raise SynthguardError(str(err)) from None
+
+    def _validate_params(self, train_options: dict[str, Any]) -> None:
+        """Check every setting (a ValueError names the first bad one) and resolve the defaults
+        that depend on the defence. The one place where a recipe's settings are validated."""
+        known = [f.name for f in fields(TrainConfig)]
+        unknown = sorted(set(train_options) - set(known))
+        if unknown:
+            raise ValueError(f"unknown training setting {unknown[0]!r} (one of {', '.join(known)})")
+        whole_setting("epochs", train_options.get("epochs", TrainConfig.epochs), self.min_epochs)
+        self.config = TrainConfig(**train_options)
+        accepted = defense_arguments(self.defense)  # an unknown defence is an error here
+        # mixup's own settings: resolved to their defaults for mixup, refused (unless left at the
+        # default) and recorded as None for a defence that does not use them
+        for name, default in (("alpha", 1.0), ("lambda_mode", "batch")):
+            value = getattr(self, name)
+            if name in accepted:
+                setattr(self, name, default if value is None else value)
+            elif value is None or (value == default and not isinstance(value, bool)):
+                setattr(self, name, None)
+            else:
+                raise ValueError(f"{name} applies only to the mixup defence, not to {self.defense!r} "
+                                 f"(got {name}={value!r})")
+        if self.alpha is not None:
+            alpha = self.alpha
+            if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not math.isfinite(alpha):
+                raise ValueError(f"mixup alpha must be a finite number, got {self.alpha!r}")
+            self.alpha = float(self.alpha)
+        own = sorted(set(self.defense_params) & {"alpha", "lambda_mode"})
+        if own:
+            raise ValueError(f"{own[0]} is a setting of its own, not one of the defence's settings")
+        unknown = sorted(set(self.defense_params) - set(accepted))
+        if unknown:
+            raise ValueError(f"defence {self.defense!r} has no setting {unknown[0]!r} "
+                             f"(it takes: {', '.join(accepted) or 'none'})")
+        self.seed = check_seed(self.seed)
+        threads = self.threads
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1):
+            raise ValueError(f"threads must be a whole number of at least 1 (or None), got {self.threads!r}")
+        for name in ("rare_category_count", "max_modes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+        self._make_defense()  # the defence checks its own settings (alpha > 0, partitions, ...)
+        resolve_device(self.device)
 
     # ---- parameters ----------------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
@@ -87,36 +150,46 @@ class Synthesizer:
     def clone(self, **overrides: Any) -> Synthesizer:
         """An unfitted synthesizer with the same recipe (and schema), some parameters replaced."""
         params = {**self.get_params(), "threads": self.threads, **overrides}
-        return Synthesizer(self.schema, **params)
+        if params["defense"] != self.defense:  # mixup's own settings do not carry to another defence
+            params.update({name: overrides.get(name) for name in ("alpha", "lambda_mode")})
+        return type(self)(self.schema, **params)
 
     def _make_defense(self):  # noqa: ANN202 - small factory
         return make_defense(self.defense, alpha=self.alpha, lambda_mode=self.lambda_mode, **self.defense_params)
 
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, data: pd.DataFrame, on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-            source: str = "data") -> Synthesizer:
-        """Fit on a raw frame (text cells are parsed by the schema). Returns self."""
+            source: str = "data", on_column: ColumnProgress | None = None) -> Synthesizer:
+        """Fit on a raw frame, the whole training table (text cells are parsed by the schema; a
+        condition column holding fewer than two classes is refused). Returns self.
+        `on_column(done, total, column)` reports the encoder's fit, column by column."""
         if self.schema is None:
             warnings.warn("no schema given: inferring one from the data (review it with `synthguard schema infer`)",
                           SynthguardWarning, stacklevel=2)
             self.schema = Schema.infer(data)
-        frame = self.schema.parse(data, source)
-        self.fit_parsed(frame, self.schema.resolve(list(data.columns), source), on_epoch)
+        resolved = self.schema.resolve(list(data.columns), source)
+        _check_something_to_model(resolved, source)  # before the parse: a one-line answer, not a list
+        frame = self.schema.parse(data, source, whole=True)
+        self.fit_parsed(frame, resolved, on_epoch, on_column=on_column)
         return self
 
     def fit_parsed(self, frame: pd.DataFrame, resolved: Schema,
-                   on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> Synthesizer:
-        """Fit on a frame already parsed by `resolved` (the audit reuses one parse for all shadows)."""
+                   on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+                   on_column: ColumnProgress | None = None) -> Synthesizer:
+        """Fit on a frame already parsed by `resolved` (the audit reuses one parse for all shadows).
+        `on_column(done, total, column)` reports the encoder's fit, column by column."""
         if len(frame) < 2:
             raise SynthguardError(f"need at least 2 rows to fit, got {len(frame)}")
         encoder_seed, train_seed = self._start_fit(resolved)
-        self.encoder_.fit(frame, seed=encoder_seed)
+        self.encoder_.fit(frame, seed=encoder_seed, progress=on_column)
         x, cond = self.encoder_.transform(frame, seed=encoder_seed)
         return self._fit_encoded(x, cond, train_seed, on_epoch)
 
     def _start_fit(self, resolved: Schema) -> tuple[int, int]:
         """A fresh, unfitted encoder for `resolved`; returns the (encoder, training) seeds. The two
-        halves of `fit_parsed`, apart, let `synthguard.streaming` encode a file batch by batch."""
+        halves of `fit_parsed`, apart, let `synthguard.streaming` encode a file batch by batch.
+        A schema that leaves nothing to model is refused here, so on both paths."""
+        _check_something_to_model(resolved)
         encoder_seed, train_seed, self._sample_seed = (int(s) for s in np.random.SeedSequence(self.seed).generate_state(3))
         self.schema_ = resolved
         self.encoder_ = self._make_encoder(resolved)
@@ -179,48 +252,72 @@ class Synthesizer:
 
     # ---- sampling ------------------------------------------------------------------------------
     def condition_slots(self, n: int, condition: Any = None, seed: int | None = None) -> np.ndarray:
-        """Condition slot per row: the given label, or drawn with the training frequencies."""
+        """Condition slot per row: the given label, or drawn with the training frequencies (a
+        model without a condition column has the one slot 0, an empty label)."""
+        chunks = list(self._slot_chunks(n, condition, seed))
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+
+    def _slot_chunks(self, n: int, condition: Any, seed: int | None) -> Iterator[np.ndarray]:
+        """`condition_slots(n, ...)` in `_SAMPLE_CHUNK` pieces, from one random stream (drawing it
+        piece by piece gives the same slots): memory bounded by a chunk, not by n."""
         enc = self.encoder_
+        if enc.condition is None and condition is not None:
+            raise SynthguardError("this model has no condition column, so a condition cannot be given")
+        fixed = None
         if enc.condition is None:
-            if condition is not None:
-                raise SynthguardError("this model has no condition column, so --condition cannot be used")
-            return np.zeros(n, dtype=np.int64)
-        if condition is not None:
+            fixed = 0
+        elif condition is not None:
             try:
-                return np.full(n, enc.condition_slot(condition), dtype=np.int64)
+                fixed = enc.condition_slot(condition)
             except ValueError as err:
                 raise SynthguardError(str(err)) from None
-        rng = np.random.default_rng(self._seed_for(seed, 1))
-        return rng.choice(enc.cond_dim, size=n, p=enc.condition_frequencies)
+        rng = np.random.default_rng(self._seed_for(seed, 1)) if fixed is None else None
+        for start in range(0, n, _SAMPLE_CHUNK):
+            size = min(_SAMPLE_CHUNK, n - start)
+            if rng is None:
+                yield np.full(size, fixed, dtype=np.int64)
+            else:
+                yield rng.choice(enc.cond_dim, size=size, p=enc.condition_frequencies)
 
     def _seed_for(self, seed: int | None, *stream: int) -> int:
-        base = self._sample_seed if seed is None else int(seed)
+        if seed is None:
+            base = self._sample_seed
+        else:
+            try:
+                base = check_seed(seed, "the sampling seed")
+            except ValueError as err:
+                raise SynthguardError(str(err)) from None
         return int(np.random.SeedSequence([base, *stream]).generate_state(1)[0])
 
     def generate_encoded(self, slots: np.ndarray, seed: int | None = None, mode: str = "hard") -> np.ndarray:
         """Generator output for the given condition slots, in encoded space (hard or soft)."""
         self._check_fitted()
         out = np.empty((len(slots), self.encoder_.dim), dtype=np.float32)
-        for start, block in self._encoded_chunks(slots, seed, mode):
+        pieces = (slots[start:start + _SAMPLE_CHUNK] for start in range(0, len(slots), _SAMPLE_CHUNK))
+        for start, _, block in self._encoded_chunks(pieces, seed, mode):
             out[start:start + len(block)] = block
         return out
 
-    def _encoded_chunks(self, slots: np.ndarray, seed: int | None, mode: str) -> Iterator[tuple[int, np.ndarray]]:
-        """(first row, generator output) per `_SAMPLE_CHUNK` rows. One seeded torch stream runs
-        through all chunks (its state is carried from chunk to chunk, and restored around each so
-        that whatever runs between chunks neither disturbs it nor is disturbed)."""
+    def _encoded_chunks(self, slot_chunks: Iterable[np.ndarray], seed: int | None, mode: str
+                        ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(first row, slots, generator output) per chunk of at most `_SAMPLE_CHUNK` slots. One
+        seeded torch stream runs through all chunks (its state is carried from chunk to chunk, and
+        restored around each so that whatever runs between chunks neither disturbs it nor is
+        disturbed)."""
         eye = torch.eye(max(self.encoder_.cond_dim, 1))[:, : self.encoder_.cond_dim]
         state = None
-        for start in range(0, len(slots), _SAMPLE_CHUNK):
+        start = 0
+        for slots in slot_chunks:
             with seeded_torch(self._seed_for(seed, 2), self.threads), torch.no_grad():
                 if state is not None:
                     torch.set_rng_state(state)
-                idx = torch.as_tensor(slots[start:start + _SAMPLE_CHUNK])
+                idx = torch.as_tensor(slots)
                 z = torch.randn(len(idx), self.config.z_dim)
                 raw = self.gan_.generator(z, eye[idx])
                 block = self.gan_.heads(raw, mode).numpy()
                 state = torch.get_rng_state()
-            yield start, block
+            yield start, slots, block
+            start += len(slots)
 
     def sample(self, n: int, condition: Any = None, seed: int | None = None, typed: bool = False) -> pd.DataFrame:
         """Draw `n` synthetic rows; `condition` fixes the condition column's label.
@@ -236,15 +333,17 @@ class Synthesizer:
         (`synthguard.streaming.sample_to_file` writes them as they come). Concatenated, the
         chunks are `sample(n, condition, seed, typed)`."""
         self._check_fitted()
-        if not isinstance(n, (int, np.integer)) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise SynthguardError(f"the number of rows to sample must be a positive integer, got {n}")
-        slots = self.condition_slots(int(n), condition, seed)  # n integers: small beside the rows
-        for start, x in self._encoded_chunks(slots, seed, "hard"):
+        if seed is not None:
+            self._seed_for(seed)  # a bad seed is refused before the first row, not at it
+        # slots are drawn a chunk at a time too: n itself never sizes an allocation
+        for start, slots, x in self._encoded_chunks(self._slot_chunks(int(n), condition, seed), seed, "hard"):
             # each chunk decodes with its own seed (the first with the one a single draw always
             # used): no decoding state passes between chunks, and sample(k * _SAMPLE_CHUNK) is
             # the start of every longer draw with the same seed
             chunk_seed = self._seed_for(seed, 3) if start == 0 else self._seed_for(seed, 3, start // _SAMPLE_CHUNK)
-            rows = self.encoder_.inverse_transform(x, slots[start:start + len(x)], seed=chunk_seed)
+            rows = self.encoder_.inverse_transform(x, slots, seed=chunk_seed)
             rows.index = pd.RangeIndex(start, start + len(rows))
             yield rows if typed else self.schema_.format(rows)
 
@@ -319,6 +418,9 @@ class Synthesizer:
         expected = {"schema.yaml", "encoder.json", "generator.safetensors", "critic.safetensors"}
         if manifest.get("kind") not in KINDS.values() or set(parts) != expected:
             raise ModelFileError(f"{path}: not a synthguard model of a kind this version reads")
+        epochs = manifest.get("params", {}).get("epochs") if isinstance(manifest.get("params"), dict) else None
+        if isinstance(epochs, int) and epochs == 0 < cls.min_epochs:
+            raise ModelFileError(f"{path}: an untrained model (0 epochs); fit it again with at least 1 epoch")
         try:
             schema = Schema.from_yaml(parts["schema.yaml"].decode())
             # a model trained on a GPU loads (and samples) on the CPU of a machine without one
@@ -341,8 +443,18 @@ class Synthesizer:
         return synth
 
 
+def _check_something_to_model(resolved: Schema, source: str | None = None) -> None:
+    """Refuse a resolved schema that leaves no column to model (every one an id or sensitive):
+    a model of nothing would still be written and sampled."""
+    if resolved.modelled_columns:
+        return
+    where = f"{source}: " if source else ""
+    raise SynthguardError(f"{where}nothing to model: every one of the {len(resolved.columns)} column(s) is an id "
+                          "or sensitive in the schema (give at least one column a modelled type)")
+
+
 def _contiguous(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous() for k, v in state.items()}
 
 
-__all__ = ["Synthesizer"]
+__all__ = ["MAX_SEED", "Synthesizer", "check_seed"]

@@ -172,3 +172,86 @@ def test_fit_refuses_a_missing_output_directory_before_training(tmp_path, ofp_cs
 def test_usage_errors_are_exit_code_2(tmp_path, ofp_csv):
     assert invoke("fit", ofp_csv).exit_code == 2  # -o is required
     assert invoke("sample").exit_code == 2
+
+
+# ---- version, help and option values -------------------------------------------------------------
+def test_version_prints_the_package_version():
+    import synthguard
+
+    result = invoke("--version")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"synthguard {synthguard.__version__}"
+
+
+def help_text(*command):
+    """The help of a command as one line: rich's box edges, colours and line wrapping removed."""
+    import re
+
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0, result.output
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    return " ".join(" ".join(line.strip().strip("│").split()) for line in plain.splitlines())
+
+
+def test_release_help_shows_the_defaults():
+    text = help_text("release")
+    assert "[default: mixup]" in text  # --defense
+    assert "[default: 0]" in text  # --seed
+    assert "default: the policy's" in text  # --shadows, --targets, --threat-model
+
+
+def test_every_option_without_a_shown_default_describes_it():
+    import typer
+    from typer.core import TyperOption
+
+    def commands(command, path=()):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():  # a group: its commands too
+            yield from commands(sub, (*path, name))
+
+    undescribed, checked = [], 0
+    for path, command in commands(typer.main.get_command(app)):
+        for param in command.params:
+            if not isinstance(param, TyperOption) or param.is_flag or param.required:
+                continue
+            checked += 1
+            shown = param.default is not None and param.show_default is not False
+            help_ = (param.help or "").lower()
+            if not shown and "default" not in help_ and "if omitted" not in help_:
+                undescribed.append(f"{' '.join(path)} {param.opts[0]}")
+    assert checked > 50 and not undescribed, undescribed
+
+
+def test_option_choices_are_the_librarys():
+    from typing import get_args
+
+    from synthguard import cli
+    from synthguard.audit import THREAT_MODELS
+    from synthguard.gan.trainer import TrainConfig
+    from synthguard.images import IMAGE_TRAIN_DEFAULTS
+    from synthguard.parallel import BACKENDS
+
+    assert get_args(cli.ThreatModel) == THREAT_MODELS
+    assert get_args(cli.Backend) == BACKENDS
+    assert (cli.TABLE_EPOCHS, cli.TABLE_BATCH) == (TrainConfig.epochs, TrainConfig.batch_size)
+    assert (cli.IMAGE_EPOCHS, cli.IMAGE_BATCH) == (IMAGE_TRAIN_DEFAULTS["epochs"], IMAGE_TRAIN_DEFAULTS["batch_size"])
+
+
+@pytest.mark.parametrize("args, option", [
+    (["fit", "{data}", "-o", "{out}/m.sgm", "--defense", "nosuch"], "--defense"),
+    (["audit", "{data}", "--defense", "nosuch"], "--defense"),
+    (["audit", "{data}", "--threat-model", "nosuch"], "--threat-model"),
+    (["audit", "{data}", "--backend", "nosuch"], "--backend"),
+    (["release", "{data}", "-o", "{out}/r", "--threat-model", "nosuch"], "--threat-model"),
+    (["release", "{data}", "-o", "{out}/r", "--format", "xls"], "--format"),
+    (["release", "{data}", "-o", "{out}/r", "--backend", "nosuch"], "--backend"),
+    (["experiment", "{data}", "-o", "{out}/e", "--defenses", "none,nosuch"], "--defenses"),
+])
+def test_a_bad_option_value_is_a_usage_error_before_any_work(tmp_path, args, option):
+    # the data file does not exist: reading it first would be exit 1, not 2
+    data = tmp_path / "missing.csv"
+    result = invoke(*(a.format(data=data, out=tmp_path) for a in args))
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}'" in " ".join(result.stderr.split()), result.stderr
+    assert "nosuch" in result.stderr or "xls" in result.stderr
+    assert list(tmp_path.iterdir()) == []

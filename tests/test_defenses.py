@@ -36,8 +36,8 @@ def test_baseline_trains_samples_and_keeps_the_schema(baseline, ofp_schema):
     synth, raw = baseline
     assert len(synth.gan_.history) == TINY["epochs"]
     assert np.isfinite([h["loss_d"] for h in synth.gan_.history]).all()
-    # an epoch with fewer than n_critic critic steps has no generator step (loss_g NaN); 3 have some
-    assert np.isfinite([h["loss_g"] for h in synth.gan_.history]).any()
+    # an epoch without a generator step reports the last generator loss (None before the first)
+    assert any(h["loss_g"] is not None and np.isfinite(h["loss_g"]) for h in synth.gan_.history)
     rows = synth.sample(200, seed=1)
     assert list(rows.columns) == list(raw.columns) and len(rows) == 200
     parsed = ofp_schema.parse(rows)  # raises if a value leaves its declared domain

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from synthguard.attacks.lira import lira_scores
 from synthguard.cli import app
+from synthguard.errors import SynthguardError
 from synthguard.experiment import ExperimentConfig, render_markdown, run_experiment, write_experiment
 
 from .conftest import TINY
@@ -105,8 +106,10 @@ def test_cli_runs_an_experiment_with_per_defence_settings(ofp_csv, tmp_path):
     assert bad.exit_code == 1 and "DEFENCE.KEY=VALUE" in bad.output
 
 
-def test_unknown_defence_is_a_one_line_error(ofp_csv, tmp_path):
+def test_unknown_defence_is_a_usage_error(ofp_csv, tmp_path):
     result = CliRunner().invoke(app, ["experiment", str(ofp_csv), "-s", "schemas/ofp.yaml", "-o",
                                       str(tmp_path / "r"), "--defenses", "none,dpsgd", "--quiet"])
-    assert result.exit_code == 1 and "unknown defence 'dpsgd'" in result.output
+    assert result.exit_code == 2 and "'dpsgd' is not one of" in " ".join(result.output.split())
     assert not (tmp_path / "r").exists()
+    with pytest.raises(SynthguardError, match="unknown defence 'dpsgd'"):  # the API refuses it too
+        ExperimentConfig(defenses=("none", "dpsgd"))

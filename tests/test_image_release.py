@@ -39,8 +39,9 @@ def test_schema_infer_proposes_an_image_schema(tmp_path):
 
 def test_image_release_passes_or_is_refused_by_the_policy(tmp_path):
     lenient = tmp_path / "lenient.yaml"
-    lenient.write_text("format_version: 1\nprivacy: {max_auc: 0.8, max_tpr_at_1pct_fpr: 0.6, "
-                       "max_tpr_at_01pct_fpr: 0.6}\nutility: {min_tstr_accuracy_ratio: 0.05}\n")
+    lenient.write_text("format_version: 1\naudit: {shadows: 4, targets: 60}\nprivacy: {max_auc: 0.8, "
+                       "max_tpr_at_1pct_fpr: 0.6, max_tpr_at_01pct_fpr: 0.6}\n"
+                       "utility: {min_tstr_accuracy_ratio: 0.05, min_tstr_auc_lift: null}\n")
     out = tmp_path / "rel"
     result = invoke("release", "digits", "-p", lenient, "-o", out, "--epochs", "3", *SMALL_AUDIT)
     assert result.exit_code == 0, result.output
@@ -51,7 +52,7 @@ def test_image_release_passes_or_is_refused_by_the_policy(tmp_path):
     html = (out / "report.html").read_text()
     assert 'data-decision="released"' in html and 'id="fig-samples' in html
     strict = tmp_path / "strict.yaml"
-    strict.write_text("format_version: 1\nprivacy: {max_auc: 0.5}\n")
+    strict.write_text(lenient.read_text().replace("min_tstr_accuracy_ratio: 0.05", "min_tstr_accuracy_ratio: 1.5"))
     refused = invoke("release", "digits", "-p", strict, "-o", tmp_path / "rel2", "--epochs", "3", *SMALL_AUDIT)
     assert refused.exit_code == 3
     assert not list((tmp_path / "rel2").glob("synthetic*")) and not list((tmp_path / "rel2").glob("samples*"))

@@ -103,7 +103,7 @@ def test_bad_folders_are_one_line_input_errors(tmp_path, setup, message):
 
 def test_mixed_sizes_are_fine_with_size(tmp_path):
     _png(tmp_path / "in" / "a" / "1.png")
-    _png(tmp_path / "in" / "a" / "2.png", size=(20, 16))
+    _png(tmp_path / "in" / "b" / "2.png", size=(20, 16))
     frame, schema = load_images(tmp_path / "in", size=(8, 12))
     assert schema.image == ImageShape(8, 12, 1) and len(frame) == 2
 

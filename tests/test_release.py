@@ -22,12 +22,24 @@ from tests.conftest import OFP_SCHEMA, ROOT
 runner = CliRunner()
 SMALL = ["--epochs", "30", "--batch-size", "64", "--shadows", "4", "--targets", "60", "--workers", "1"]
 
-# Limits a small audit (4 shadows x 60 records: 120 non-member scores) can resolve; the default
-# policy's TPR@0.1% FPR limit needs 1000 non-member scores and would refuse any audit this small.
+# A policy whose audit is this small (4 shadows x 60 records: 120 non-member scores) and whose
+# limits that audit can resolve (synthguard.sizing); the default policy's limits need thousands of
+# non-member scores and its audit 16 shadows, which the command line may not lower.
 LENIENT = """format_version: 1
+audit: {shadows: 4, targets: 60}
 privacy: {max_auc: 0.75, max_tpr_at_1pct_fpr: 0.5, max_tpr_at_01pct_fpr: 0.5}
-utility: {min_quality: 0.5, max_dwp_mae: 0.2, max_dwpre_gap: 0.5, min_tstr_accuracy_ratio: 0.5}
+utility: {min_quality: 0.5, max_dwp_mae: 0.2, max_dwpre_gap: 0.5, min_tstr_accuracy_ratio: 0.5, min_tstr_auc_lift: null}
 """
+LENIENT_POLICY = Policy.from_dict({"audit": {"shadows": 4, "targets": 100},
+                                   "privacy": {"max_auc": 0.75, "max_tpr_at_1pct_fpr": 0.5,
+                                               "max_tpr_at_01pct_fpr": 0.5}})
+
+
+@pytest.fixture()
+def lenient(tmp_path):
+    path = tmp_path / "lenient.yaml"
+    path.write_text(LENIENT)
+    return path
 
 
 @pytest.fixture()
@@ -41,9 +53,8 @@ def written_rows_anywhere(root):
     return [p for p in root.rglob("*") if p.suffix in (".parquet", ".csv") and p.name.startswith("synth")]
 
 
-def test_a_passing_release_writes_data_passport_and_report(tmp_path, ofp400):
-    policy = tmp_path / "lenient.yaml"
-    policy.write_text(LENIENT)
+def test_a_passing_release_writes_data_passport_and_report(tmp_path, ofp400, lenient):
+    policy = lenient
     out = tmp_path / "rel"
     result = runner.invoke(app, ["release", str(ofp400), "-s", str(OFP_SCHEMA), "-p", str(policy), "-o", str(out),
                                  "--seed", "1", *SMALL])
@@ -62,31 +73,72 @@ def test_a_passing_release_writes_data_passport_and_report(tmp_path, ofp400):
     assert all(c["passed"] for c in passport["checks"]) and len(passport["checks"]) >= 20
     assert {"torch", "numpy", "sdmetrics"} <= set(passport["versions"])
     assert passport["recipe"]["defense"] == "mixup" and passport["recipe"]["epochs"] == 30
+    assert passport["audit_size"]["ran"]["shadows"] == passport["audit_size"]["required_by_policy"]["shadows"] == 4
+    assert passport["error_rates"]["false_release_bound"] == 0.025
+    assert passport["inputs"]["data"]["path"] == str(ofp400)
     html = (out / "report.html").read_text()
     assert 'data-decision="released"' in html and html.count("data:image/png;base64,") >= 3
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
 
 
-def test_a_policy_that_cannot_be_met_refuses_and_writes_no_rows(tmp_path, ofp400):
+def test_a_failing_check_refuses_and_writes_no_rows(tmp_path, ofp400, lenient):
     policy = tmp_path / "strict.yaml"
-    policy.write_text("format_version: 1\nprivacy: {max_auc: 0.5}\n")
+    policy.write_text(lenient.read_text().replace("min_quality: 0.5", "min_quality: 0.99"))
     out = tmp_path / "rel"
     result = runner.invoke(app, ["release", str(ofp400), "-s", str(OFP_SCHEMA), "-p", str(policy), "-o", str(out),
                                  "--format", "csv", *SMALL, "--epochs", "5"])
     assert result.exit_code == 3, result.output
-    assert "refused:" in result.stderr and "AUC, upper 95% bound" in result.stderr
+    assert "refused:" in result.stderr and "sdmetrics quality score" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["dwp.png", "dwpre.png", "release.json", "report.html", "roc.png"]
     assert written_rows_anywhere(tmp_path) == []
     passport = json.loads((out / "release.json").read_text())
     assert passport["decision"] == "refused" and passport["output"] is None
-    assert any("AUC" in name for name in passport["verdict"]["failed"])
+    assert "sdmetrics quality score" in passport["verdict"]["failed"]
     failed = [c for c in passport["checks"] if not c["passed"]]
     assert all(c["advice"] for c in failed)
     assert 'data-decision="refused"' in (out / "report.html").read_text()
 
 
+def test_a_limit_the_table_cannot_resolve_is_refused_before_training(tmp_path, ofp400, lenient):
+    policy = tmp_path / "tight.yaml"
+    policy.write_text(lenient.read_text().replace("max_auc: 0.75", "max_auc: 0.51"))
+    out = tmp_path / "rel"
+    result = runner.invoke(app, ["release", str(ofp400), "-s", str(OFP_SCHEMA), "-p", str(policy), "-o", str(out),
+                                 *SMALL, "--epochs", "100000"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot be resolved" in lines[0] and "shadow models" in lines[0], lines
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("extra", "fragment"), [
+    (["--shadows", "8"], "8 shadow models, the policy requires at least 16"),
+    (["--targets", "100"], "100 audited records, the policy requires at least 500"),
+    (["--threat-model", "data"], "threat model 'data' is weaker than the policy's 'critic'"),
+])
+def test_settings_weaker_than_the_policy_are_refused_before_training(tmp_path, ofp400, extra, fragment):
+    out = tmp_path / "rel"
+    # 100,000 epochs would take hours: the refusal must come first
+    result = runner.invoke(app, ["release", str(ofp400), "-s", str(OFP_SCHEMA), "-o", str(out), "--epochs", "100000",
+                                 *extra])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and fragment in lines[0] and "floor" in lines[0], lines
+    assert not out.exists()
+
+
+def test_settings_stronger_than_the_policy_are_kept_and_recorded(tmp_path, ofp_full, ofp_schema):
+    outcome = release(ofp_full.iloc[:400], ofp_schema, tmp_path / "rel", policy=LENIENT_POLICY,
+                      recipe=Memoriser(ofp_schema),
+                      audit_options={"n_shadows": 6, "n_targets": 120, "workers": 1, "synthetic_rows": 500})
+    size = outcome.passport["audit_size"]
+    assert size["required_by_policy"]["shadows"] == 4 and size["ran"]["shadows"] == 6
+    assert size["required_by_policy"]["targets"] == 100 and size["ran"]["targets"] == 120
+
+
 def test_the_memoriser_is_refused(tmp_path, ofp_full, ofp_schema):
     outcome = release(ofp_full.iloc[:400], ofp_schema, tmp_path / "rel", recipe=Memoriser(ofp_schema),
+                      policy=LENIENT_POLICY,
                       audit_options={"n_shadows": 4, "n_targets": 100, "workers": 1, "synthetic_rows": 2000})
     assert not outcome.passed
     failed = " ".join(c.name for c in outcome.verdict.failed)
@@ -126,10 +178,10 @@ def test_an_existing_release_folder_is_not_overwritten(tmp_path, ofp400):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_killing_a_release_leaves_no_partial_output(tmp_path, ofp400, sig):
+def test_killing_a_release_leaves_no_partial_output(tmp_path, ofp400, lenient, sig):
     out = tmp_path / "rel"
     command = [sys.executable, "-m", "synthguard.cli", "release", str(ofp400), "-s", str(OFP_SCHEMA), "-o", str(out),
-               "--epochs", "2000", "--shadows", "4", "--workers", "1", "--quiet"]
+               "-p", str(lenient), "--epochs", "2000", "--workers", "1", "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(8)  # well into training the release model
@@ -138,4 +190,4 @@ def test_killing_a_release_leaves_no_partial_output(tmp_path, ofp400, sig):
     process.wait(timeout=60)
     assert process.returncode != 0
     assert not out.exists()
-    assert list(tmp_path.iterdir()) == [ofp400]  # no staging folder, no temp file
+    assert sorted(tmp_path.iterdir()) == sorted([ofp400, lenient])  # no staging folder, no temp file

@@ -146,7 +146,7 @@ def test_mixup_interpolates_records_and_labels_with_one_lambda_per_batch():
 
 
 def test_bad_parameters_are_user_errors(ofp_schema):
-    with pytest.raises(SynthguardError, match="epochs must be at least 0"):
+    with pytest.raises(SynthguardError, match="epochs must be at least 1"):
         Synthesizer(ofp_schema, epochs=-1)
     with pytest.raises(SynthguardError, match="batch_size must be at least 1"):
         Synthesizer(ofp_schema, batch_size=0)

@@ -3,6 +3,10 @@
 `Memoriser` is the worst possible generator: it emits its training rows, and its "critic" scores a
 record by closeness to them. Every audit must catch it (the release gate must refuse it); if an
 audit does not, its attacks or their score directions are broken.
+
+`Untrained` is the opposite end: the Synthesizer recipe with no training step at all (a
+`Synthesizer` refuses fewer than 1 epoch). Its models never saw their members, so every attack
+on it must be at chance; if one is not, the audit's protocol leaks the labels.
 """
 
 from __future__ import annotations
@@ -13,8 +17,22 @@ import numpy as np
 import pandas as pd
 
 from ..schema import Schema
+from ..synthesizer import Synthesizer
 from ..utility.features import fit_features
 from .ganleaks import nearest_distance
+
+
+class Untrained(Synthesizer):
+    """A `Synthesizer` recipe whose networks are built from the seed and never trained (0 epochs);
+    for calibrating audits only, never for a release."""
+
+    min_epochs = 0
+
+    def __init__(self, schema: Schema | None = None, **params: Any) -> None:
+        super().__init__(schema, **{**params, "epochs": 0})
+
+    def describe_defense(self) -> dict[str, Any]:
+        return {"name": "untrained (no training step)"}
 
 
 class Memoriser:

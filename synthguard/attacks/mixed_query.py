@@ -1,4 +1,5 @@
-"""Ji et al.'s adaptive mixed-query attack on mixup-trained conditional GANs (methods.md 3.4).
+"""Ji et al.'s adaptive mixed-query attack on mixup-trained conditional GANs (INFOCOM 2023, the
+adaptive attacks; official code ji-zhe/MixupTraining, attack/mix_comem_attack*.py).
 
 A mixup-trained critic never sees a real record on its own, only interpolations of two records
 and their labels. The adaptive attacker therefore queries the critic where it was trained: for a
@@ -7,7 +8,8 @@ pair of candidates (a, b) and lam in {0.2, 0.5, 0.8},
     x_q = lam x_a + (1 - lam) x_b,    c_q = lam c_a + (1 - lam) c_b      (encoded space)
     s(a, b) = mean over lam of [ D(x_q, c_q) - (1/m) sum_j D(G(z_j, c_q), c_q) ]
 
-The second term is the calibration of Ji et al.'s LiRA statistic (methods.md 3.1) at the mixed
+The second term is the calibration of Ji et al.'s LiRA statistic ("Ratio", their adaptation of
+Carlini et al. 2022 (LiRA) to the WGAN critic; ji-zhe/MixupTraining, attack/firstPrinciple) at the mixed
 label. The sign is flipped from the paper so that HIGHER = member, like every synthguard statistic.
 The fakes use the head mode the model was trained with, so they look like what its critic saw.
 Both networks run in eval mode (their previous modes are restored), and no weight changes.

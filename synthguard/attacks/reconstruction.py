@@ -1,11 +1,13 @@
-"""GAN-Leaks reconstruction attacks (Chen et al., CCS 2020; methods.md 5.2 and 3.2).
+"""GAN-Leaks reconstruction attacks (GAN-Leaks, Chen et al., CCS 2020: the white-box and partial
+black-box settings), and their statistic for LiRA (Carlini et al. 2022) under the generator threat model.
 
 A record the generator can reproduce closely was likely a member. The attacker looks for the
 latent code that best reproduces the record under its own label c and takes the distance left:
 
     L(x, z) = mean((heads(G(z, c), "softmax") - x)^2) + lambda3 * (||z||^2 - z_dim)^2,  lambda3 = 1e-3
 
-in the model's encoded space (no LPIPS term: tables have no perceptual metric, methods.md 5.2.4).
+in the model's encoded space (no LPIPS term: tables have no perceptual metric; GAN-Leaks's objective
+is lambda1 * L2 + lambda2 * LPIPS + lambda3 * the shell term, and here lambda2 = 0).
 The second term keeps z on the Gaussian shell, where G was trained. The membership loss is the
 first term at the z found; lower = more member-like.
 
@@ -61,7 +63,8 @@ def reconstruction_loss(model: Any, frame: pd.DataFrame, *, method: str = "lbfgs
         method: `lbfgs` (white-box), `powell` (partial black-box) or `nn` (initialisation only).
         n_init: size of the shared bank of random codes the search starts from.
         steps: L-BFGS iterations (default 50) or Powell's `maxiter` (default 10).
-        seed: seeds the code bank; use the same seed for every shadow model (methods.md 3.2).
+        seed: seeds the code bank; use the same seed for every shadow model (LiRA compares one
+            record's loss across models, so their searches must start alike).
 
     Note that `model.encode` samples each continuous value's mixture mode with a fixed seed over
     the frame, so a row is encoded the same way only within the same frame.
@@ -100,7 +103,8 @@ def reconstruction_loss_encoded(model: Any, x: np.ndarray, cond: np.ndarray, *, 
 
 def log_reconstruction_statistic(loss: np.ndarray) -> np.ndarray:
     """-log(loss + 1e-8): higher = more member-like. The log brings the skewed, positive loss
-    closer to the Gaussian that LiRA fits per record (the generator threat model, methods.md 3.2)."""
+    closer to the Gaussian that LiRA (Carlini et al. 2022) fits per record, under the generator threat
+    model."""
     return -np.log(np.asarray(loss, dtype=np.float64) + 1e-8)
 
 
@@ -138,7 +142,10 @@ def _nn_init(gan: Any, x: torch.Tensor, c: torch.Tensor, z_dim: int, n_init: int
     start does not depend on its position or on which other rows are attacked."""
     bank = torch.randn(n_init, z_dim, generator=torch.Generator().manual_seed(int(seed)))
     best = torch.empty(len(x), z_dim)
-    labels, inverse = torch.unique(c, dim=0, return_inverse=True)
+    if c.shape[1]:
+        labels, inverse = torch.unique(c, dim=0, return_inverse=True)
+    else:  # no condition column: every record has the one (empty) label
+        labels, inverse = c.new_zeros((1, 0)), torch.zeros(len(x), dtype=torch.int64)
     with torch.no_grad():
         for k, label in enumerate(labels):
             rows = torch.nonzero(inverse == k).squeeze(1)

@@ -28,6 +28,7 @@ __all__ = [
     "precision_at_n",
     "roc_points",
     "summarize",
+    "summarize_matrix",
     "tpr_at_fpr",
 ]
 
@@ -243,6 +244,11 @@ class RocSummary:
     precision_at_n: float
     confidence: float = 0.95
     n_bootstrap: int = 1000
+    #: how the intervals were resampled: "records" (cluster bootstrap over target records),
+    #: "records + models" (records, widened by the victims' spread) or "stratified" (scores one by one)
+    resampling: str = "stratified"
+    n_records: int = 0     # independent records behind the scores (0: not clustered)
+    n_models: int = 0      # victim models resampled (0: not resampled)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form; FPR keys become strings such as ``"0.001"``."""
@@ -258,6 +264,9 @@ class RocSummary:
             "precision_at_n": float(self.precision_at_n),
             "confidence": float(self.confidence),
             "n_bootstrap": int(self.n_bootstrap),
+            "resampling": self.resampling,
+            "n_records": int(self.n_records),
+            "n_models": int(self.n_models),
         }
 
     @classmethod
@@ -276,7 +285,92 @@ class RocSummary:
             precision_at_n=float(data["precision_at_n"]),
             confidence=float(data.get("confidence", 0.95)),
             n_bootstrap=int(data.get("n_bootstrap", 1000)),
+            resampling=str(data.get("resampling", "stratified")),
+            n_records=int(data.get("n_records", 0)),
+            n_models=int(data.get("n_models", 0)),
         )
+
+
+def _cluster_ids(labels: ArrayLike | None, n: int, what: str) -> tuple[NDArray[np.intp], int] | None:
+    """Dense 0..c-1 ids for a per-score label array (records or models), or None."""
+    if labels is None:
+        return None
+    raw = np.asarray(labels)
+    if raw.shape != (n,):
+        raise ValueError(f"{what} must give one label per score ({n}), got shape {raw.shape}")
+    _, ids = np.unique(raw, return_inverse=True)
+    ids = ids.reshape(-1).astype(np.intp)
+    return ids, int(ids.max()) + 1
+
+
+def _unit_counts(ids: NDArray[np.intp], n_units: int, groups: NDArray[np.intp], n_groups: int) -> Any:
+    """Sparse (groups x units) matrix: how many scores of each cluster fall in each score group."""
+    from scipy.sparse import csr_matrix
+
+    return csr_matrix((np.ones(ids.size, dtype=np.int64), (groups, ids)), shape=(n_groups, n_units))
+
+
+def _multiplicities(rng: np.random.Generator, rows: int, n_units: int) -> NDArray[np.int64]:
+    """How often each of `n_units` clusters is drawn in each of `rows` resamples of size n_units."""
+    draws = rng.integers(0, n_units, size=(rows, n_units))
+    offsets = (np.arange(rows, dtype=np.int64) * n_units)[:, None]
+    return np.bincount((draws + offsets).ravel(), minlength=rows * n_units).reshape(rows, n_units)
+
+
+def _bootstrap_rows(gm: NDArray[np.intp], gn: NDArray[np.intp], g: int, rows: int, rng: np.random.Generator,
+                    clusters: tuple[Any, Any, int] | None) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Member and non-member count rows for `rows` resamples: scores one by one, members and
+    non-members drawn separately (stratified), or whole clusters (every score of a drawn cluster
+    counts as often as the cluster is drawn)."""
+    if clusters is None:
+        bm = _counts(gm[rng.integers(0, gm.size, size=(rows, gm.size))], g)
+        bn = _counts(gn[rng.integers(0, gn.size, size=(rows, gn.size))], g)
+        return bm, bn
+    members, nonmembers, n_units = clusters
+    weight = _multiplicities(rng, rows, n_units).T
+    return np.asarray(members @ weight).T, np.asarray(nonmembers @ weight).T
+
+
+def _bootstrap(gm: NDArray[np.intp], gn: NDArray[np.intp], g: int, member_mask: NDArray[np.bool_],
+               clusters: tuple[NDArray[np.intp], int] | None, n_bootstrap: int, fprs: list[float],
+               rng: np.random.Generator) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(AUC, TPR per FPR) of `n_bootstrap` resamples; a resample without a member or a non-member
+    (possible when whole clusters are drawn) is drawn again."""
+    boot_auc = np.empty(n_bootstrap)
+    boot_tpr = np.empty((n_bootstrap, len(fprs)))
+    width = max(gm.size, gn.size) if clusters is None else max(member_mask.size, g)
+    chunk = max(1, _BOOTSTRAP_CHUNK_ELEMENTS // width)
+    sparse = None
+    if clusters is not None:
+        ids, n_units = clusters
+        sparse = (_unit_counts(ids[member_mask], n_units, gm, g), _unit_counts(ids[~member_mask], n_units, gn, g),
+                  n_units)
+    filled = 0
+    while filled < n_bootstrap:
+        rows = min(chunk, n_bootstrap - filled)
+        bm, bn = _bootstrap_rows(gm, gn, g, rows, rng, sparse)
+        ok = (bm.sum(axis=1) > 0) & (bn.sum(axis=1) > 0)
+        bm, bn = bm[ok], bn[ok]
+        boot_auc[filled : filled + bm.shape[0]] = _auc_rows(bm, bn)
+        boot_tpr[filled : filled + bm.shape[0]] = _tpr_rows(bm, bn, fprs)
+        filled += bm.shape[0]
+    return boot_auc, boot_tpr
+
+
+def _crossed_inflation(by_record: NDArray[np.float64], by_model: NDArray[np.float64],
+                       by_score: NDArray[np.float64], n_models: int) -> NDArray[np.float64]:
+    """How much wider than the record bootstrap's an interval must be to include the spread
+    between victim models, per statistic (columns).
+
+    For scores from crossed random factors (records x models), resampling records alone misses the
+    models' variance, and resampling both at once counts the score-level noise twice. Owen (2007,
+    "The pigeonhole bootstrap") gives the unbiased combination V_records + V_models - V_scores of
+    the three one-way bootstrap variances; the ratio of its square root to the record bootstrap's
+    spread scales the record bootstrap's percentile interval (never narrower than it)."""
+    v_r, v_m, v_e = by_record.var(axis=0), by_model.var(axis=0), by_score.var(axis=0)
+    v_m = v_m * n_models / max(n_models - 1, 1)  # a bootstrap of few units understates their variance
+    combined = np.maximum(v_r + v_m - v_e, v_r)
+    return np.where(v_r > 0, np.sqrt(combined / np.where(v_r > 0, v_r, 1.0)), 1.0)
 
 
 def summarize(
@@ -286,12 +380,28 @@ def summarize(
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    *,
+    records: ArrayLike | None = None,
+    models: ArrayLike | None = None,
 ) -> RocSummary:
-    """AUC, TPR at each FPR and the rest, with stratified percentile-bootstrap CIs.
+    """AUC, TPR at each FPR and the rest, with percentile-bootstrap CIs.
 
-    Each resample draws members and non-members separately with replacement, keeping
-    the class sizes fixed, so every resample has both classes and the same FPR grid.
-    Deterministic for a given ``seed``.
+    The resampling follows how the scores were sampled:
+
+    * ``records`` given (one label per score: the target record it belongs to): a cluster
+      bootstrap. Each resample draws records with replacement and keeps all of a drawn record's
+      scores, as a member and as a non-member, across every victim model. An audit scores every
+      target under every victim, so a record that is easy to single out is easy in each model
+      that holds it; resampling scores one by one would treat those as independent.
+    * ``models`` given too (the victim model of each score): records and models are crossed
+      factors. The record bootstrap's interval is widened by the victims' own spread, estimated
+      from a model bootstrap and a score bootstrap (`_crossed_inflation`).
+    * neither: members and non-members are drawn separately, one score at a time (for scores
+      that really are independent).
+
+    The threshold of a TPR at FPR f is re-derived from each resample's non-member scores, so its
+    own uncertainty is part of the interval. A resample that draws no member or no non-member is
+    redrawn. Deterministic for a given ``seed``.
     """
     s, m = _validate(scores, members)
     fpr_list = [_check_fpr(f, allow_zero=False) for f in fprs]
@@ -300,6 +410,10 @@ def summarize(
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
     n_bootstrap = int(n_bootstrap)
+    record_ids = _cluster_ids(records, s.size, "records")
+    model_ids = _cluster_ids(models, s.size, "models")
+    if model_ids is not None and record_ids is None:
+        raise ValueError("models are resampled only together with records")
 
     gm, gn, g = _groups(s, m)
     n1, n0 = gm.size, gn.size
@@ -308,20 +422,25 @@ def summarize(
     point_tpr = _tpr_rows(cm, cn, fpr_list)[0]
 
     rng = np.random.default_rng(seed)
-    boot_auc = np.empty(n_bootstrap)
-    boot_tpr = np.empty((n_bootstrap, len(fpr_list)))
-    chunk = max(1, _BOOTSTRAP_CHUNK_ELEMENTS // max(n1, n0))
-    for start in range(0, n_bootstrap, chunk):
-        rows = min(chunk, n_bootstrap - start)
-        bm = _counts(gm[rng.integers(0, n1, size=(rows, n1))], g)
-        bn = _counts(gn[rng.integers(0, n0, size=(rows, n0))], g)
-        boot_auc[start : start + rows] = _auc_rows(bm, bn)
-        boot_tpr[start : start + rows] = _tpr_rows(bm, bn, fpr_list)
-
+    boot_auc, boot_tpr = _bootstrap(gm, gn, g, m, record_ids, n_bootstrap, fpr_list, rng)
     alpha = (1.0 - confidence) / 2.0
     q = [alpha, 1.0 - alpha]
-    auc_lo, auc_hi = np.quantile(boot_auc, q)
+    auc_q = np.quantile(boot_auc, q)
     tpr_q = np.quantile(boot_tpr, q, axis=0)  # shape (2, n_fprs)
+    if model_ids is not None:
+        # crossed design: widen the record bootstrap's interval by the victims' own spread
+        point = np.concatenate([[point_auc], point_tpr])
+        by_record = np.column_stack([boot_auc, boot_tpr])
+        by_model = np.column_stack(_bootstrap(gm, gn, g, m, model_ids, n_bootstrap, fpr_list, rng))
+        by_score = np.column_stack(_bootstrap(gm, gn, g, m, None, n_bootstrap, fpr_list, rng))
+        scale = _crossed_inflation(by_record, by_model, by_score, model_ids[1])
+        low = np.column_stack([auc_q, tpr_q])[0]
+        high = np.column_stack([auc_q, tpr_q])[1]
+        low = np.clip(point - scale * np.maximum(point - low, 0.0), 0.0, 1.0)
+        high = np.clip(point + scale * np.maximum(high - point, 0.0), 0.0, 1.0)
+        auc_q = np.array([low[0], high[0]])
+        tpr_q = np.vstack([low[1:], high[1:]])
+    auc_lo, auc_hi = auc_q
 
     return RocSummary(
         auc=point_auc,
@@ -335,4 +454,34 @@ def summarize(
         precision_at_n=precision_at_n(s, m),
         confidence=float(confidence),
         n_bootstrap=n_bootstrap,
+        resampling="stratified" if record_ids is None else ("records + models" if model_ids is not None else "records"),
+        n_records=0 if record_ids is None else record_ids[1],
+        n_models=0 if model_ids is None else model_ids[1],
     )
+
+
+#: how an audit's (models, records) scores are resampled by default: records, widened by the
+#: victims' spread (the design of `synthguard.attacks.simulate` measured its coverage)
+AUDIT_RESAMPLING = "records + models"
+
+
+def summarize_matrix(scores: ArrayLike, membership: ArrayLike, *, valid: ArrayLike | None = None,
+                     resampling: str = AUDIT_RESAMPLING, fprs: Iterable[float] = (0.01, 0.001),
+                     n_bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0) -> RocSummary:
+    """`summarize` over an audit's (models, records) score matrix: the valid, finite entries,
+    resampled as `resampling` says: "records + models", "records" or "stratified"."""
+    s = np.asarray(scores, dtype=np.float64)
+    member = np.asarray(membership, dtype=bool)
+    if s.ndim != 2 or s.shape != member.shape:
+        raise ValueError(f"scores and membership must be (models, records) of one shape, got {s.shape} and {member.shape}")
+    keep = np.isfinite(s) if valid is None else np.asarray(valid, dtype=bool) & np.isfinite(s)
+    model_ids, record_ids = np.indices(s.shape)
+    options: dict[str, Any] = {}
+    if resampling not in ("records + models", "records", "stratified"):
+        raise ValueError(f"unknown resampling {resampling!r} (records + models, records or stratified)")
+    if resampling != "stratified":
+        options["records"] = record_ids[keep]
+    if resampling == "records + models":
+        options["models"] = model_ids[keep]
+    return summarize(s[keep], member[keep], fprs=fprs, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed,
+                     **options)

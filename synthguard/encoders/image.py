@@ -1,11 +1,12 @@
 """ImageEncoder: pixels to the GAN's range and back, and the label as the condition.
 
 Pixel values in [0, 1] map to [-1, 1] (x * 2 - 1), the range of the generator's tanh output, so that
-real and generated images share one range (methods.md 1.3, pitfall 1): a critic must not be able to
-tell them apart by range alone. Every pixel is a `scalar` span, so the trainer's heads apply tanh
-to each. Nothing about the pixels is learned from the data; the only fitted state is the label's
-slots and their training counts (release-time labels are drawn with those frequencies), encoded
-with the table encoder's categorical transform. The interface is TableEncoder's, so the
+real and generated images share one range (a pitfall of Ji et al.'s official code, ji-zhe/MixupTraining,
+whose CIFAR-10 script normalises reals by mean and std while its generator ends in a sigmoid): a critic
+must not be able to tell them apart by range alone. Every pixel is a `scalar` span, so the trainer's
+heads apply tanh to each. Nothing about the pixels is learned from the data; the only fitted state
+is the label's slots and their training counts (release-time labels are drawn with those
+frequencies), encoded with the table encoder's categorical transform. The interface is TableEncoder's, so the
 Synthesizer, the audit and the model file treat both alike.
 """
 
@@ -19,7 +20,7 @@ import pandas as pd
 from ..errors import SchemaError
 from ..images import pixel_columns
 from ..schema import ImageShape, Schema
-from .table import Span, _Categorical
+from .table import FitProgress, Span, _Categorical
 
 KIND = "image"
 
@@ -57,10 +58,13 @@ class ImageEncoder:
         self.spans = [Span(i, 1, "scalar", name) for i, name in enumerate(self.pixels)]
 
     # ---- fitting -------------------------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame, seed: int = 0) -> ImageEncoder:
-        """Count the labels; the pixel map is fixed, so nothing else is fitted."""
+    def fit(self, frame: pd.DataFrame, seed: int = 0, progress: FitProgress | None = None) -> ImageEncoder:
+        """Count the labels; the pixel map is fixed, so nothing else is fitted. `progress(done,
+        total, column)` is called once, after the label (TableEncoder's interface)."""
         self.condition.fit(frame[self.label], seed)
         self.condition.blocks = [("onehot", len(self.condition.slots))]  # even one class is a label
+        if progress is not None:
+            progress(1, 1, self.label)
         return self
 
     @property
@@ -69,8 +73,11 @@ class ImageEncoder:
 
     @property
     def condition_frequencies(self) -> np.ndarray:
-        """Training frequency of each label slot: how release-time labels are drawn."""
+        """Training frequency of each label slot: how release-time labels are drawn. The merged
+        slot of rare labels is never drawn (unless no label is common), as for tables."""
         counts = np.asarray(self.condition.counts, dtype=float)
+        if self.condition.common and _Categorical.RARE in self.condition.slots:
+            counts[self.condition.slots.index(_Categorical.RARE)] = 0.0  # rare labels are never sampled
         return counts / counts.sum()
 
     # ---- encode / decode -----------------------------------------------------------------------
@@ -83,12 +90,12 @@ class ImageEncoder:
 
     def inverse_transform(self, x: np.ndarray, cond_slots: np.ndarray | None = None, seed: int = 0) -> pd.DataFrame:
         """Generator output (n, H*W*C) back to a frame: pixels in [0, 1] (float32, clipped) and the
-        label of each row's slot, in the schema's column order."""
-        rng = np.random.default_rng(seed)
+        label of each row's slot, in the schema's column order. The rare slot's label is the
+        placeholder, never a real (rare) label."""
         pixels = np.clip((np.asarray(x, dtype=np.float32) + 1.0) / 2.0, 0.0, 1.0)
         frame = pd.DataFrame(pixels, columns=self.pixels)
         slots = cond_slots if cond_slots is not None else np.zeros(len(x), dtype=np.int64)
-        labels = self.condition.decode(np.eye(len(self.condition.slots))[slots], rng)
+        labels = self.condition.labels_for(np.asarray(slots, dtype=np.int64))
         frame.insert(self._names.index(self.label), self.label, labels.to_numpy(dtype=object))
         if list(frame.columns) != self._names:
             frame = frame[self._names]
@@ -96,7 +103,8 @@ class ImageEncoder:
 
     def smallest_category_count(self) -> int | None:
         """Training images behind the rarest label the model can emit (the release gate checks it)."""
-        counts = [n for slot, n in zip(self.condition.slots, self.condition.counts) if slot != _Categorical.NULL]
+        counts = [n for slot, n in zip(self.condition.slots, self.condition.counts)
+                  if slot not in (_Categorical.NULL, _Categorical.RARE)]
         return min(counts) if counts else None
 
     def condition_slot(self, value: Any) -> int:

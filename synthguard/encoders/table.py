@@ -11,7 +11,15 @@ Continuous, integer and datetime columns use mode-specific normalisation: a Baye
 mixture per column, a value -> (its offset within a sampled mode, that mode one-hot). Booleans are
 one unit each, so a wide 0/1 table (thousands of code columns) stays as wide as it is. Categories
 held by fewer than `rare_category_count` rows are merged into one slot, because a category held by
-one person identifies them; the slot decodes to one of its members at random.
+one person identifies them. The slot is never decoded to one of its members: sampling replaces it by
+the generator's most likely common category, or, where every category is rare, by the placeholder
+`__rare__`. The rare labels are not kept in the fitted state at all.
+
+Bounds still marked `learned` in the schema were read from the private rows, and the extreme values
+may be single persons' values. The decoder therefore never clips onto them: it folds (reflects) an
+output beyond the `rare_category_count`-th smallest or largest training value back inside, so no
+value held by fewer than `rare_category_count` rows at either extreme is emitted, and nothing piles
+up on one value. Public bounds (not learned) clip as declared.
 
 The condition column (the GAN's label) is encoded separately as a one-hot vector. All fitted
 state is plain JSON: numbers, strings and lists.
@@ -20,6 +28,7 @@ state is plain JSON: numbers, strings and lists.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +37,19 @@ import pandas as pd
 from scipy.special import logsumexp
 from sklearn.mixture import BayesianGaussianMixture
 
-from ..errors import SynthguardWarning
+from ..errors import DataValidationError, SynthguardWarning
 from ..schema import Column, Schema
 
 SPAN_KINDS = ("scalar", "onehot", "binary")
 _STD_MULTIPLIER = 4.0
 _MODE_WEIGHT_THRESHOLD = 0.005
+#: present values per mixture component: fewer rows than this fit one Gaussian, with no mixture
+#: (a 50-row column cannot support ten modes, and the mixture fit was 0.06-0.25 s per column)
+_ROWS_PER_MODE = 50
+#: what sampling emits for a categorical column whose every category is rare: not a real value
+RARE_PLACEHOLDER = "__rare__"
+#: per-column progress of `TableEncoder.fit`: (columns done, columns in all, the column just fitted)
+FitProgress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -125,14 +141,19 @@ class _Transform:
 class _Continuous(_Transform):
     """Mode-specific normalisation of a number (continuous, integer or datetime column)."""
 
-    def __init__(self, column: Column, max_modes: int = 10) -> None:
+    def __init__(self, column: Column, max_modes: int = 10, rare_count: int = 5) -> None:
         super().__init__(column)
         self.max_modes = max_modes
+        self.rare_count = rare_count
         self.means: list[float] = []
         self.stds: list[float] = []
         self.weights: list[float] = []
         self.lo = self.hi = 0.0
         self.log = False  # modes fitted on log1p(x): heavy right tails (expenditures) need it
+        # the range outputs are folded into where the schema's bounds are still `learned` (None:
+        # that side is public or open); see `safe_range`
+        self.floor: float | None = None
+        self.ceil: float | None = None
         self.blocks = []
 
     def _numbers(self, series: pd.Series) -> np.ndarray:
@@ -150,6 +171,7 @@ class _Continuous(_Transform):
             self.blocks = []
             return
         self.lo, self.hi = float(present.min()), float(present.max())
+        self.floor, self.ceil = self.safe_range(present)
         if self.lo == self.hi:
             self.constant = self.lo
         else:
@@ -165,17 +187,47 @@ class _Continuous(_Transform):
         if self.has_nulls:
             self.blocks.append(("binary", 1))
 
+    def safe_range(self, present: np.ndarray) -> tuple[float | None, float | None]:
+        """Where the schema's bounds are still `learned`, the range decoded values are kept in.
+
+        A learned minimum or maximum is a value read from the private rows, often one person's.
+        With k = `rare_category_count`, the floor is the k-th smallest training value and the ceil
+        the k-th largest (each also within the declared bound): every value outside [floor, ceil]
+        is held by fewer than k rows, and the floor and ceil themselves each have at least k rows
+        at or beyond them. With fewer than 2k - 1 rows the two meet at the median. Decoding folds
+        (reflects) outputs back into this range instead of clipping, so no value piles up on a
+        bound. A side whose bound is public (not learned) or absent gives None: it clips as before.
+        """
+        col = self.column
+        if "bounds" not in col.learned or col.type not in ("continuous", "integer") or not len(present):
+            return None, None
+        ordered = np.sort(present)
+        k = max(int(self.rare_count), 1)
+        lo, hi = (ordered[k - 1], ordered[-k]) if len(ordered) >= k else (ordered[0], ordered[-1])
+        if lo > hi or len(ordered) < k:
+            lo = hi = float(np.median(ordered))
+            if col.type == "integer":
+                lo = hi = float(np.round(lo))
+        floor = max(float(lo), col.min) if col.min is not None else None
+        ceil = min(float(hi), col.max) if col.max is not None else None
+        return floor, ceil
+
     def _fit_modes(self, values: np.ndarray, seed: int) -> None:
-        n_modes = int(min(self.max_modes, len(np.unique(values))))
+        n_modes = int(min(self.max_modes, len(np.unique(values)), max(1, len(values) // _ROWS_PER_MODE)))
+        floor = max((self.hi - self.lo) * 1e-4, 1e-9)  # a point mass (exact zeros) has ~0 variance
+        if n_modes == 1:
+            # one Gaussian has a closed form: no mixture fit (a wide table of few rows fits in seconds)
+            self.means, self.stds, self.weights = [float(values.mean())], [max(float(values.std()), floor)], [1.0]
+            return
         gm = BayesianGaussianMixture(
             n_components=n_modes, weight_concentration_prior_type="dirichlet_process",
             weight_concentration_prior=0.001, n_init=1, max_iter=100, random_state=seed,
+            covariance_type="diag",  # one dimension: the same model as "full", without the Cholesky work
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter on point masses is expected
             gm.fit(values.reshape(-1, 1))
         keep = gm.weights_ > _MODE_WEIGHT_THRESHOLD
-        floor = max((self.hi - self.lo) * 1e-4, 1e-9)  # a point mass (exact zeros) has ~0 variance
         self.means = gm.means_[keep, 0].tolist()
         self.stds = np.maximum(np.sqrt(gm.covariances_[keep].reshape(-1)), floor).tolist()
         weights = gm.weights_[keep]
@@ -246,14 +298,31 @@ class _Continuous(_Transform):
             values = alpha * _STD_MULTIPLIER * np.asarray(self.stds)[mode] + np.asarray(self.means)[mode]
             if self.log:
                 values = np.expm1(values)
-            # clip to declared bounds only: the observed extremes are single persons' values, and
-            # clipping to them would copy those values into the synthetic rows
-            lo = self.column.min if self.column.min is not None else -np.inf
-            hi = self.column.max if self.column.max is not None else np.inf
-            values = np.clip(values, lo, hi)
+            values = self.bounded(values)
         if self.has_nulls and not self.all_null:
             values = np.where(block[:, -1] > 0.5, np.nan, values)
         return self._typed(values)
+
+    def bounded(self, values: np.ndarray) -> np.ndarray:
+        """Decoded values kept within the schema's bounds.
+
+        Public bounds clip, as declared. A learned bound is never clipped onto (the observed
+        extremes are single persons' values, and clipping would copy them into many synthetic
+        rows): values beyond the `safe_range` are folded back inside it, like a reflection."""
+        if self.floor is None and self.ceil is None:
+            lo = self.column.min if self.column.min is not None else -np.inf
+            hi = self.column.max if self.column.max is not None else np.inf
+            return np.clip(values, lo, hi)
+        lo = self.floor if self.floor is not None else (self.column.min if self.column.min is not None else -np.inf)
+        hi = self.ceil if self.ceil is not None else (self.column.max if self.column.max is not None else np.inf)
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            # one side open: reflect about the learned side only
+            if np.isfinite(lo):
+                values = np.where(values < lo, 2 * lo - values, values)
+            if np.isfinite(hi):
+                values = np.where(values > hi, 2 * hi - values, values)
+            return values
+        return _fold(values, lo, hi)
 
     def _typed(self, values: np.ndarray) -> pd.Series:
         if self.column.type == "datetime":
@@ -267,28 +336,33 @@ class _Continuous(_Transform):
 
     def state(self) -> dict[str, Any]:
         return {**super().state(), "means": self.means, "stds": self.stds, "weights": self.weights,
-                "lo": self.lo, "hi": self.hi, "log": self.log}
+                "lo": self.lo, "hi": self.hi, "log": self.log, "floor": self.floor, "ceil": self.ceil}
 
     def load(self, state: dict[str, Any]) -> None:
         super().load(state)
         self.means, self.stds, self.weights = state["means"], state["stds"], state["weights"]
         self.lo, self.hi, self.log = state["lo"], state["hi"], state["log"]
+        self.floor, self.ceil = state.get("floor"), state.get("ceil")  # absent in older model files
         modes = [("scalar", 1), ("onehot", len(self.means))] if self.constant is None and not self.all_null else []
         self.blocks = modes + ([("binary", 1)] if self.has_nulls else [])
 
 
 class _Categorical(_Transform):
-    """One-hot over the categories, with rare ones merged into one slot and nulls as a slot."""
+    """One-hot over the categories, with rare ones merged into one slot and nulls as a slot.
+
+    The rare slot is trained on (its rows are real rows) but never decoded to a real value: the
+    rare labels are not even kept. Decoding takes the most likely other slot instead, or emits
+    `RARE_PLACEHOLDER` when no common category exists (every category is rare)."""
 
     def __init__(self, column: Column, rare_count: int) -> None:
         super().__init__(column)
         self.rare_count = rare_count
         self.slots: list[Any] = []      # category labels, one per one-hot unit, in order
-        self.rare: list[Any] = []       # the categories merged into the rare slot
+        self.rare = 0                   # how many categories were merged into the rare slot
         self.counts: list[int] = []     # training count per slot (for condition sampling)
         self.blocks = []
 
-    RARE, NULL = "__rare__", "__null__"
+    RARE, NULL = RARE_PLACEHOLDER, "__null__"
 
     def fit(self, series: pd.Series, seed: int) -> None:
         self.fit_counts(ColumnCounts.of(series))
@@ -298,14 +372,14 @@ class _Categorical(_Transform):
         declared = (list(self.column.categories) if self.column.categories is not None
                     else sorted(counts.labels.values(), key=str))
         labels = {str(c): c for c in declared}
-        self.slots, self.rare, self.counts = [], [], []
+        self.slots, self.rare, self.counts = [], 0, []
         rare_total = 0
         for key, label in labels.items():
             n = counts.by_text.get(key, 0)
             if n == 0:
                 continue
             if n < self.rare_count:
-                self.rare.append(label)
+                self.rare += 1
                 rare_total += n
             else:
                 self.slots.append(label)
@@ -320,19 +394,22 @@ class _Categorical(_Transform):
             self.constant = self.slots[0]
         self.blocks = [] if len(self.slots) <= 1 else [("onehot", len(self.slots))]
 
+    @property
+    def common(self) -> bool:
+        """Whether at least one real category is held by `rare_count` rows or more."""
+        return any(s not in (self.RARE, self.NULL) for s in self.slots)
+
     def slot_of(self, values: pd.Series) -> np.ndarray:
-        """Slot index per value; -1 for a value the encoder never saw."""
+        """Slot index per value; -1 for a value that is not a common category (a rare one or one
+        the encoder never saw: the rare labels are not kept, so the two cannot be told apart)."""
         index = {str(s): i for i, s in enumerate(self.slots) if s not in (self.RARE, self.NULL)}
-        rare_slot = self.slots.index(self.RARE) if self.RARE in self.slots else -1
         null_slot = self.slots.index(self.NULL) if self.NULL in self.slots else -1
-        rare_keys = {str(r) for r in self.rare}
         out = np.full(len(values), -1, dtype=np.int64)
         for i, v in enumerate(values.to_numpy()):
             if v is None or (isinstance(v, float) and np.isnan(v)):
                 out[i] = null_slot
             else:
-                key = str(v)
-                out[i] = index.get(key, rare_slot if key in rare_keys else -1)
+                out[i] = index.get(str(v), -1)
         return out
 
     def encode(self, series: pd.Series, rng: np.random.Generator) -> np.ndarray:
@@ -347,34 +424,32 @@ class _Categorical(_Transform):
         onehot[np.arange(len(series)), slots] = 1.0
         return onehot
 
-    def labels_for(self, slots: np.ndarray, rng: np.random.Generator) -> pd.Series:
-        out: list[Any] = []
-        draws = rng.integers(0, max(len(self.rare), 1), size=len(slots))
-        for slot, draw in zip(slots, draws):
-            label = self.slots[slot]
-            if label == self.RARE:
-                label = self.rare[draw]
-            elif label == self.NULL:
-                label = None
-            out.append(label)
-        return pd.Series(out, dtype=object)
+    def labels_for(self, slots: np.ndarray, rng: np.random.Generator | None = None) -> pd.Series:
+        """Labels of slot indices: the rare slot is the placeholder, never a real value."""
+        labels = [None if s == self.NULL else s for s in self.slots]
+        return pd.Series([labels[i] for i in slots], dtype=object)
 
-    def decode(self, block: np.ndarray, rng: np.random.Generator) -> pd.Series:
+    def decode(self, block: np.ndarray, rng: np.random.Generator | None = None) -> pd.Series:
         if self.all_null:
-            series = pd.Series([None] * len(block), dtype=object)
-        elif self.constant is not None:
-            series = self.labels_for(np.zeros(len(block), dtype=np.int64), rng)
-        else:
-            series = self.labels_for(block.argmax(axis=1), rng)
-        return series
+            return pd.Series([None] * len(block), dtype=object)
+        if self.constant is not None:
+            return self.labels_for(np.zeros(len(block), dtype=np.int64))
+        scores = np.asarray(block, dtype=float)
+        if self.RARE in self.slots and self.common:
+            # the merged rare slot stands for categories held by a few persons: never emit it
+            scores = scores.copy()
+            scores[:, self.slots.index(self.RARE)] = -np.inf
+        return self.labels_for(scores.argmax(axis=1))
 
     def state(self) -> dict[str, Any]:
-        return {**super().state(), "slots": [_jsonable(s) for s in self.slots],
-                "rare": [_jsonable(r) for r in self.rare], "counts": self.counts}
+        return {**super().state(), "slots": [_jsonable(s) for s in self.slots], "rare": self.rare,
+                "counts": self.counts}
 
     def load(self, state: dict[str, Any]) -> None:
         super().load(state)
-        self.slots, self.rare, self.counts = state["slots"], state["rare"], state["counts"]
+        self.slots, self.counts = state["slots"], state["counts"]
+        rare = state["rare"]
+        self.rare = len(rare) if isinstance(rare, list) else int(rare)  # older files listed the labels
         self.blocks = [] if len(self.slots) <= 1 else [("onehot", len(self.slots))]
 
 
@@ -430,6 +505,17 @@ class _Boolean(_Transform):
             self.blocks.append(("binary", 1))
 
 
+def _fold(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Reflect values into [lo, hi] (a triangle wave: inside values are unchanged, a value just
+    beyond a bound lands just inside it), so that out-of-range outputs spread instead of piling up."""
+    if hi <= lo:
+        return np.where(np.isnan(values), np.nan, lo)
+    width = hi - lo
+    t = np.mod(values - lo, 2 * width)
+    folded = lo + np.where(t > width, 2 * width - t, t)
+    return np.where((values >= lo) & (values <= hi), values, folded)
+
+
 def _bool_values(series: pd.Series, nulls: np.ndarray) -> np.ndarray:
     """Booleans as a bool array, nulls read as False (they are carried by an indicator)."""
     return np.where(nulls, False, series.to_numpy(dtype=object)).astype(bool)
@@ -448,7 +534,8 @@ class TableEncoder:
     Args:
         schema: a schema resolved against the data (`Schema.resolve`).
         max_modes: most Gaussian modes per continuous column.
-        rare_category_count: categories held by fewer rows than this are merged into one slot.
+        rare_category_count: categories held by fewer rows than this are merged into one slot that
+            sampling never emits; with learned bounds, extremes held by fewer rows are never emitted.
         fit_rows: the mixtures are fitted on at most this many rows (a seeded sample), which keeps
             fitting time bounded on large tables.
     """
@@ -469,14 +556,17 @@ class TableEncoder:
             elif col.type == "boolean":
                 self.transforms[col.name] = _Boolean(col)
             else:
-                self.transforms[col.name] = _Continuous(col, max_modes)
+                self.transforms[col.name] = _Continuous(col, max_modes, rare_category_count)
         self.spans: list[Span] = []
 
     # ---- fitting and layout ----------------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame, seed: int = 0) -> TableEncoder:
+    def fit(self, frame: pd.DataFrame, seed: int = 0, progress: FitProgress | None = None) -> TableEncoder:
+        """Fit every column's transform. `progress(done, total, column)` is called after each
+        column (a wide table takes a while; nothing else reports while it runs)."""
         rows = self.sample_rows(len(frame), seed)
         sample = frame if rows is None else frame.iloc[rows]
-        return self.fit_counted(sample, {name: ColumnCounts.of(frame[name]) for name in self.counted_columns}, seed)
+        counts = {name: ColumnCounts.of(frame[name]) for name in self.counted_columns}
+        return self.fit_counted(sample, counts, seed, progress=progress)
 
     def sample_rows(self, n: int, seed: int) -> np.ndarray | None:
         """Positions of the rows the mixtures are fitted on, in order (None: all n rows)."""
@@ -490,11 +580,17 @@ class TableEncoder:
         names = [name for name, t in self.transforms.items() if not isinstance(t, _Continuous)]
         return names + ([self.condition.column.name] if self.condition is not None else [])
 
-    def fit_counted(self, sample: pd.DataFrame, counts: dict[str, ColumnCounts], seed: int = 0) -> TableEncoder:
+    def fit_counted(self, sample: pd.DataFrame, counts: dict[str, ColumnCounts], seed: int = 0,
+                    progress: FitProgress | None = None) -> TableEncoder:
         """Fit from the rows `sample_rows` chose (`sample`, in that order) and the counts of every
-        row of the other columns: what `fit` does with a whole frame, for a table read in parts."""
-        empty, constant = [], []
-        for name, transform in self.transforms.items():
+        row of the other columns: what `fit` does with a whole frame, for a table read in parts.
+
+        Raises DataValidationError when the condition column holds fewer than two classes."""
+        if self.condition is not None:
+            self._check_condition(counts[self.condition.column.name])
+        empty, constant, rare = [], [], []
+        total = len(self.transforms) + (self.condition is not None)
+        for done, (name, transform) in enumerate(self.transforms.items(), start=1):
             # the mixture sees a bounded sample; category counts and null rates see every row
             if isinstance(transform, _Continuous):
                 transform.fit(sample[name], seed)
@@ -502,8 +598,23 @@ class TableEncoder:
                 transform.fit_counts(counts[name])
             if transform.all_null:
                 empty.append(name)
+            elif isinstance(transform, _Categorical) and transform.rare and not transform.common:
+                warnings.warn(f"column {name!r}: every category is held by fewer than {self.rare_category_count} "
+                              f"rows; it is sampled as the placeholder {RARE_PLACEHOLDER!r}, never as a real value",
+                              SynthguardWarning, stacklevel=2)
             elif transform.constant is not None:
                 constant.append(name)
+            elif isinstance(transform, _Categorical) and transform.rare:
+                rare.append(name)
+            if progress is not None:
+                progress(done, total, name)
+        if rare:
+            n_rare = sum(self.transforms[name].rare for name in rare)  # type: ignore[attr-defined]
+            where = f"column {rare[0]!r}" if len(rare) == 1 else f"{len(rare)} columns ({_some(rare)})"
+            what = "1 category held by fewer than {} rows is" if n_rare == 1 else f"{n_rare} categories held by fewer than {{}} rows are"
+            warnings.warn(f"{where}: {what.format(self.rare_category_count)} never sampled; their rows are modelled "
+                          "as one merged slot that sampling replaces with the most likely common category",
+                          SynthguardWarning, stacklevel=2)
         # one warning per kind: a wide code table can have hundreds of codes nobody in it has
         if len(empty) == 1:
             warnings.warn(f"column {empty[0]!r} is entirely empty; it is reproduced as empty", SynthguardWarning,
@@ -521,8 +632,34 @@ class TableEncoder:
         if self.condition is not None:
             self.condition.fit_counts(counts[self.condition.column.name])
             self.condition.blocks = [("onehot", len(self.condition.slots))]  # even one class is a label
+            if self.condition.rare and self.condition.common:
+                n_rare = self.condition.rare
+                warnings.warn(f"condition column {self.condition.column.name!r}: {n_rare} class"
+                              f"{'es' if n_rare > 1 else ''} held by fewer than {self.rare_category_count} rows "
+                              f"{'are' if n_rare > 1 else 'is'} never sampled", SynthguardWarning, stacklevel=2)
+            if progress is not None:
+                progress(total, total, self.condition.column.name)
         self._layout()
         return self
+
+    def _check_condition(self, counts: ColumnCounts) -> None:
+        """A condition needs two classes. Without declared categories, fewer in the training rows is
+        an error. With two or more declared, it is a warning: a shadow model of an audit fits on a
+        random half of the rows, which may miss a small class that the whole table holds (the whole
+        table is checked by `Schema.parse(..., whole=True)`)."""
+        assert self.condition is not None
+        name = self.condition.column.name
+        classes = len(counts.by_text)
+        if classes >= 2:
+            return
+        held = f"one class ({next(iter(counts.by_text))!r})" if classes else "no value"
+        declared = self.condition.column.categories
+        if declared is not None and len(declared) >= 2:
+            warnings.warn(f"condition column {name!r} holds {held} in these training rows", SynthguardWarning,
+                          stacklevel=3)
+            return
+        raise DataValidationError([f"condition column {name!r} holds {held}; a condition needs at least two classes "
+                                   "(choose another condition column or none)"], "data")
 
     def _layout(self) -> None:
         self.spans = []
@@ -543,6 +680,8 @@ class TableEncoder:
         if self.condition is None:
             return np.zeros(0)
         counts = np.asarray(self.condition.counts, dtype=float)
+        if self.condition.common and _Categorical.RARE in self.condition.slots:
+            counts[self.condition.slots.index(_Categorical.RARE)] = 0.0  # rare classes are never sampled
         return counts / counts.sum()
 
     # ---- encode / decode -------------------------------------------------------------------------
@@ -601,16 +740,15 @@ class TableEncoder:
             start += transform.width
         if self.condition is not None:
             slots = cond_slots if cond_slots is not None else np.zeros(len(x), dtype=np.int64)
-            block = np.eye(len(self.condition.slots))[slots]
-            out[self.condition.column.name] = self.condition.decode(block, rng)
+            out[self.condition.column.name] = self.condition.labels_for(np.asarray(slots))
         names = [c.name for c in self.schema.modelled_columns]
         return pd.DataFrame({n: out[n].reset_index(drop=True) for n in names})
 
     def smallest_category_count(self) -> int | None:
-        """Training rows behind the rarest category the model can emit (the merged rare slot
-        counts as one category); None when the table has no categorical column."""
+        """Training rows behind the rarest real category the model can emit (the merged rare slot
+        is never emitted as a real value, so it does not count); None when there is none."""
         counts = [n for t in [*self.transforms.values(), self.condition] if isinstance(t, _Categorical)
-                  for slot, n in zip(t.slots, t.counts) if slot != _Categorical.NULL]
+                  for slot, n in zip(t.slots, t.counts) if slot not in (_Categorical.NULL, _Categorical.RARE)]
         return min(counts) if counts else None
 
     def condition_slot(self, value: Any) -> int:
@@ -619,7 +757,8 @@ class TableEncoder:
             raise ValueError("this model has no condition column")
         slots = self.condition.slot_of(pd.Series([value], dtype=object))
         if slots[0] < 0:
-            raise ValueError(f"{value!r} is not a category of the condition column {self.condition.column.name!r}")
+            raise ValueError(f"{value!r} is not a category of the condition column {self.condition.column.name!r} "
+                             f"held by at least {self.rare_category_count} training rows")
         return int(slots[0])
 
     # ---- JSON state ------------------------------------------------------------------------------

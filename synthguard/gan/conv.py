@@ -2,7 +2,8 @@
 
 Both take and return FLAT rows, as the trainer and the audit expect: a row is an image's pixel
 values in row-major (height, width, channel) order, the layout of `synthguard.images`. They reshape
-inside. The layout follows Ji et al.'s conv WGAN (methods.md 1.1), scaled to the image size:
+inside. The layout follows Ji et al.'s conv WGAN (INFOCOM 2023; official code ji-zhe/MixupTraining,
+models.py), scaled to the image size:
 
 * generator: concat(z, c) -> Linear -> BatchNorm -> ReLU -> a 4x4 map -> a 3x3 conv (BatchNorm,
   ReLU), then one transposed-conv stage per doubling (ConvT 4x4 stride 2, BatchNorm, ReLU) up to the

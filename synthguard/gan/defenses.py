@@ -6,8 +6,9 @@ subclassing `Defense` and registering it in `DEFENSES`, without touching the loo
 
 * `none`: plain conditional WGAN-GP.
 * `mixup`: Ji et al. (INFOCOM 2023), the critic sees interpolations of two records and labels.
-* `relaxloss`: RelaxLoss (Chen et al., ICLR 2022) adapted to the critic (methods.md 7.2).
-* `pargan`: PAR-GAN (Chen et al., KDD 2021): disjoint partitions, one critic each (methods.md 6).
+* `relaxloss`: RelaxLoss (Chen et al., ICLR 2022) adapted to the critic as in Ji et al.'s baseline
+  (INFOCOM 2023; ji-zhe/MixupTraining, trainTargetModel/train_relaxloss.py).
+* `pargan`: PAR-GAN (Chen et al., KDD 2021): disjoint partitions, one critic each.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class Defense:
 
     name: ClassVar[str] = "none"
     #: whether the critic sees soft (interpolated) one-hot blocks, so the generator should emit
-    #: plain softmax rather than near-one-hot Gumbel samples (methods.md 1.4, option a)
+    #: plain softmax rather than near-one-hot Gumbel samples (synthguard's tabular adaptation of Ji et
+    #: al.'s mixup: mixed one-hot blocks are soft, so Gumbel outputs would give the fakes away)
     soft_reals: ClassVar[bool] = False
     #: whether the defence needs per-record critic losses of reference models (RelaxLoss per example)
     needs_references: ClassVar[bool] = False
@@ -95,7 +97,8 @@ class Mixup(Defense):
 
 class RelaxLoss(Defense):
     """RelaxLoss for the critic: keep the critic's loss on training rows from falling below the
-    loss it has on rows it never trained on, instead of driving it ever lower (methods.md 7).
+    loss it has on rows it never trained on, instead of driving it ever lower (RelaxLoss, Chen, Yu
+    and Fritz, ICLR 2022; official code DingfanChen/RelaxLoss).
 
     `mode="global"` (shadow-free, after the RelaxLoss paper): a seeded `holdout` fraction of the
     rows is kept out of training. Before every critic step the current critic scores a batch of
@@ -104,7 +107,7 @@ class RelaxLoss(Defense):
     significantly better than unseen rows counts as memorised. On even epochs the critic
     minimises |L - alpha| (gradient ascent once L < alpha); on odd epochs it descends while
     L > alpha and takes no step on the loss otherwise (the classifier's posterior flattening has
-    no critic analogue; stopping is the nearest thing). Departure from methods.md 7.2: alpha
+    no critic analogue; stopping is the nearest thing). Why per step, not per epoch: alpha
     recomputed once per EPOCH pins the critic at its start-of-epoch level (any progress within
     the epoch counts as memorising), so the critic never learns; measured on OFP (60 epochs):
     sdmetrics quality 0.48 against 0.93 without the defence.
@@ -177,7 +180,8 @@ class RelaxLoss(Defense):
 class ParGAN(Defense):
     """PAR-GAN: the rows are split at random into `partitions` equal disjoint parts, critic i
     trains on part i only (and on fakes), and the generator descends the AVERAGE of the critics'
-    losses (the paper's rule; Ji et al.'s baseline used only the last critic, methods.md 6).
+    losses (the paper's rule, Chen et al., KDD 2021; Ji et al.'s baseline, ji-zhe/MixupTraining
+    trainTargetModel/train_pargan.py, used only the last critic).
     Each critic takes 1/k of the batch and passes over its own part once per epoch, so an epoch
     reads every row once and has as many generator steps as plain training."""
 

@@ -4,7 +4,10 @@ Per critic step: two independently shuffled batches of the critic's rows, the de
 into the critic's real batch (x, c), the generator makes fakes for the same conditions, and the
 critic minimises the defence's loss plus the gradient penalty on interpolates of real and fake.
 Every `n_critic` critic steps the generator takes one step on -D(G(z, c), c) with the same z and
-c. An epoch is one pass of the critic over the rows. A defence may hold rows out (RelaxLoss) or
+c. An epoch is one pass of the critic over the rows; the step counter runs on across epochs, so
+on a table smaller than `n_critic` batches the generator does not step in every epoch (the
+trainer warns, and an epoch without a generator step reports the last generator loss measured,
+or None before the first). A defence may hold rows out (RelaxLoss) or
 give each of several critics its own partition (PAR-GAN); then every critic steps in turn and the
 generator descends the mean of their losses.
 
@@ -15,7 +18,10 @@ All randomness comes from one seed: torch's global generator is forked and seede
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,16 +30,20 @@ import numpy as np
 import torch
 
 from ..encoders.table import Span
+from ..errors import SynthguardWarning
 from .defenses import Defense
 from .networks import Critic, Generator, OutputHeads
 
 #: called after each epoch with (epoch, stats, the networks so far) — e.g. to sample mid-training
-EpochCallback = Callable[[int, dict[str, float], "TrainedGAN"], None]
+#: stats: epoch, loss_d, loss_g (None before the generator's first step), g_steps, seconds
+EpochCallback = Callable[[int, dict[str, Any], "TrainedGAN"], None]
 
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of the conditional WGAN-GP (defaults: methods.md 1.4 and 1.1)."""
+    """Hyper-parameters of the conditional WGAN-GP. Defaults: CTGAN's networks and Adam settings
+    (Xu et al., NeurIPS 2019) with Ji et al.'s n_critic = 5 and gradient-penalty weight 10 (Ji et al.,
+    INFOCOM 2023, Alg. 1; official code ji-zhe/MixupTraining, train_gan_mix.py)."""
 
     epochs: int = 300
     batch_size: int = 500
@@ -52,14 +62,28 @@ class TrainConfig:
     gumbel_tau: float = 0.2
 
     def __post_init__(self) -> None:
-        self.generator_dims = tuple(self.generator_dims)
-        self.critic_dims = tuple(self.critic_dims)
-        self.betas = (float(self.betas[0]), float(self.betas[1]))
-        if int(self.epochs) < 0:  # 0 leaves the networks untrained: the audit's null test uses it
-            raise ValueError(f"epochs must be at least 0, got {self.epochs}")
+        """Every setting checked, with a one-line ValueError naming it (the `Synthesizer` turns
+        these into SynthguardErrors). `epochs` may be 0 here: that builds untrained networks (the
+        `Untrained` calibration recipe); a `Synthesizer` asks for at least 1."""
+        # 0 leaves the networks untrained: only the audit's null test (calibration.Untrained) uses it
+        self.epochs = whole_setting("epochs", self.epochs, 0)
         for name in ("batch_size", "z_dim", "n_critic"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+            setattr(self, name, whole_setting(name, getattr(self, name), 1))
+        for name in ("generator_dims", "critic_dims"):
+            dims = getattr(self, name)
+            if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
+                raise ValueError(f"{name} must be a list of layer widths, got {dims!r}")
+            setattr(self, name, tuple(whole_setting(f"each of {name}", d, 1) for d in dims))
+        betas = self.betas
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        self.betas = (real_setting("betas", betas[0], 0.0, 1.0, high_open=True),
+                      real_setting("betas", betas[1], 0.0, 1.0, high_open=True))
+        self.lr = real_setting("lr", self.lr, 0.0, low_open=True)
+        self.weight_decay = real_setting("weight_decay", self.weight_decay, 0.0)
+        self.gp_weight = real_setting("gp_weight", self.gp_weight, 0.0)
+        self.gumbel_tau = real_setting("gumbel_tau", self.gumbel_tau, 0.0, low_open=True)
+        self.critic_dropout = real_setting("critic_dropout", self.critic_dropout, 0.0, 1.0, high_open=True)
         if self.discrete_output not in ("auto", "gumbel", "softmax"):
             raise ValueError(f"discrete_output must be auto, gumbel or softmax, got {self.discrete_output!r}")
 
@@ -71,6 +95,56 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def whole_setting(name: str, value: Any, low: int) -> int:
+    """An integer setting of at least `low` (a bool or a float with a fraction is not one)."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, float)) or (
+            isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if int(value) < low:
+        raise ValueError(f"{name} must be at least {low}, got {value!r}")
+    return int(value)
+
+
+def real_setting(name: str, value: Any, low: float, high: float = math.inf, *, low_open: bool = False,
+            high_open: bool = False) -> float:
+    """A finite real setting in [low, high] (an open end excludes that end)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    value = float(value)
+    if value < low or (low_open and value == low) or value > high or (high_open and value == high):
+        lower = f"{'above' if low_open else 'at least'} {low:g}"
+        upper = "" if math.isinf(high) else f" and {'below' if high_open else 'at most'} {high:g}"
+        raise ValueError(f"{name} must be {lower}{upper}, got {value:g}")
+    return value
+
+
+def generator_schedule(rows: int, batch: int, config: TrainConfig) -> tuple[int, int]:
+    """(critic steps per epoch, generator steps in the whole run) for `rows` rows per critic in
+    batches of `batch`: the generator steps once every `n_critic` critic steps, counted across
+    epochs."""
+    steps_per_epoch = max(1, rows // batch)
+    return steps_per_epoch, steps_per_epoch * config.epochs // config.n_critic
+
+
+def _warn_sparse_generator(rows: int, batch: int, config: TrainConfig) -> None:
+    """Say so when an epoch is shorter than `n_critic` critic steps: the generator then skips
+    epochs (the schedule is left as it is, so that a seed keeps giving the same model). The
+    message names no row count, so that the shadows of an audit repeat the same line."""
+    steps_per_epoch, g_total = generator_schedule(rows, batch, config)
+    if config.epochs == 0 or steps_per_epoch >= config.n_critic:
+        return
+    where = (f"an epoch is only {steps_per_epoch} critic step(s) at batch_size={config.batch_size} on this table, "
+             f"fewer than n_critic={config.n_critic}, so the generator (one step every {config.n_critic} critic "
+             f"steps)")
+    if g_total == 0:
+        need = math.ceil(config.n_critic / steps_per_epoch)
+        warnings.warn(f"{where} takes no training step at all in {config.epochs} epoch(s) and its rows are noise; "
+                      f"train for at least {need} epochs or lower batch_size", SynthguardWarning, stacklevel=3)
+    else:
+        warnings.warn(f"{where} takes {g_total} step(s) in {config.epochs} epochs, and an epoch without one reports "
+                      f"the last generator loss; a lower batch_size gives it more", SynthguardWarning, stacklevel=3)
 
 
 @dataclass
@@ -161,7 +235,8 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
     # with k critics each takes 1/k of the batch: a round of critic steps reads batch_size rows and
     # an epoch has as many generator steps as plain training
     batch = min(max(2, config.batch_size // len(parts)), size)
-    steps_per_epoch = max(1, size // batch)
+    steps_per_epoch, _ = generator_schedule(size, batch, config)
+    _warn_sparse_generator(size, batch, config)
     x_all = torch.as_tensor(x, dtype=torch.float32).to(dev)
     c_all = torch.as_tensor(cond, dtype=torch.float32).to(dev)
     heads = OutputHeads(spans)
@@ -196,6 +271,7 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
         generator.train()
         trained.critic.train()
         step = 0
+        last_loss_g: float | None = None  # None until the generator's first step
         for epoch in range(config.epochs):
             started = time.perf_counter()
             orders = [(p[torch.randperm(len(p))], p[torch.randperm(len(p))]) for p in parts]
@@ -229,9 +305,11 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
                     opt_g.step()
                     loss_g_sum += loss_g.item()
                     g_steps += 1
-            stats = {"epoch": epoch + 1, "loss_d": loss_d_sum / steps_per_epoch,
-                     "loss_g": loss_g_sum / g_steps if g_steps else float("nan"),
-                     "seconds": time.perf_counter() - started}
+            if g_steps:
+                last_loss_g = loss_g_sum / g_steps
+            # loss_g: this epoch's mean, else the last one measured (g_steps says which), else None
+            stats = {"epoch": epoch + 1, "loss_d": loss_d_sum / steps_per_epoch, "loss_g": last_loss_g,
+                     "g_steps": g_steps, "seconds": time.perf_counter() - started}
             trained.history.append(stats)
             if on_epoch is not None:
                 generator.eval()
@@ -250,7 +328,8 @@ def reference_critic_losses(x: np.ndarray, cond: np.ndarray, spans: Sequence[Spa
                             k: int, threads: int | None, networks: NetworkFactory, device: str,
                             fakes: int = 16) -> np.ndarray:
     """Per row, the mean critic loss -D(x, c) + mean D(fakes of c, c) under the `k` reference
-    models that did NOT train on it (RelaxLoss per example, methods.md 7.2). The references are plain
+    models that did NOT train on it (RelaxLoss per example: Ji et al.'s RelaxLoss-for-GAN baseline,
+    ji-zhe/MixupTraining, trainTargetModel/train_relaxloss.py). The references are plain
     WGAN-GPs with the same settings, each on a seeded half such that every row is out of half of
     them."""
     n = len(x)
@@ -262,8 +341,10 @@ def reference_critic_losses(x: np.ndarray, cond: np.ndarray, spans: Sequence[Spa
     x_t, c_t = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(cond, dtype=torch.float32)
     for r in range(k):
         rows = np.flatnonzero(holds[r])
-        ref = train_gan(x[rows], cond[rows], spans, config, Defense(), int(rng.integers(2**31)),
-                        threads=threads, networks=networks, device=device)
+        with warnings.catch_warnings():  # the defended model's own fit says it once
+            warnings.simplefilter("ignore", SynthguardWarning)
+            ref = train_gan(x[rows], cond[rows], spans, config, Defense(), int(rng.integers(2**31)),
+                            threads=threads, networks=networks, device=device)
         out = np.flatnonzero(~holds[r])
         with seeded_torch(int(rng.integers(2**31)), threads), torch.no_grad():
             c_out = c_t[out].repeat(fakes, 1)

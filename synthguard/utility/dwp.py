@@ -1,4 +1,5 @@
-"""DWP, dimension-wise probability (medGAN; methods.md 10.1 and 10.3): do the synthetic rows
+"""DWP, dimension-wise probability (medGAN, Choi et al., MLHC 2017; for mixed types as in DP-auto-GAN,
+Tantipongpipat et al. 2021): do the synthetic rows
 have the real training rows' marginals?
 
 For every binary dimension (the true level of each boolean column; each category of each

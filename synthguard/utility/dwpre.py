@@ -1,4 +1,5 @@
-"""DWpre, dimension-wise prediction (methods.md 10.2 and 10.3): do the synthetic rows keep the
+"""DWpre, dimension-wise prediction (medGAN, Choi et al., MLHC 2017; for mixed types as in
+DP-auto-GAN, Tantipongpipat et al. 2021): do the synthetic rows keep the
 relations between columns?
 
 For each column k a model predicts k from all other columns (the shared one-hot, standardised

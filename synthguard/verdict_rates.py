@@ -1,0 +1,183 @@
+"""The verdict's error rates, defined, bounded and measured by simulation with a known truth.
+
+Two ways a privacy verdict can be wrong:
+
+* **false release**: the recipe's true leakage is at or above a limit (a true AUC, or a true TPR at
+  an FPR, equal to the policy's limit), and the release passes;
+* **false refusal**: the recipe is at chance (its models hold nothing about membership: AUC 0.5,
+  TPR at FPR f equal to f), and the release is refused on privacy.
+
+Every privacy check passes only when the upper end of its 95% interval is under its limit, so the
+verdict is an intersection-union test: a recipe at one limit passes only if that one check's upper
+bound falls below the truth, which a valid interval allows in 2.5% of audits whatever the number of
+checks. False refusals grow with the number of checks and shrink with the audit's size; the
+sizing rule (`synthguard.sizing`) keeps each check's share small. `simulate_error_rates` measures
+both with `synthguard.attacks.simulate`'s scores (records and victims as in a real audit), and
+`benchmarks/verdict_calibration.py` stores the figures for the default policy and audit in
+`synthguard/data/verdict_rates.json`, which every passport quotes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from scipy.stats import beta
+
+from .attacks.roc import summarize_matrix
+from .attacks.simulate import ScoreModel, balanced_design
+from .policy import Policy
+from .sizing import nonmembers_needed, privacy_limits
+
+__all__ = ["ErrorRate", "error_rates", "simulate_error_rates", "simulated_attack"]
+
+CONFIDENCE = 0.95
+#: the share of audits whose upper bound may lie below a true value at the limit, by construction
+FALSE_RELEASE_BOUND = round((1 - CONFIDENCE) / 2, 6)
+
+
+@dataclass(frozen=True)
+class ErrorRate:
+    """A rate measured over simulated audits, with its 95% Clopper-Pearson interval."""
+
+    events: int
+    trials: int
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.trials
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        k, n = self.events, self.trials
+        low = 0.0 if k == 0 else float(beta.ppf(0.025, k, n - k + 1))
+        high = 1.0 if k == n else float(beta.ppf(0.975, k + 1, n - k))
+        return low, high
+
+    def to_dict(self) -> dict[str, Any]:
+        low, high = self.interval
+        return {"rate": self.rate, "ci95": [low, high], "events": self.events, "trials": self.trials}
+
+
+def pair_design(n_models: int, n_targets: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(both IN, counts) per (model, pair) for disjoint random pairs of balanced-mask targets: a pair
+    counts for the models holding both records or neither, as the mixed-record query."""
+    member = balanced_design(n_models, n_targets, rng)
+    order = rng.permutation(n_targets)
+    a, b = order[0 : n_targets // 2 * 2 : 2], order[1 : n_targets // 2 * 2 : 2]
+    both, neither = member[:, a] & member[:, b], ~member[:, a] & ~member[:, b]
+    return both, both | neither
+
+
+def simulated_attack(model: ScoreModel, n_models: int, n_targets: int, pairs: bool, rng: np.random.Generator,
+                     n_bootstrap: int, seed: int) -> Any:
+    """One simulated attack's RocSummary, on single records or on mixed-record pairs."""
+    if pairs:
+        member, valid = pair_design(n_models, n_targets, rng)
+    else:
+        member = balanced_design(n_models, n_targets, rng)
+        valid = np.ones_like(member)
+    scores = model.draw(member, rng)
+    return summarize_matrix(scores, member, valid=valid, n_bootstrap=n_bootstrap, seed=seed)
+
+
+def _fails(summary: Any, policy: Policy) -> list[bool]:
+    p = policy.privacy
+    out = []
+    for _, limit, fpr in privacy_limits(p.max_auc, p.max_tpr_at_1pct_fpr, p.max_tpr_at_01pct_fpr):
+        upper = summary.auc_ci[1] if fpr is None else summary.tpr_ci[fpr][1]
+        out.append(summary.n_nonmembers < nonmembers_needed(limit, fpr) or upper > limit)
+    return out
+
+
+def at_limit(limit: float, fpr: float | None, base: ScoreModel) -> ScoreModel:
+    """A score model whose true AUC (fpr None) or true TPR at `fpr` equals `limit`."""
+    from dataclasses import replace
+
+    from scipy.optimize import brentq
+
+    if fpr is None:
+        return base.with_auc(limit)
+    return replace(base, shift=float(brentq(lambda s: replace(base, shift=s).true_tpr(fpr) - limit, 0.0, 10.0)))
+
+
+def simulate_error_rates(policy: Policy, n_shadows: int, n_targets: int, n_record_attacks: int,
+                         n_pair_attacks: int, n_audits: int = 1000, n_bootstrap: int = 300, seed: int = 0,
+                         base: ScoreModel | None = None) -> dict[str, Any]:
+    """Both error rates of the privacy verdict at one policy and audit size.
+
+    False refusal: per simulated audit, one attack on single records (and one on pairs) at chance;
+    the verdict's rate assumes the policy's `n_record_attacks` (`n_pair_attacks`) attacks fail
+    independently, which overstates it (a real audit's attacks share their shadows, and their
+    failures move together). False release: one attack whose true value sits exactly at each limit;
+    its check passes with the rate given."""
+    base = base or ScoreModel()
+    rng = np.random.default_rng(seed)
+    kinds = [False] + ([True] if n_pair_attacks else [])
+    refusals = {pairs: 0 for pairs in kinds}
+    per_check = {pairs: [0, 0, 0] for pairs in kinds}
+    for i in range(n_audits):
+        for pairs in kinds:
+            fails = _fails(simulated_attack(base, n_shadows, n_targets, pairs, rng, n_bootstrap, seed=i), policy)
+            refusals[pairs] += any(fails)
+            for j, f in enumerate(fails):
+                per_check[pairs][j] += f
+    attack_rates = {pairs: ErrorRate(refusals[pairs], n_audits) for pairs in kinds}
+    verdict = 1.0 - (1.0 - attack_rates[False].rate) ** n_record_attacks * (
+        (1.0 - attack_rates[True].rate) ** n_pair_attacks if n_pair_attacks else 1.0)
+    verdict_high = 1.0 - (1.0 - attack_rates[False].interval[1]) ** n_record_attacks * (
+        (1.0 - attack_rates[True].interval[1]) ** n_pair_attacks if n_pair_attacks else 1.0)
+    p = policy.privacy
+    releases = {}
+    for label, limit, fpr in privacy_limits(p.max_auc, p.max_tpr_at_1pct_fpr, p.max_tpr_at_01pct_fpr):
+        model = at_limit(limit, fpr, base)
+        passed = 0
+        for i in range(n_audits):
+            summary = simulated_attack(model, n_shadows, n_targets, False, rng, n_bootstrap, seed=i)
+            upper = summary.auc_ci[1] if fpr is None else summary.tpr_ci[fpr][1]
+            passed += bool(upper <= limit and summary.n_nonmembers >= nonmembers_needed(limit, fpr))
+        releases[label] = ErrorRate(passed, n_audits).to_dict()
+    labels = [label for label, _, _ in privacy_limits(p.max_auc, p.max_tpr_at_1pct_fpr, p.max_tpr_at_01pct_fpr)]
+    return {
+        "n_shadows": n_shadows, "n_targets": n_targets, "n_audits": n_audits, "n_bootstrap": n_bootstrap,
+        "n_record_attacks": n_record_attacks, "n_pair_attacks": n_pair_attacks, "score_model": base.__dict__,
+        "false_refusal": {
+            "per_attack": {("pairs" if k else "records"): v.to_dict() for k, v in attack_rates.items()},
+            "per_check": {("pairs" if k else "records"): dict(zip(labels, [c / n_audits for c in v]))
+                          for k, v in per_check.items()},
+            "verdict_if_independent": verdict, "verdict_upper_95": verdict_high},
+        "false_release_at_limit": releases,
+    }
+
+
+def _stored() -> dict[str, Any] | None:
+    try:
+        text = resources.files("synthguard").joinpath("data/verdict_rates.json").read_text()
+    except (FileNotFoundError, OSError):
+        return None
+    return json.loads(text)
+
+
+def error_rates(policy: Policy, n_shadows: int, n_targets: int) -> dict[str, Any]:
+    """What a passport says about the verdict's error rates at this policy and audit size."""
+    out: dict[str, Any] = {
+        "definitions": {
+            "false_release": "a recipe whose true leakage is at or above a privacy limit passes",
+            "false_refusal": "a recipe whose models hold nothing about membership (every attack at chance) is "
+                             "refused on privacy"},
+        "false_release_bound": FALSE_RELEASE_BOUND,
+        "false_release_how": "every privacy check passes only if the upper end of its 95% interval (records and "
+                             "victim models resampled) is under its limit: at a limit, at most 2.5% of audits pass, "
+                             "however many checks there are",
+        "false_refusal_how": "each privacy limit is resolved by the audit's non-member scores (synthguard.sizing), "
+                             "so an attack at chance rarely crosses it",
+    }
+    stored = _stored()
+    if stored is not None:
+        same = (stored.get("policy") == policy.to_dict() and stored.get("n_shadows") == n_shadows
+                and stored.get("n_targets") == n_targets)
+        out["measured"] = {**stored, "applies_to_this_audit": same}
+    return out
