@@ -24,7 +24,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -102,6 +102,13 @@ class AuditConfig:
         unknown = sorted(set(self.attacks) - set(FAMILIES))
         if unknown:
             raise SynthguardError(f"unknown attack {unknown[0]!r} (choose from {', '.join(FAMILIES)})")
+
+    def scores_pairs(self, recipe: Any) -> bool:
+        """Whether the audit scores mixed record pairs: for mixup recipes (or as `mixed_query` says),
+        with at least 8 shadows (pairs count only for models holding both records or neither, about
+        half of them: below 8 too few references remain on each side), and when lira_mixed is run."""
+        wanted = self.mixed_query if self.mixed_query is not None else getattr(recipe, "defense", None) == "mixup"
+        return bool(wanted) and self.n_shadows >= 8 and "lira_mixed" in {a.name for a in self.selected()}
 
     def selected(self) -> list[AttackSpec]:
         allowed = THREAT_MODELS[: THREAT_MODELS.index(self.threat_model) + 1]
@@ -223,8 +230,6 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
             so the caller's config is never changed.
         on_shadow: called with (shadows done, total) for progress.
     """
-    from dataclasses import replace
-
     started = time.perf_counter()
     config = replace(config or AuditConfig(), **options)  # a copy, validated again by __post_init__
     schema = schema or getattr(recipe, "schema", None)
@@ -241,12 +246,7 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
     n_targets = min(config.n_targets, n // 2)
     targets = choose_targets(population, n_targets, _derive(config.seed, 1))
     masks = balanced_masks(config.n_shadows, n, _derive(config.seed, 2))
-    # pairs count only for models holding both records or neither, about half of them: below 8
-    # shadows too few references remain on each side
-    mixup_recipe = getattr(recipe, "defense", None) == "mixup"
-    wants_pairs = (config.mixed_query if config.mixed_query is not None else mixup_recipe) and (
-        config.n_shadows >= 8 and "lira_mixed" in {a.name for a in config.selected()})
-    pairs = pair_records(None, len(targets), _derive(config.seed, 5)) if wants_pairs else None
+    pairs = pair_records(None, len(targets), _derive(config.seed, 5)) if config.scores_pairs(recipe) else None
     keep = config.run_dir is not None
     tasks = [ShadowTask(k, _derive(config.seed, 3, k), recipe, parsed, resolved, features, population, masks[k],
                         targets, config.critic_fakes, config.synthetic_rows, pairs, config.threat_model, keep)

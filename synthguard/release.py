@@ -93,8 +93,7 @@ def audit_settings(policy: Policy, audit_options: dict[str, Any] | None, seed: i
 def plan_release_audit(policy: Policy, config: AuditConfig, recipe: Any, n_train: int) -> AuditPlan:
     """Targets raised to what the policy's limits need; PolicyError before any training when the
     table cannot give enough with these shadows (`synthguard.sizing`)."""
-    with_pairs = (config.mixed_query if config.mixed_query is not None else getattr(recipe, "defense", None) == "mixup"
-                  ) and config.n_shadows >= 8 and "lira_mixed" in {a.name for a in config.selected()}
+    with_pairs = config.scores_pairs(recipe)
     epochs = getattr(getattr(recipe, "config", None), "epochs", None)
     plan = plan_audit(privacy_limits(policy.privacy.max_auc, policy.privacy.max_tpr_at_1pct_fpr,
                                      policy.privacy.max_tpr_at_01pct_fpr),

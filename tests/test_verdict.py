@@ -151,3 +151,24 @@ def test_the_policy_is_a_floor():
     assert policy.weaker_audit(32, 900, "critic", ("lira", "logan", "ganleaks", "domias")) == []
     weaker = policy.weaker_audit(8, 100, "data", ("lira",))
     assert len(weaker) == 4 and "8 shadow models" in weaker[0] and "logan" in weaker[3]
+
+
+def test_a_check_the_audit_cannot_resolve_fails_closed_and_says_so():
+    from synthguard.audit import ATTACKS, AttackResult, AuditConfig, AuditResult
+    from synthguard.gate import privacy_checks
+
+    rng = np.random.default_rng(4)
+    member = balanced_design(4, 40, rng)          # 80 non-member scores: far too few for the default limits
+    scores = ScoreModel().draw(member, rng)
+    summary = summarize_matrix(scores, member, n_bootstrap=100)
+    attack = AttackResult(ATTACKS["lira"], scores, summary, member, np.ones_like(member))
+    result = AuditResult(AuditConfig(n_shadows=4, n_targets=40), {"defense": "mixup"}, np.arange(40), member,
+                         {"lira": attack}, 0.0, 80)
+    checks = privacy_checks(Policy(), result)
+    assert len(checks) == 3 and not any(c.passed for c in checks)
+    assert all(c.advice.startswith("unresolved: 80 non-member scores") for c in checks)
+    lenient = Policy.from_dict({"audit": {"shadows": 4, "targets": 40},
+                                "privacy": {"max_auc": 0.9, "max_tpr_at_1pct_fpr": 0.9, "max_tpr_at_01pct_fpr": 0.9}})
+    assert all(c.passed for c in privacy_checks(lenient, result))   # at chance, resolved: passes
+    off = Policy.from_dict({"privacy": {"enforce": False}})
+    assert not any(c.enforced for c in privacy_checks(off, result))
