@@ -20,11 +20,12 @@ both with `synthguard.attacks.simulate`'s scores (records and victims as in a re
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
 import numpy as np
+from scipy.optimize import brentq
 from scipy.stats import beta
 
 from .attacks.roc import summarize_matrix
@@ -95,10 +96,6 @@ def _fails(summary: Any, policy: Policy) -> list[bool]:
 
 def at_limit(limit: float, fpr: float | None, base: ScoreModel) -> ScoreModel:
     """A score model whose true AUC (fpr None) or true TPR at `fpr` equals `limit`."""
-    from dataclasses import replace
-
-    from scipy.optimize import brentq
-
     if fpr is None:
         return base.with_auc(limit)
     return replace(base, shift=float(brentq(lambda s: replace(base, shift=s).true_tpr(fpr) - limit, 0.0, 10.0)))

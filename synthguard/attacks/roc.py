@@ -312,9 +312,7 @@ def _unit_counts(ids: NDArray[np.intp], n_units: int, groups: NDArray[np.intp], 
 
 def _multiplicities(rng: np.random.Generator, rows: int, n_units: int) -> NDArray[np.int64]:
     """How often each of `n_units` clusters is drawn in each of `rows` resamples of size n_units."""
-    draws = rng.integers(0, n_units, size=(rows, n_units))
-    offsets = (np.arange(rows, dtype=np.int64) * n_units)[:, None]
-    return np.bincount((draws + offsets).ravel(), minlength=rows * n_units).reshape(rows, n_units)
+    return _counts(rng.integers(0, n_units, size=(rows, n_units)), n_units)
 
 
 def _bootstrap_rows(gm: NDArray[np.intp], gn: NDArray[np.intp], g: int, rows: int, rng: np.random.Generator,
