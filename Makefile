@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test venv bench-deps clean
+.PHONY: demo lint test test-all venv bench-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,19 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+# ruff (lint, import order) and mypy (the package's types), as pyproject.toml configures them;
+# both are pinned in the dev extra. `make test` and `make test-all` run them before pytest.
+lint: $(STAMP)
+	$(PY) -m ruff check synthguard tests benchmarks scripts examples
+	$(PY) -m mypy synthguard
+
+# the unit tests without the ones marked `slow` (pyproject.toml's addopts leaves them out)
+test: $(STAMP) lint
+	$(PY) -m pytest -q -m "not slow"
+
+# every test, the slow ones (measurements, end-to-end image release) included
+test-all: $(STAMP) lint
+	$(PY) -m pytest -q -m ""
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
@@ -26,4 +37,4 @@ bench-deps: $(STAMP)
 	$(PY) -m pip install -q -e '.[dev,bench,cluster]'
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,72 +1,117 @@
-"""What an audit costs next to the fit it audits, on the bundled OFP table.
+"""What a release's audit costs next to the fit it audits: today's fixed audit against the
+sequential default, measured in the same run on a bundled table.
 
-Prints the wall time of one fit on the full table and of a K-shadow audit (each shadow on half of
-the rows, same recipe), and their ratio. The arithmetic floor is K/2 (K trainings on half the
-data); local worker processes (one torch thread each) are how the audit gets near it.
+Three timings, one after the other, on the release's training split (80% of the rows):
 
-    .venv/bin/python benchmarks/audit_cost.py [--shadows 16] [--epochs 300] [--workers 2]
+1. one fit of the release model (the reference; `--threads` torch threads);
+2. the previous default audit: 16 shadows at once, LiRA, LOGAN, GAN-Leaks and DOMIAS, the targets
+   the default policy's limits need with 16 shadows (`release.plan_release_audit` with rounds off;
+   mixed-query pairs are sized as they are now, two records in the same shadows);
+3. the new default: the policy's sequential audit (rounds of 4 shadows up to 16, RMIA added, the
+   targets its first look needs), stopped by the gate's rule (`gate.privacy_decided`).
+
+It prints each audit's cost as a multiple of the fit, the whole release's (fit + audit), the
+shadows each audit trained, and each one's strongest attack, so that a cheaper audit that simply
+sees less shows as such.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audit_cost.py [--table ofp|doctorcontacts]
+        [--epochs 300] [--workers 2] [--skip-fixed] [--json out.json]
+
+Run it alone on the machine: it prints the load average beside every timing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from synthguard.audit import attack_table_rows, audit
+from synthguard.audit import AuditResult, audit
+from synthguard.gate import privacy_checks, privacy_decided
 from synthguard.io import read_table
+from synthguard.policy import Policy
+from synthguard.release import audit_settings, plan_release_audit, split_holdout
 from synthguard.schema import Schema
 from synthguard.synthesizer import Synthesizer
 
 ROOT = Path(__file__).resolve().parents[1]
+TABLES = {"ofp": "ofp", "doctorcontacts": "doctorcontacts", "medexp": "medexp"}
+PREVIOUS_FAMILIES = ("lira", "logan", "ganleaks", "domias")
+
+
+def summary(result: AuditResult, policy: Policy, seconds: float, fit_seconds: float, load: float) -> dict[str, Any]:
+    checks = privacy_checks(policy, result)
+    worst = result.worst
+    return {"seconds": round(seconds, 1), "ratio_to_fit": round(seconds / fit_seconds, 2),
+            "release_ratio": round(1 + seconds / fit_seconds, 2), "shadows_trained": result.n_shadows,
+            "targets": len(result.targets), "looks": result.looks, "load_at_start": round(load, 2),
+            "privacy_passed": all(c.passed for c in checks), "failed": [c.name for c in checks if not c.passed],
+            "strongest": {"attack": worst.spec.name, "auc": round(worst.summary.auc, 4),
+                          "auc_ci": [round(v, 4) for v in worst.summary.auc_ci]}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shadows", type=int, default=16)
+    parser.add_argument("--table", choices=sorted(TABLES), default="ofp")
     parser.add_argument("--epochs", type=int, default=None, help="default: synthguard's default")
-    parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the single fit")
-    parser.add_argument("--targets", type=int, default=500)
     parser.add_argument("--defense", default="mixup")
-    parser.add_argument("--skip-fit", action="store_true", help="audit only (no single-fit reference)")
+    parser.add_argument("--skip-fixed", action="store_true", help="time only the fit and the new default audit")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    raw = read_table(ROOT / "synthguard" / "data" / "ofp.csv")
-    schema = Schema.load(ROOT / "schemas" / "ofp.yaml")
-    options = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size}.items() if v is not None}
+    name = TABLES[args.table]
+    raw = read_table(ROOT / "synthguard" / "data" / f"{name}.csv")
+    schema = Schema.load(ROOT / "schemas" / f"{name}.yaml")
+    policy = Policy()
+    train_idx, _ = split_holdout(len(raw), policy.holdout_share, 0)
+    train = raw.iloc[train_idx].reset_index(drop=True)
+    options = {"epochs": args.epochs} if args.epochs else {}
     recipe = Synthesizer(schema, defense=args.defense, seed=0, **options)
 
-    started = time.perf_counter()
-    if not args.skip_fit:
-        recipe.clone(threads=args.threads).fit(raw)
-    fit_seconds = time.perf_counter() - started
+    def progress(label: str) -> Any:
+        return lambda done, total: print(f"  {label}: shadow {done}/{total} at {time.perf_counter() - clock:.0f} s",
+                                         flush=True)
 
-    result = audit(raw, recipe, schema, n_shadows=args.shadows, n_targets=args.targets, workers=args.workers,
-                   on_shadow=lambda done, total: print(f"  shadow {done}/{total} at {time.perf_counter() - started:.0f} s",
-                                                       flush=True))
-    print(f"attacks (defence {args.defense}, {recipe.config.epochs} epochs, {args.shadows} shadows x "
-          f"{len(result.targets)} records):")
-    print(f"  {'attack':<13}{'threat':<10}{'AUC [95% CI]':<24}{'TPR@1%':>9}{'TPR@0.1%':>10}{'negatives':>11}")
-    for row in attack_table_rows(result):
-        print(f"  {row[0]:<13}{row[1]:<10}{row[2]:<24}{row[3]:>9}{row[4]:>10}{row[5]:>11}")
-    print("  every attack at chance" if result.at_chance else f"  strongest: {result.worst.spec.name}")
-    if args.skip_fit:
-        return
-    ratio = result.seconds / fit_seconds
-    report = {"rows": len(raw), "epochs": recipe.config.epochs, "batch_size": recipe.config.batch_size,
-              "fit_seconds": round(fit_seconds, 1), "fit_threads": args.threads, "shadows": args.shadows,
-              "workers": args.workers, "audit_seconds": round(result.seconds, 1), "ratio": round(ratio, 2),
-              "floor": args.shadows / 2, "target": 10.0}
-    print(f"one fit on {len(raw)} rows ({recipe.config.epochs} epochs, {args.threads} threads): {fit_seconds:.1f} s")
-    print(f"audit with {args.shadows} shadows on half the rows ({args.workers} workers): {result.seconds:.1f} s")
-    print(f"ratio audit / fit: {ratio:.2f} (arithmetic floor {args.shadows / 2:.0f}, target <= 10)")
+    print(f"{args.table}: {len(train)} training rows, {recipe.config.epochs} epochs, defence {args.defense}; "
+          f"load {os.getloadavg()[0]:.2f}", flush=True)
+    load = os.getloadavg()[0]
+    clock = time.perf_counter()
+    recipe.clone(threads=args.threads).fit(train)
+    fit_seconds = time.perf_counter() - clock
+    report: dict[str, Any] = {"table": args.table, "rows": len(train), "epochs": recipe.config.epochs,
+                              "defense": args.defense, "fit": {"seconds": round(fit_seconds, 1),
+                                                               "threads": args.threads, "load_at_start": round(load, 2)},
+                              "workers": args.workers}
+    print(f"one fit: {fit_seconds:.1f} s (load {load:.2f} at start)", flush=True)
+
+    new = audit_settings(policy, {"workers": args.workers}, 0)
+    new.n_targets = plan_release_audit(policy, new, recipe, len(train)).n_targets
+    runs = {"new default (sequential, rmia)": (new, lambda look: privacy_decided(policy, look))}
+    if not args.skip_fixed:
+        old = replace(new, shadows_per_round=None, attacks=PREVIOUS_FAMILIES, n_targets=policy.audit.targets)
+        old.n_targets = plan_release_audit(policy, old, recipe, len(train)).n_targets
+        runs = {"previous default (16 at once)": (old, None), **runs}
+    for label, (config, stop) in runs.items():
+        load = os.getloadavg()[0]
+        clock = time.perf_counter()
+        result = audit(train, recipe, schema, config, on_shadow=progress(label), stop=stop)
+        seconds = time.perf_counter() - clock
+        report[label] = summary(result, policy, seconds, fit_seconds, load)
+        r = report[label]
+        print(f"{label}: {seconds:.0f} s = {r['ratio_to_fit']:.2f} x the fit (release {r['release_ratio']:.2f} x); "
+              f"{r['shadows_trained']} shadows x {r['targets']} targets; privacy {'passes' if r['privacy_passed'] else 'fails'}; "
+              f"strongest {r['strongest']['attack']} AUC {r['strongest']['auc']:.3f} {r['strongest']['auc_ci']} "
+              f"(load {load:.2f} at start, {os.getloadavg()[0]:.2f} at end)", flush=True)
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
 
 
 if __name__ == "__main__":

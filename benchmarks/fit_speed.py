@@ -21,8 +21,8 @@ Each fit runs in its own spawned process, so its peak resident memory is its own
 transformer also starts joblib worker processes; their peaks are reported beside it). The
 parent scores with one thread while that process waits, so scoring never competes with a fit for
 the CPU. Times are wall-clock: run it on an otherwise idle machine (it warns when the load average
-says otherwise). Never part of `make test`: the full run takes about a quarter of an hour on 2
-cores; `--quick` is a smoke test of the script, not a measurement.
+says otherwise). Never part of `make test`; benchmarks/README.md gives what a full run takes.
+`--quick` is a smoke test of the script, not a measurement.
 """
 
 from __future__ import annotations

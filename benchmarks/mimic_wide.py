@@ -48,9 +48,8 @@ subset of a table this sparse is mostly codes too rare to predict; every column 
 Fits use batch 128 (as `make demo`): at synthguard's default 500, a 1,000-code generator still
 emits over 200 codes per row after 10 epochs (the data: 11), having taken few generator steps.
 
-Never part of `make test`. With the defaults one run took 17 minutes on 2 cores that other work
-shared (load average 4-6), so less on idle ones; the output warns when the load average shows
-other work sharing the CPU (every time is then longer).
+Never part of `make test`; benchmarks/README.md gives what a run with the defaults takes. The
+output warns when the load average shows other work sharing the CPU (every time is then longer).
 """
 
 from __future__ import annotations
@@ -67,8 +66,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 from _measure import high_water_mb
+from scipy.stats import norm
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "schemas" / "mimic.yaml"

@@ -84,7 +84,24 @@ def render_document(out_root: Path, peers: Path | None) -> str:
         parts += [section, ""]
     if peers is not None and peers.exists():
         parts += peers_section(json.loads(peers.read_text())), ""
+    power = out_root / "power_curve.json"
+    if power.exists():
+        parts += power_section(json.loads(power.read_text())), ""
     return "\n".join(parts)
+
+
+def power_section(found: dict) -> str:
+    """LiRA against RMIA by number of shadows, from the JSON `benchmarks/power_curve.py` writes."""
+    from power_curve import table
+
+    sizes = ", ".join(f"{label} {run['seconds']:.0f} s (load {run['load_at_start']:.1f})" for label, run in found.items())
+    return "\n".join([
+        "## LiRA and RMIA by number of shadows (benchmarks/power_curve.py)", "",
+        "One audit of 16 shadows per recipe (rounds of 4); the attacks are scored on blocks of K shadows "
+        "(every shadow a victim, the other K - 1 its references) and pooled. leaky: no defence, 160 OFP rows, "
+        "800 epochs; ofp-200: the default mixup recipe on 200 OFP rows, 2,000 epochs; null: shadows trained on rows "
+        "outside the audit population. Intervals resample records and victims. Training times: " + sizes + ".", "",
+        "```", "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py", "```", "", table(found)])
 
 
 def peers_section(data: dict) -> str:

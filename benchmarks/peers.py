@@ -15,9 +15,8 @@ a 95% bootstrap interval of LiRA on the distance to the closest synthetic record
 GAN-Leaks full black-box (`ganleaks`) and the other data-only attacks. The peers enter the audit
 through small recipe adapters (`_peers_common.py`); the audit code is the release's.
 
-Never part of `make test`. The default run on OFP took 17 minutes on 2 cores shared with other
-work (load average 4-6); `--quick` is a smoke test of the script (tiny settings on 600 rows), not a
-measurement.
+Never part of `make test`; benchmarks/README.md gives a measured run and what it takes. `--quick`
+is a smoke test of the script (tiny settings on 600 rows), not a measurement.
 """
 
 from __future__ import annotations
@@ -46,8 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--generators", default=",".join(GENERATORS), help=f"comma list of {', '.join(GENERATORS)}")
     parser.add_argument("--epochs", type=int, default=60, help="synthguard epochs (default 60, as `make demo`)")
     parser.add_argument("--batch-size", type=int, default=128, help="synthguard batch size (default 128, as `make demo`)")
-    # CTGAN's own default is 300; at batch 500 an epoch of 1,760 OFP rows took 0.7 s on a shared
-    # core, and nine fits of 300 epochs would take most of the half hour this run is sized for
+    # CTGAN's own default is 300; a third of it bounds the run (benchmarks/README.md)
     parser.add_argument("--epochs-ctgan", type=int, default=100,
                         help="CTGAN epochs (default 100, a third of its own default, to bound the run)")
     parser.add_argument("--shadows", type=int, default=8, help="shadow models per audit (even, >= 4; default 8)")

@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     fits = []
     with tempfile.TemporaryDirectory(prefix="synthguard-scale-") as folder:
-        for rows, n_epochs in zip(sizes, epochs):
+        for rows, n_epochs in zip(sizes, epochs, strict=True):
             path = Path(folder) / f"doctorcontacts_{rows}.parquet"
             made = time.perf_counter()
             data = write_replicated(path, rows, args.seed)
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         info, load = run_child(_audit_child, k, setting)
         audits.append({"shadows": k, **info, "seconds_per_shadow": info["seconds"] / k, "load_before_after": load})
         print(f"    {info['seconds']:.1f} s ({info['seconds'] / k:.2f} s/shadow)", flush=True)
-    for before, entry in zip([None, *audits], audits):
+    for before, entry in zip([None, *audits], audits, strict=False):
         entry["per_shadow_ratio"] = entry["seconds_per_shadow"] / audits[0]["seconds_per_shadow"]
         # what each added shadow cost: the fixed costs cancel out
         entry["marginal_seconds_per_shadow"] = (None if before is None else

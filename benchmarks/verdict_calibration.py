@@ -4,9 +4,9 @@ Simulated audits have the default audit's design (K victims, T targets, every ta
 exactly half of them) and scores with a record effect shared across victims, vulnerable records
 and a victim effect (`synthguard.attacks.simulate.ScoreModel`), so the true AUC and TPRs are known.
 
-Part 1, coverage: the share of nominal 95% intervals that hold the truth, for today's stratified
-bootstrap over pooled scores (the previous release's method) and for the clustered intervals the
-audit now uses (records resampled, widened by the victims' spread).
+Part 1, coverage: the share of nominal 95% intervals that hold the truth, for a stratified
+bootstrap over pooled scores and for the clustered intervals the audit uses (records resampled,
+widened by the victims' spread).
 
 Part 2, error rates of the default policy's privacy verdict (`synthguard.verdict_rates`): false
 refusal at chance and false release at each limit. It writes the figures that every passport

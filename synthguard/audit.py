@@ -5,19 +5,24 @@
 K shadow models are trained with the release's exact recipe, each on a random half of the data
 (every record in exactly half of them). Every shadow in turn is the victim and the others the
 attacker's references; each attack scores every (victim, target record) pair, higher = more
-likely a member, and the pooled scores and true memberships give one ROC per attack.
+likely a member, and the pooled scores and true memberships give one ROC per attack. A few real
+rows (`AuditConfig.population_rows`) go to no shadow: RMIA compares targets with them.
 
-Attacks, by what the attacker holds (the threat model; each level includes the ones above it):
+A sequential audit (`AuditConfig.shadows_per_round`) trains the shadows in rounds and looks at the
+attacks after each; the caller's `stop` rule may end it early. The looks share the 5% error of a
+single look (`AuditConfig.looks`), so stopping early never raises an error rate.
+
+Attacks, by what the attacker holds (the threat model; each level includes the ones above it),
+all from one registry (`synthguard.attacks.registry`, where a new attack registers):
 
 * data       only synthetic rows: GAN-Leaks full black-box (nearest synthetic record) and its
              calibrated form, a DOMIAS-style density ratio, LOGAN black-box (a classifier of
-             synthetic vs real rows), and LiRA on the nearest-record distance
-* generator  the generator too: GAN-Leaks white-box (reconstruction by L-BFGS over z) and LiRA
-             on its log loss
-* critic     the critic too (the internal worst case): LiRA on Ji et al.'s calibrated critic
-             statistic (online and offline), LOGAN white-box (the raw critic score), and for
-             mixup-trained recipes the paper's adaptive mixed-query LiRA over record pairs
-"""
+             synthetic vs real rows), LiRA and RMIA on the nearest-record distance
+* generator  the generator too: GAN-Leaks white-box (reconstruction by L-BFGS over z), LiRA and
+             RMIA on its log loss
+* critic     the critic too (the internal worst case): LiRA and RMIA on Ji et al.'s calibrated
+             critic statistic (online and offline), LOGAN white-box (the raw critic score), and
+             for mixup-trained recipes the paper's adaptive mixed-query LiRA over record pairs"""
 
 from __future__ import annotations
 
@@ -31,10 +36,9 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .attacks.ganleaks import log_distance_statistic
-from .attacks.mixed_query import pair_membership, pair_records
-from .attacks.reconstruction import log_reconstruction_statistic
-from .attacks.lira import lira_scores, out_reference_mean
+from .attacks.access import mixes_records
+from .attacks.mixed_query import pair_records
+from .attacks.registry import THREAT_MODELS, Attack, ScoreInput, attacks, families
 from .attacks.roc import RocSummary, summarize_matrix
 from .attacks.shadows import MODEL_FILE, ShadowTask, balanced_masks, choose_targets, run_shadow
 from .errors import SynthguardError
@@ -43,39 +47,18 @@ from .rundir import RunDirectory, fingerprint
 from .schema import Schema
 from .utility.features import fit_features
 
-THREAT_MODELS = ("data", "generator", "critic")
-
-
-@dataclass(frozen=True)
-class AttackSpec:
-    name: str
-    family: str
-    threat: str           # the weakest threat model under which the attacker can run it
-    description: str
-
-
-ATTACKS: dict[str, AttackSpec] = {a.name: a for a in [
-    AttackSpec("lira", "lira", "critic", "LiRA online, global variance, on D(x,y) minus the mean critic of m fakes"),
-    AttackSpec("lira_offline", "lira", "critic", "LiRA offline (OUT models only, one-sided), same statistic"),
-    AttackSpec("logan", "logan", "critic", "LOGAN white-box: the victim's critic D(x,y)"),
-    AttackSpec("lira_mixed", "lira", "critic", "Ji et al.'s adaptive LiRA against mixup: critic statistic of "
-               "mixed record pairs (pairs IN for models holding both, OUT for neither)"),
-    AttackSpec("lira_gen", "lira", "generator", "LiRA online on -log GAN-Leaks white-box reconstruction loss"),
-    AttackSpec("ganleaks_wb", "ganleaks", "generator", "GAN-Leaks white-box: -reconstruction loss (L-BFGS over z)"),
-    AttackSpec("lira_dcr", "lira", "data", "LiRA online on -log distance to the nearest synthetic record"),
-    AttackSpec("ganleaks", "ganleaks", "data", "GAN-Leaks full black-box: -distance to the nearest synthetic record"),
-    AttackSpec("ganleaks_cal", "ganleaks", "data", "GAN-Leaks calibrated by reference models that did not see the record"),
-    AttackSpec("domias", "domias", "data", "density ratio of synthetic to real reference rows (kNN, DOMIAS-style)"),
-    AttackSpec("logan_bb", "logan", "data", "LOGAN black-box: classifier of synthetic vs real reference rows"),
-]}
-FAMILIES = ("lira", "logan", "ganleaks", "domias")
+#: the two-sided confidence of an audit's intervals when it looks once
+CONFIDENCE = 0.95
+#: population rows reserved for RMIA when the audit chooses (at most this many, and a tenth of the rows)
+POPULATION_ROWS = 250
 
 
 @dataclass
 class AuditConfig:
+    #: shadow models: all of them (a fixed audit) or, with `shadows_per_round`, the most it trains
     n_shadows: int = 16
     n_targets: int = 500
-    attacks: tuple[str, ...] = FAMILIES
+    attacks: tuple[str, ...] = field(default_factory=families)
     threat_model: str = "critic"
     critic_fakes: int = 64
     synthetic_rows: int = 10_000
@@ -89,35 +72,68 @@ class AuditConfig:
     mixed_query: bool | None = None
     #: keep each finished shadow here and resume from the ones already there (`synthguard.rundir`)
     run_dir: str | None = None
+    #: a sequential audit: train the shadows in rounds of this many (even, at least 4) and look at
+    #: the attacks after each round; None = one round of `n_shadows` (see `audit`'s `stop`)
+    shadows_per_round: int | None = None
+    #: real rows kept away from every shadow and scored as RMIA's population; None = the smaller
+    #: of `POPULATION_ROWS` and a tenth of the rows when an RMIA attack is selected, else none
+    population_rows: int | None = None
 
     def __post_init__(self) -> None:
         if self.run_dir is not None:
             self.run_dir = str(self.run_dir)  # a Path would not go into the audit's JSON
+        self.attacks = tuple(self.attacks)
+        problems = []
         if self.n_shadows < 4 or self.n_shadows % 2:
-            raise SynthguardError(f"the number of shadow models must be even and at least 4, got {self.n_shadows}")
+            problems.append(f"the number of shadow models must be even and at least 4, got {self.n_shadows}")
+        if self.shadows_per_round is not None and (
+                self.shadows_per_round < 4 or self.shadows_per_round % 2 or self.n_shadows % self.shadows_per_round):
+            problems.append(f"shadows per round must be even, at least 4 and divide the {self.n_shadows} shadow "
+                            f"models, got {self.shadows_per_round}")
         if self.n_targets < 10:
-            raise SynthguardError(f"the audit needs at least 10 target records, got {self.n_targets}")
+            problems.append(f"the audit needs at least 10 target records, got {self.n_targets}")
+        if self.population_rows is not None and self.population_rows < 0:
+            problems.append(f"population rows cannot be negative, got {self.population_rows}")
         if self.threat_model not in THREAT_MODELS:
-            raise SynthguardError(f"the threat model must be one of {', '.join(THREAT_MODELS)}, got {self.threat_model!r}")
-        unknown = sorted(set(self.attacks) - set(FAMILIES))
+            problems.append(f"the threat model must be one of {', '.join(THREAT_MODELS)}, got {self.threat_model!r}")
+        unknown = sorted(set(self.attacks) - set(families()))
         if unknown:
-            raise SynthguardError(f"unknown attack {unknown[0]!r} (choose from {', '.join(FAMILIES)})")
+            problems.append(f"unknown attack family {unknown[0]!r} (choose from {', '.join(families())})")
+        if problems:
+            raise SynthguardError("; ".join(problems))
 
     def scores_pairs(self, recipe: Any) -> bool:
         """Whether the audit scores mixed record pairs: for mixup recipes (or as `mixed_query` says),
-        with at least 8 shadows (pairs count only for models holding both records or neither, about
-        half of them: below 8 too few references remain on each side), and when lira_mixed is run."""
-        wanted = self.mixed_query if self.mixed_query is not None else getattr(recipe, "defense", None) == "mixup"
-        return bool(wanted) and self.n_shadows >= 8 and "lira_mixed" in {a.name for a in self.selected()}
+        when lira_mixed is run. Both records of a pair go to the same shadows, so every pair is IN
+        or OUT of every model, as a single record is."""
+        wanted = self.mixed_query if self.mixed_query is not None else mixes_records(recipe)
+        return bool(wanted) and "lira_mixed" in {a.name for a in self.selected()}
 
-    def selected(self) -> list[AttackSpec]:
+    def selected(self) -> list[Attack]:
         allowed = THREAT_MODELS[: THREAT_MODELS.index(self.threat_model) + 1]
-        return [a for a in ATTACKS.values() if a.family in self.attacks and a.threat in allowed]
+        return [a for a in attacks().values() if a.family in self.attacks and a.threat in allowed]
+
+    def n_population_rows(self, n_rows: int) -> int:
+        """Population rows the audit reserves from `n_rows` (0 when no selected attack reads them)."""
+        if not any(a.needs_population for a in self.selected()):
+            return 0
+        if self.population_rows is not None:
+            return self.population_rows
+        return min(POPULATION_ROWS, n_rows // 10)
+
+    def looks(self) -> list[tuple[int, float]]:
+        """(shadows, two-sided confidence) at each look. The 5% error of a single look is spent
+        over the looks in proportion to the shadows each adds (a Bonferroni split, linear in the
+        information), so that however many looks an audit takes, an interval misses its side in at
+        most 2.5% of audits overall."""
+        step = self.shadows_per_round or self.n_shadows
+        marks = list(range(step, self.n_shadows + 1, step))
+        return [(k, 1.0 - (1.0 - CONFIDENCE) * step / self.n_shadows) for k in marks]
 
 
 @dataclass
 class AttackResult:
-    spec: AttackSpec
+    spec: Attack
     scores: np.ndarray        # (models, targets) or (models, pairs), higher = more likely member
     summary: RocSummary
     members: np.ndarray       # bool, same shape: the truth the ROC was drawn against
@@ -146,6 +162,16 @@ class AuditResult:
     #: 1-based row number in the caller's input of each population row (default: its position);
     #: a release audits its training split and names records by their row in the input file
     row_numbers: np.ndarray | None = None
+    #: population rows (0-based) no shadow trained on, RMIA's reference population
+    population: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    population_statistics: dict[str, np.ndarray] = field(default_factory=dict)
+    #: a sequential audit's looks: shadows, confidence, and whether it stopped there
+    looks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def n_shadows(self) -> int:
+        """Shadow models behind the attacks (a sequential audit may stop before the most)."""
+        return int(self.membership.shape[0])
 
     def input_rows(self, population_index: np.ndarray) -> np.ndarray:
         """1-based input row numbers of population rows."""
@@ -195,7 +221,7 @@ class AuditResult:
                - np.where(~member, result.scores, 0).sum(0) / np.maximum((~member).sum(0), 1))
         order = np.argsort(-gap, kind="stable")[:top]
         rows = self.input_rows(self.targets[order])
-        return [{"row": int(row), "score_gap": float(gap[i]), "attack": result.spec.name} for row, i in zip(rows, order)]
+        return [{"row": int(row), "score_gap": float(gap[i]), "attack": result.spec.name} for row, i in zip(rows, order, strict=True)]
 
     def to_dict(self, include_scores: bool = True) -> dict[str, Any]:
         out = {
@@ -205,7 +231,8 @@ class AuditResult:
             "targets_rows": self.input_rows(self.targets).tolist(),
             "attacks": {name: a.to_dict(include_scores) for name, a in self.attacks.items()},
             "worst_attack": self.worst.spec.name, "at_chance": self.at_chance,
-            "exposed_records": self.exposed_records(),
+            "exposed_records": self.exposed_records(), "n_shadows": self.n_shadows,
+            "population_rows": self.input_rows(self.population).tolist(), "looks": self.looks,
         }
         if include_scores:
             out["membership"] = self.membership.astype(int).tolist()
@@ -216,8 +243,24 @@ def _derive(seed: int, *stream: int) -> int:
     return int(np.random.SeedSequence([seed, *stream]).generate_state(1)[0])
 
 
+def design_masks(config: AuditConfig, n_rows: int, targets: np.ndarray, population: np.ndarray,
+                 pairs: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """(shadows, rows) bool training masks. Each round of shadows is balanced on its own (every row
+    in exactly half of the round's models), so any number of whole rounds is a balanced audit;
+    both records of a mixed-query pair go to the same models; population rows go to none."""
+    step = config.shadows_per_round or config.n_shadows
+    masks = np.vstack([balanced_masks(step, n_rows, _derive(config.seed, 2, j))
+                       for j in range(config.n_shadows // step)]) if config.shadows_per_round else \
+        balanced_masks(config.n_shadows, n_rows, _derive(config.seed, 2))
+    if pairs is not None:
+        masks[:, targets[pairs[1]]] = masks[:, targets[pairs[0]]]
+    masks[:, population] = False
+    return masks
+
+
 def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config: AuditConfig | None = None,
-          on_shadow: Callable[[int, int], None] | None = None, **options: Any) -> AuditResult:
+          on_shadow: Callable[[int, int], None] | None = None,
+          stop: Callable[[AuditResult], bool] | None = None, **options: Any) -> AuditResult:
     """Audit a training recipe on a raw (or parsed) frame.
 
     Args:
@@ -228,7 +271,11 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
         schema: defaults to the recipe's schema.
         config: audit settings; keyword `options` override its fields (n_shadows=8, ...) in a copy,
             so the caller's config is never changed.
-        on_shadow: called with (shadows done, total) for progress.
+        on_shadow: called with (shadows done, most shadows) for progress.
+        stop: a sequential audit (`AuditConfig.shadows_per_round`) calls it with the result after
+            each round but the last, its intervals at that look's confidence (`AuditConfig.looks`);
+            True ends the audit there. The audit never decides: the caller's rule does (the release
+            gate stops once its verdict is decided).
     """
     started = time.perf_counter()
     config = replace(config or AuditConfig(), **options)  # a copy, validated again by __post_init__
@@ -245,35 +292,77 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
     # keep at least half the rows out of the targets, so every shadow has real reference rows
     n_targets = min(config.n_targets, n // 2)
     targets = choose_targets(population, n_targets, _derive(config.seed, 1))
-    masks = balanced_masks(config.n_shadows, n, _derive(config.seed, 2))
+    reserved = config.n_population_rows(n)
+    rest = np.setdiff1d(np.arange(n), targets)
+    population_rows = np.sort(np.random.default_rng(_derive(config.seed, 6)).choice(
+        rest, min(reserved, len(rest) // 2), replace=False)) if reserved else np.zeros(0, dtype=np.int64)
     pairs = pair_records(None, len(targets), _derive(config.seed, 5)) if config.scores_pairs(recipe) else None
+    masks = design_masks(config, n, targets, population_rows, pairs)
+    scored = np.concatenate([targets, population_rows])  # population rows are measured like targets
     keep = config.run_dir is not None
     tasks = [ShadowTask(k, _derive(config.seed, 3, k), recipe, parsed, resolved, features, population, masks[k],
-                        targets, config.critic_fakes, config.synthetic_rows, pairs, config.threat_model, keep)
+                        scored, config.critic_fakes, config.synthetic_rows, pairs, config.threat_model, keep)
              for k in range(config.n_shadows)]
-    results, reused = _run_shadows(tasks, config, recipe, resolved, parsed, pairs, on_shadow)
+    recipe_params = recipe.get_params() if hasattr(recipe, "get_params") else {"recipe": type(recipe).__name__}
+    results: list[dict[str, np.ndarray]] = []
+    reused = 0
+    looks: list[dict[str, Any]] = []
+    schedule = config.looks()
+    for j, (k, confidence) in enumerate(schedule):
+        done = len(results)
+        found, again = _run_shadows(tasks[done:k], config, recipe, resolved, parsed, pairs, tasks,
+                                    _counting_from(on_shadow, done, len(tasks)))
+        results += found
+        reused += again
+        stats, pop_stats = _split(results, len(targets), config.run_dir)
+        membership = masks[:k, targets]
+        scored_attacks = _score(stats, pop_stats, membership, config, pairs, confidence)
+        result = AuditResult(config, recipe_params, targets, membership, scored_attacks,
+                             time.perf_counter() - started, n, stats, reused, pairs, population=population_rows,
+                             population_statistics=pop_stats, looks=looks)
+        last = j == len(schedule) - 1
+        stopped = last or (stop is not None and bool(stop(result)))
+        looks.append({"shadows": k, "confidence": round(confidence, 6), "stopped": stopped,
+                      "seconds": round(time.perf_counter() - started, 1)})
+        if stopped:
+            return result
+    raise AssertionError("unreachable: the last look always stops")
+
+
+def _split(results: list[dict[str, np.ndarray]], n_targets: int, run_dir: str | None
+           ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per statistic, (models, targets) and (models, population rows) arrays from the shadows'
+    results (each scored the targets, then the population rows; `mixed_query` scores pairs)."""
     names = set(results[0])
     if any(set(r) != names for r in results):
-        raise SynthguardError(f"{config.run_dir}: its shadows hold different statistics; delete it to start over")
-    stats = {name: np.stack([r[name] for r in results]) for name in results[0]}
-    membership = masks[:, targets]
-    attacks = _score(stats, membership, config, pairs)
-    recipe_params = recipe.get_params() if hasattr(recipe, "get_params") else {"recipe": type(recipe).__name__}
-    return AuditResult(config, recipe_params, targets, membership, attacks, time.perf_counter() - started, n, stats,
-                       reused, pairs)
+        raise SynthguardError(f"{run_dir}: its shadows hold different statistics; delete it to start over")
+    stacked = {name: np.stack([r[name] for r in results]) for name in results[0]}
+    stats = {name: (v if name == "mixed_query" else v[:, :n_targets]) for name, v in stacked.items()}
+    population = {name: v[:, n_targets:] for name, v in stacked.items()
+                  if name != "mixed_query" and v.shape[1] > n_targets}
+    return stats, population
+
+
+def _counting_from(on_shadow: Callable[[int, int], None] | None, done: int, total: int
+                   ) -> Callable[[int, int], None] | None:
+    """`on_shadow` for a round that starts with `done` shadows already run (None stays None)."""
+    if on_shadow is None:
+        return None
+    return lambda count, _most: on_shadow(done + count, total)
 
 
 def _run_shadows(tasks: list[ShadowTask], config: AuditConfig, recipe: Any, resolved: Schema, parsed: pd.DataFrame,
-                 pairs: tuple[np.ndarray, np.ndarray] | None,
+                 pairs: tuple[np.ndarray, np.ndarray] | None, every_task: list[ShadowTask],
                  on_shadow: Callable[[int, int], None] | None) -> tuple[list[dict[str, np.ndarray]], int]:
-    """Every shadow's statistics, in index order, and how many came from the run directory."""
+    """The statistics of `tasks` (a round of the audit's `every_task`), in index order, and how many
+    came from the run directory."""
     if config.run_dir is None:
         return run_tasks(run_shadow, tasks, backend=config.backend, workers=config.workers,
                          scheduler=config.scheduler, on_done=on_shadow), 0
-    task = tasks[0]
+    task = every_task[0]
     run = RunDirectory(config.run_dir, fingerprint(
         recipe=recipe, schema_yaml=resolved.to_yaml(), population=parsed, targets=task.targets,
-        masks=np.stack([t.member for t in tasks]), pairs=pairs, shadow_seeds=[t.seed for t in tasks],
+        masks=np.stack([t.member for t in every_task]), pairs=pairs, shadow_seeds=[t.seed for t in every_task],
         settings={"seed": config.seed, "n_shadows": config.n_shadows, "n_targets": len(task.targets),
                   "threat_model": config.threat_model, "critic_fakes": config.critic_fakes,
                   "synthetic_rows": config.synthetic_rows}))
@@ -304,47 +393,38 @@ def _run_shadows(tasks: list[ShadowTask], config: AuditConfig, recipe: Any, reso
     return [done[t.index] for t in tasks], reused
 
 
-def _score(stats: dict[str, np.ndarray], membership: np.ndarray, config: AuditConfig,
-           pairs: tuple[np.ndarray, np.ndarray] | None) -> dict[str, AttackResult]:
+def _score(stats: dict[str, np.ndarray], population: dict[str, np.ndarray], membership: np.ndarray,
+           config: AuditConfig, pairs: tuple[np.ndarray, np.ndarray] | None,
+           confidence: float = CONFIDENCE) -> dict[str, AttackResult]:
+    """Every selected attack the measurements allow, each summarised with intervals resampled by
+    record and by victim model (`summarize_matrix`)."""
     seed = _derive(config.seed, 4)
-    log_d = log_distance_statistic(stats["nn_distance"])
-    every = np.ones_like(membership)
-    scorers: dict[str, Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]] = {
-        "lira": lambda: (lira_scores(stats["critic_calibrated"], membership, seed=seed), membership, every),
-        "lira_offline": lambda: (lira_scores(stats["critic_calibrated"], membership, online=False, seed=seed),
-                                 membership, every),
-        "logan": lambda: (stats["critic"], membership, every),
-        "lira_gen": lambda: (lira_scores(log_reconstruction_statistic(stats["reconstruction"]), membership, seed=seed),
-                             membership, every),
-        "ganleaks_wb": lambda: (-stats["reconstruction"], membership, every),
-        "lira_dcr": lambda: (lira_scores(log_d, membership, seed=seed), membership, every),
-        "ganleaks": lambda: (-stats["nn_distance"], membership, every),
-        "ganleaks_cal": lambda: (log_d - out_reference_mean(log_d, membership, seed=seed), membership, every),
-        "domias": lambda: (stats["density_ratio"], membership, every),
-        "logan_bb": lambda: (stats["blackbox"], membership, every),
-    }
-    if pairs is not None:
-        codes = pair_membership(membership, *pairs)
-        both, counted = codes == 1, codes >= 0
-        scorers["lira_mixed"] = lambda: (lira_scores(stats["mixed_query"], both, seed=seed, valid=counted), both, counted)
+    pair_membership = None if pairs is None else membership[:, pairs[0]]
+    data = ScoreInput(stats, membership, seed, pair_membership, population)
     results = {}
     for spec in config.selected():
-        if spec.name not in scorers:
-            continue  # the mixed query runs only against mixup-trained recipes
-        scores, members, valid = scorers[spec.name]()
-        valid = valid & np.isfinite(scores)
-        if members[valid].all() or not members[valid].any():
-            continue  # too few models for this attack (the mixed query needs pairs IN and OUT)
+        if not spec.applies(data):
+            continue  # e.g. the mixed query runs only against mixup-trained recipes
+        out = spec.score(data)
+        valid = np.isfinite(out.values) if out.valid is None else out.valid & np.isfinite(out.values)
+        if out.members[valid].all() or not out.members[valid].any():
+            continue  # too few models for this attack
         # scores are clustered by record (columns) and by victim model (rows): resample both
-        summary = summarize_matrix(scores, members, valid=valid, n_bootstrap=config.n_bootstrap, seed=seed)
-        results[spec.name] = AttackResult(spec, scores, summary, members, valid)
+        summary = summarize_matrix(out.values, out.members, valid=valid, n_bootstrap=config.n_bootstrap, seed=seed,
+                                   confidence=confidence)
+        results[spec.name] = AttackResult(spec, out.values, summary, out.members, valid)
     return results
 
 
+def _level(summary: RocSummary) -> str:
+    """Nothing at the usual 95%; otherwise the interval's level, e.g. " (98.75%)"."""
+    return "" if abs(summary.confidence - CONFIDENCE) < 1e-9 else f" ({100 * summary.confidence:.4g}%)"
+
+
 def attack_table_rows(result: AuditResult) -> list[Sequence[str]]:
-    """Rows for a printed table that fits 80 columns: attack, AUC [95% CI], TPR at 1% FPR [95% CI],
-    and the upper bound of TPR at 0.1% FPR."""
-    rows = []
+    """Rows for a printed table that fits 80 columns: attack, AUC [CI], TPR at 1% FPR [CI], and the
+    upper bound of TPR at 0.1% FPR (95% intervals, or the last look's level in a sequential audit)."""
+    rows: list[Sequence[str]] = []
     for name, attack in result.attacks.items():
         s = attack.summary
         rows.append((name, f"{s.auc:.3f} [{s.auc_ci[0]:.3f},{s.auc_ci[1]:.3f}]",
@@ -354,7 +434,16 @@ def attack_table_rows(result: AuditResult) -> list[Sequence[str]]:
 
 
 def headline(attack: AttackResult) -> str:
-    """One line: an attack's AUC and TPR at 1% FPR with their 95% intervals."""
+    """One line: an attack's AUC and TPR at 1% FPR with their intervals."""
     s = attack.summary
-    return (f"{attack.spec.name}: AUC {s.auc:.3f} [{s.auc_ci[0]:.3f}, {s.auc_ci[1]:.3f}], "
+    return (f"{attack.spec.name}: AUC {s.auc:.3f} [{s.auc_ci[0]:.3f}, {s.auc_ci[1]:.3f}]{_level(s)}, "
             f"TPR at 1% FPR {s.tpr_at[0.01]:.3f} [{s.tpr_ci[0.01][0]:.3f}, {s.tpr_ci[0.01][1]:.3f}]")
+
+
+def __getattr__(name: str) -> Any:
+    # `ATTACKS` and `FAMILIES` read the registry when asked, so attacks registered later appear too
+    if name == "ATTACKS":
+        return attacks()
+    if name == "FAMILIES":
+        return families()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

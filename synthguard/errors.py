@@ -7,15 +7,35 @@
   + ModelFileError                   - a model file is not ours, truncated or altered
   + OutputExistsError (InputError)   - an output file exists; the caller may allow replacing it
   + PolicyError (InputError)         - the policy is invalid, or settings beside it would weaken its audit
+  + SettingError (also ValueError)   - a setting or argument of a call is unknown, malformed or out of range
+                                       (a defence setting, a target column, an image size)
 * ReleaseRefused                     - the gate refused a release (CLI exit 3); not a SynthguardError
 * SynthguardWarning (UserWarning)    - things the user should know but that do not stop the run
+
+Messages speak of the library's own settings (``size``, ``run_dir``), never of command-line flags.
+An error may name the setting that would fix it in ``.setting`` (a parameter name of the call), so
+that a front end can point at its own spelling of it (the CLI adds ``--size``, ``--run-dir``).
+
+The public entry points (``synthguard.api``, ``release``) do not let a lower layer's bare
+``ValueError`` or ``KeyError`` escape: `mapped_errors` turns them into a ``SettingError`` (or the
+error class the entry point names), with the original chained as the cause.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class SynthguardError(Exception):
-    """A problem the user can fix: bad input, a bad file, an impossible request."""
+    """A problem the user can fix: bad input, a bad file, an impossible request.
+
+    ``setting``: the name of the call's parameter that would fix it (``"size"``, ``"run_dir"``), or
+    None; front ends use it to point at their own option."""
+
+    def __init__(self, *args: object, setting: str | None = None) -> None:
+        self.setting = setting
+        super().__init__(*args)
 
 
 class InputError(SynthguardError):
@@ -34,6 +54,13 @@ class PolicyError(InputError):
 
 class SchemaError(SynthguardError):
     """The schema is invalid (unknown key or type, contradictory settings)."""
+
+
+class SettingError(SynthguardError, ValueError):
+    """A setting or argument is unknown, malformed or out of range: a defence setting the defence
+    does not take, a target column that is not modelled, an image size outside the supported range.
+
+    Also a ``ValueError``, so that code catching the built-in error for a bad argument still does."""
 
 
 class DataValidationError(SynthguardError):
@@ -69,3 +96,20 @@ class ReleaseRefused(Exception):
 
 class SynthguardWarning(UserWarning):
     """Something the user should know that does not stop the run."""
+
+
+@contextmanager
+def mapped_errors(kind: type[SynthguardError] = SettingError, where: str | None = None) -> Iterator[None]:
+    """Re-raise a lower layer's ``ValueError`` or ``KeyError`` as `kind` (one line, the original
+    chained as its cause); synthguard's own errors pass unchanged. `where` prefixes the message
+    (a file name, say)."""
+    try:
+        yield
+    except SynthguardError:
+        raise
+    except KeyError as err:
+        key = err.args[0] if err.args else "?"
+        raise kind(f"{where + ': ' if where else ''}no entry {key!r}") from err
+    except ValueError as err:
+        text = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise kind(f"{where + ': ' if where else ''}{text}") from err

@@ -239,7 +239,7 @@ def render_markdown(data: dict[str, Any], heading_level: int = 1) -> str:
               "reported as measured.", ""]
     lines += ["| defence | " + " | ".join(head for head, _ in TABLE_ATTACKS) + " |",
               "|---" * (len(TABLE_ATTACKS) + 1) + "|"]
-    for name, run in data["runs"].items():
+    for run in data["runs"].values():
         cells = [_cell(run["attacks"].get(attack)) for _, attack in TABLE_ATTACKS]
         lines.append(f"| {_defense_label(run['defense'])} | " + " | ".join(cells) + " |")
     lines += ["", f"{h}# Utility (Table IV analogue)", ""]

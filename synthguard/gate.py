@@ -1,5 +1,8 @@
 """The release gate: every policy threshold becomes a check with the measured value, the limit,
-pass/fail, and what to try when it fails. The verdict passes only if every check passes."""
+pass/fail, and what to try when it fails. The verdict passes only if every check passes.
+
+Privacy checks come from the audit's attacks (`privacy_checks`); utility and disclosure checks are
+declared beside their metrics and registered in `synthguard.checks`, from which `judge` builds them."""
 
 from __future__ import annotations
 
@@ -7,14 +10,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .audit import AuditResult
+from .checks import COPY_ADVICE, MODEL_METRIC, QUALITY_ADVICE, RARE_ADVICE, GateCheck, gate_checks
 from .policy import Policy
 from .sizing import nonmembers_needed, privacy_limits
 
-QUALITY_ADVICE = ("train more epochs or with a larger batch (then audit again: leakage grows with training); "
-                  "check the schema's column types")
-COPY_ADVICE = ("train fewer epochs or with the mixup defence; mark identifying columns `sensitive` or `id`; merge "
-               "rare categories (rare_category_count)")
-RARE_ADVICE = "raise rare_category_count (or declare coarser categories in the schema)"
+__all__ = ["COPY_ADVICE", "QUALITY_ADVICE", "RARE_ADVICE", "Check", "Verdict", "declared_check", "judge",
+           "privacy_advice", "privacy_checks", "privacy_decided", "privacy_lines"]
 
 
 def privacy_advice(defense: str | None, alpha: float | None) -> str:
@@ -89,59 +90,78 @@ def _check(name: str, kind: str, measured: float | None, limit: float | None, co
 
 
 def privacy_checks(policy: Policy, audit: AuditResult) -> list[Check]:
-    """Three checks per attack (AUC and TPR at 1% and 0.1% FPR), each on the upper end of its 95%
-    interval. A limit the audit's non-member scores cannot resolve (`synthguard.sizing`) fails
-    closed and says so: a release is never decided by a check too small to tell."""
+    """Three checks per attack (AUC and TPR at 1% and 0.1% FPR), each on the upper end of its
+    interval (95%, or the last look's level in a sequential audit). A limit the audit's non-member
+    scores cannot resolve (`synthguard.sizing`) fails closed and says so: a release is never
+    decided by a check too small to tell."""
     p = policy.privacy
     advice = privacy_advice(audit.recipe.get("defense"), audit.recipe.get("alpha"))
     checks = []
     for name, attack in audit.attacks.items():
         s = attack.summary
+        level = f"{100 * s.confidence:.4g}%"
         for label, limit, fpr in privacy_limits(p.max_auc, p.max_tpr_at_1pct_fpr, p.max_tpr_at_01pct_fpr):
             upper = s.auc_ci[1] if fpr is None else s.tpr_ci[fpr][1]
             needed = nonmembers_needed(limit, fpr)
             if s.n_nonmembers < needed:
-                check = Check(f"{name}: {label}, upper 95% bound", "privacy", upper, float(limit), "<=", False,
+                check = Check(f"{name}: {label}, upper {level} bound", "privacy", upper, float(limit), "<=", False,
                               f"unresolved: {s.n_nonmembers:,} non-member scores, the limit needs at least {needed:,} "
                               "to be told from noise; audit more targets or shadow models", p.enforce)
             else:
-                check = Check(f"{name}: {label}, upper 95% bound", "privacy", float(upper), float(limit), "<=",
+                check = Check(f"{name}: {label}, upper {level} bound", "privacy", float(upper), float(limit), "<=",
                               bool(upper <= limit), advice, p.enforce)
             checks.append(check)
     return checks
 
 
+def privacy_decided(policy: Policy, audit: AuditResult) -> bool:
+    """A sequential audit's stopping rule, at one look: True when more shadows cannot change the
+    privacy verdict. A check is decided *passed* when it is resolved and its upper bound is under
+    its limit, decided *failed* when its lower bound is over its limit (the leak is established,
+    however many shadows follow). An enforced policy's verdict is decided once one check has
+    failed or all have passed; an unenforced one runs until every check is decided.
+
+    Every look's intervals are at the level its share of the error allows (`AuditConfig.looks`),
+    so the chance that a recipe at a limit passes at SOME look stays within the single-look 2.5%."""
+    p = policy.privacy
+    states = []
+    for attack in audit.attacks.values():
+        s = attack.summary
+        for _label, limit, fpr in privacy_limits(p.max_auc, p.max_tpr_at_1pct_fpr, p.max_tpr_at_01pct_fpr):
+            low, high = s.auc_ci if fpr is None else s.tpr_ci[fpr]
+            if low > limit:
+                states.append("failed")
+            elif high <= limit and s.n_nonmembers >= nonmembers_needed(limit, fpr):
+                states.append("passed")
+            else:
+                states.append("open")
+    if not states:
+        return False
+    if p.enforce and "failed" in states:
+        return True
+    return "open" not in states
+
+
 def judge(policy: Policy, audit: AuditResult, utility: dict[str, Any], min_category_count: int | None) -> Verdict:
-    """Every threshold of the policy against the audit and the utility metrics (`to_dict` form)."""
+    """Every threshold of the policy against the audit and the utility metrics (`to_dict` form):
+    the privacy checks, then every declared check (`synthguard.checks.gate_checks`) in its order.
+    `min_category_count` is the released model's rarest category count (None: it cannot say)."""
     checks: list[Check | None] = list(privacy_checks(policy, audit))
-    u = policy.utility
-    down = utility.get("downstream")
-    # metrics that do not apply to the data (sdmetrics, DWP and DWpre on pixels) are absent: no check
-    if "quality" in utility:
-        checks += [
-            _check("sdmetrics quality score", "utility", utility["quality"]["score"], u.min_quality, ">=",
-                   QUALITY_ADVICE),
-            _check("DWP mean absolute difference", "utility", utility["dwp"]["mae"], u.max_dwp_mae, "<=",
-                   QUALITY_ADVICE),
-            _check("DWpre mean gap", "utility", utility["dwpre"]["mean_abs_gap"], u.max_dwpre_gap, "<=",
-                   QUALITY_ADVICE),
-        ]
-    if down is not None:  # a table without a target column (no condition) has no downstream task
-        checks += [
-            _check("TSTR accuracy ratio", "utility", down.get("accuracy_ratio"), u.min_tstr_accuracy_ratio, ">=",
-                   QUALITY_ADVICE),
-            _check("TSTR ROC AUC ratio", "utility", down.get("auc_ratio"), u.min_tstr_auc_ratio, ">=", QUALITY_ADVICE),
-            _check("TSTR ROC AUC lift over chance, share of real", "utility", down.get("auc_lift"),
-                   u.min_tstr_auc_lift, ">=", QUALITY_ADVICE),
-        ]
-    distance = utility["distance"]
-    copies = round(distance["exact_copy_rate"] * utility["n_synthetic"])
-    checks.append(_check("synthetic rows identical to a training row", "disclosure", copies, policy.max_exact_copies,
-                         "<=", COPY_ADVICE))
+    measurements = dict(utility)
     if min_category_count is not None:
-        checks.append(_check("rows behind the rarest released category", "disclosure", min_category_count,
-                             policy.min_category_count, ">=", RARE_ADVICE))
+        measurements[MODEL_METRIC] = {"smallest_category_count": min_category_count}
+    checks += [declared_check(spec, policy, measurements) for spec in gate_checks()]
     return Verdict(tuple(c for c in checks if c is not None))
+
+
+def declared_check(spec: GateCheck, policy: Policy, measurements: dict[str, Any]) -> Check | None:
+    """A declared check judged on the measurements: None when the policy switches it off or its
+    metric does not apply to the data (absent: sdmetrics, DWP and DWpre on pixels; a table without
+    a target has no downstream task); a value that could not be measured fails closed."""
+    if not spec.applies(measurements):
+        return None
+    return _check(spec.name, spec.kind, spec.measured(measurements), spec.limit_of(policy), spec.comparison,
+                  spec.advice)
 
 
 def privacy_lines(audit: AuditResult, verdict: Verdict | None = None) -> list[dict[str, Any]]:

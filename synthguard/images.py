@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, SettingError
 from .io import staged_dir, write_bytes
 from .schema import IMAGE_SIZE_RANGE, Column, ImageShape, Schema
 
@@ -158,7 +158,8 @@ def _target_size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
     height, width = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
     lo, hi = IMAGE_SIZE_RANGE
     if not (lo <= int(height) <= hi and lo <= int(width) <= hi):
-        raise InputError(f"--size must be from {lo} to {hi} pixels, got {height}x{width}")
+        raise SettingError(f"the image size must be from {lo} to {hi} pixels a side, got {height}x{width}",
+                           setting="size")
     return int(height), int(width)
 
 
@@ -166,7 +167,7 @@ def _check_size(shape: ImageShape, source: str) -> None:
     lo, hi = IMAGE_SIZE_RANGE
     if not (lo <= shape.height <= hi and lo <= shape.width <= hi):
         raise InputError(f"{source}: images are {shape.height}x{shape.width}; synthguard models {lo} to {hi} "
-                         f"pixels a side: pass --size to resize them")
+                         f"pixels a side: give a size to resize them", setting="size")
 
 
 def _read_digits() -> tuple[np.ndarray, list[Any], str, bool]:
@@ -236,10 +237,11 @@ def _read_folder(path: Path, target: tuple[int, int] | None) -> tuple[np.ndarray
     rgb = any(img.mode not in _GRAY_MODES for img in opened)
     first_file, first = files[0][0], opened[0]
     if target is None:
-        for (file, _), img in zip(files, opened):
+        for (file, _), img in zip(files, opened, strict=True):
             if img.size != first.size:
                 raise InputError(f"{file}: is {img.size[0]}x{img.size[1]} pixels but {first_file} is "
-                                 f"{first.size[0]}x{first.size[1]}; pass --size to resize every image")
+                                 f"{first.size[0]}x{first.size[1]}; give a size to resize every image",
+                                 setting="size")
     arrays: list[np.ndarray] = []
     for img in opened:
         pixels = np.asarray(img.convert("RGB" if rgb else "L"), dtype=np.float32) / 255.0
@@ -388,7 +390,7 @@ def _write_folder(images: np.ndarray, labels: np.ndarray, schema: Schema, path: 
     # only when complete, and what a killed run leaves is removed by the next write to `path`
     names: list[Path] = []
     with staged_dir(path) as tmp:
-        for i, (image, value) in enumerate(zip(images, labels)):
+        for i, (image, value) in enumerate(zip(images, labels, strict=True)):
             relative = Path(_file_label(value)) / f"{i:05d}.png"
             (tmp / relative.parent).mkdir(exist_ok=True)
             (tmp / relative).write_bytes(png_bytes(image))

@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -122,7 +122,7 @@ def _field(point: object, *names: str) -> object:
     raise ValueError(f"a point needs one of {', '.join(names)}")
 
 
-def _pairs(points: object, container: str, items: str, first: tuple[str, ...], second: tuple[str, ...]) -> list[tuple[float, float, str]]:
+def _pairs(points: Any, container: str, items: str, first: tuple[str, ...], second: tuple[str, ...]) -> list[tuple[float, float, str]]:
     """(x, y, label) from a report, a result holding `items`, or a sequence of points or pairs."""
     if hasattr(points, container):  # a UtilityReport
         points = getattr(points, container)
@@ -133,7 +133,7 @@ def _pairs(points: object, container: str, items: str, first: tuple[str, ...], s
     elif isinstance(points, Mapping) and items in points:
         points = points[items]
     out: list[tuple[float, float, str]] = []
-    for p in points:  # type: ignore[union-attr]
+    for p in points:
         if isinstance(p, (tuple, list)) and len(p) == 2:
             x, y, kind = p[0], p[1], ""
         else:
@@ -141,7 +141,7 @@ def _pairs(points: object, container: str, items: str, first: tuple[str, ...], s
             kind = str(p.get("kind", "")) if isinstance(p, Mapping) else str(getattr(p, "kind", ""))
         if x is None or y is None:
             continue  # an undefined score has no place on the plot
-        out.append((float(x), float(y), kind))  # type: ignore[arg-type]
+        out.append((float(x), float(y), kind))
     return out
 
 

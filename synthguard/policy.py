@@ -19,22 +19,20 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, PolicyError
+from .attacks.registry import THREAT_MODELS, families
+from .errors import PolicyError
 from .io import read_yaml
 
 FORMAT_VERSION = 1
-#: threat models from the weakest attacker to the strongest (each includes the ones before it)
-THREAT_MODELS = ("data", "generator", "critic")
-#: attack families a policy may require
-ATTACK_FAMILIES = ("lira", "logan", "ganleaks", "domias")
 
 
 @dataclass(frozen=True)
 class AuditPolicy:
     threat_model: str = "critic"      # judge the internal worst case: the critic leaks too
-    shadows: int = 16
+    shadows: int = 16                 # the most shadow models the audit trains
     targets: int = 500
-    attacks: tuple[str, ...] = ("lira", "logan", "ganleaks", "domias")
+    attacks: tuple[str, ...] = ("lira", "rmia", "logan", "ganleaks", "domias")
+    shadows_per_round: int | None = 4   # a sequential audit in rounds of this many; null = all at once
 
 
 @dataclass(frozen=True)
@@ -131,12 +129,18 @@ class Policy:
         if isinstance(a.shadows, bool) or not isinstance(a.shadows, int) or a.shadows < 4 or a.shadows % 2:
             found.append(f"audit.shadows must be an even number of at least 4, got {a.shadows!r}")
         within("audit.targets", a.targets, 10, 1e9, integer=True)
+        if a.shadows_per_round is not None and (
+                isinstance(a.shadows_per_round, bool) or not isinstance(a.shadows_per_round, int)
+                or a.shadows_per_round < 4 or a.shadows_per_round % 2
+                or (isinstance(a.shadows, int) and a.shadows >= 4 and a.shadows % a.shadows_per_round)):
+            found.append(f"audit.shadows_per_round must be null or an even number of at least 4 that divides "
+                         f"audit.shadows, got {a.shadows_per_round!r}")
         if not a.attacks:
             found.append("audit.attacks must name at least one attack family "
-                         f"({', '.join(ATTACK_FAMILIES)}); to switch the privacy checks off say privacy.enforce: false")
-        unknown = [x for x in a.attacks if x not in ATTACK_FAMILIES]
+                         f"({', '.join(families())}); to switch the privacy checks off say privacy.enforce: false")
+        unknown = [x for x in a.attacks if x not in families()]
         if unknown:
-            found.append(f"audit.attacks: unknown attack family {unknown[0]!r} (choose from {', '.join(ATTACK_FAMILIES)})")
+            found.append(f"audit.attacks: unknown attack family {unknown[0]!r} (choose from {', '.join(families())})")
         p = self.privacy
         # a limit at or below chance can never pass: the upper bound of an attack at chance exceeds it
         within("privacy.max_auc", p.max_auc, 0.5, 1.0, open_low=True)

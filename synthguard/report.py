@@ -1,9 +1,11 @@
 """The self-contained HTML release report: one page a data steward can read, archive and print.
 
-`render_report(passport, figures)` turns a release passport (the content of ``release.json``) and
-a dict of PNG figure paths into one HTML page: figures embedded as base64 data URIs, inline CSS,
-no JavaScript and no external requests (a Content-Security-Policy forbids them). Every string
-from the passport is escaped: column names and paths are user input.
+`render_report(passport, figures)` turns a release passport (a `synthguard.passport.Passport`, or
+the content of a ``release.json`` it wrote) and a dict of PNG figure paths into one HTML page:
+figures embedded as base64 data URIs, inline CSS, no JavaScript and no external requests (a
+Content-Security-Policy forbids them). Every string from the passport is escaped: column names
+and paths are user input. The page reads the passport's JSON form (`Passport.to_dict`), the
+field and check names the gate writes.
 
 Layout: the verdict first (id="verdict", with a ``data-decision`` attribute), then the checks,
 privacy (attacks, ROC, most exposed records), utility (metrics, DWP / DWpre scatters, sample
@@ -21,9 +23,12 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .io import write_text
+
+if TYPE_CHECKING:
+    from .passport import Passport
 
 __all__ = ["render_report", "write_report"]
 
@@ -126,6 +131,11 @@ def _list(value: Any) -> list[Any]:
 
 def _is_num(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _level(confidence: Any) -> str:
+    """An interval's level as a percentage, e.g. 95% or 98.75%."""
+    return f"{100 * float(confidence):.4g}%" if _is_num(confidence) else "95%"
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -318,9 +328,17 @@ def _lead_section(passport: Mapping[str, Any]) -> str:
     size = _d(passport.get("audit_size"))
     ran, need = _d(size.get("ran")), _d(size.get("required_by_policy"))
     if ran:
+        looks = [look for look in _list(ran.get("looks")) if isinstance(look, Mapping)]
+        sequential = ""
+        if _is_num(ran.get("most_shadows")) and looks and _is_num(looks[0].get("confidence")) \
+                and looks[0]["confidence"] < 0.95 - 1e-9:
+            sequential = (f" It was sequential: rounds of shadows up to {_fmt(ran.get('most_shadows'))}, the verdict "
+                          f"looked at after each ({len(looks)} look{'s' if len(looks) != 1 else ''}, intervals at "
+                          f"{_level(looks[0]['confidence'])} each, so the looks together keep a single look's "
+                          "error), stopping once more shadows could not change it.")
         out.append(f'<p class="note" id="audit-size">The audit ran {_fmt(ran.get("shadows"))} shadow models over '
                    f'{_fmt(ran.get("targets"))} records ({_e(ran.get("threat_model"))} threat model); the policy '
-                   f'requires at least {_fmt(need.get("shadows"))} and {_fmt(need.get("targets"))}.</p>')
+                   f'requires at least {_fmt(need.get("shadows"))} and {_fmt(need.get("targets"))}.{sequential}</p>')
     rates = _d(passport.get("error_rates"))
     if rates:
         measured = _d(rates.get("measured"))
@@ -396,9 +414,11 @@ def _privacy_section(passport: Mapping[str, Any], figures: Mapping[str, Any]) ->
     config = _d(audit.get("config"))
     if config:
         bits = []
-        for key, label in (("n_shadows", "shadow models"), ("n_targets", "audited records")):
-            if _is_num(config.get(key)):
-                bits.append(f"{_fmt(config[key])} {label}")
+        trained = audit.get("n_shadows", config.get("n_shadows"))
+        if _is_num(trained):
+            bits.append(f"{_fmt(trained)} shadow models")
+        if _is_num(config.get("n_targets")):
+            bits.append(f"{_fmt(config['n_targets'])} audited records")
         if config.get("threat_model"):
             bits.append(f"threat model \u201c{_e(config['threat_model'])}\u201d")
         if bits:
@@ -406,13 +426,15 @@ def _privacy_section(passport: Mapping[str, Any], figures: Mapping[str, Any]) ->
             out.append(f"<p>The audit used {listed}"
                        ". Each attack guesses, record by record, whether a record was in a model's training "
                        "data; AUC 0.5 is guessing.</p>")
+    attacks = [a for a in _d(audit.get("attacks")).values() if isinstance(a, Mapping)]
+    level = _level(attacks[0].get("confidence") if attacks else None)
     if audit.get("at_chance") is True:
-        out.append('<p id="at-chance"><b>No attack measurably beats chance:</b> every attack\u2019s 95% '
+        out.append(f'<p id="at-chance"><b>No attack measurably beats chance:</b> every attack\u2019s {level} '
                    "AUC interval contains 0.5.</p>")
     rows = _attack_rows(audit)
     if rows:
         out.append('<table id="attacks-table"><thead><tr><th>Attack</th><th>Threat model</th>'
-                   '<th class="num">AUC [95% CI]</th><th class="num">TPR @ 1% FPR [CI]</th>'
+                   f'<th class="num">AUC [{level} CI]</th><th class="num">TPR @ 1% FPR [CI]</th>'
                    '<th class="num">TPR @ 0.1% FPR [CI]</th><th class="num">Non-members</th><th>Note</th>'
                    f"</tr></thead><tbody>{rows}</tbody></table>")
     if "roc" in figures:
@@ -589,9 +611,16 @@ def _provenance_section(passport: Mapping[str, Any]) -> str:
 # public API
 
 
-def render_report(passport: dict, figures: dict[str, Path]) -> str:
-    """Render the release passport and figures (PNG paths) as one self-contained HTML page."""
-    passport = _d(passport)
+def _json_form(passport: Passport | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The passport as ``release.json`` holds it: a `Passport`'s `to_dict`, a loaded file as it is."""
+    to_dict = getattr(passport, "to_dict", None)
+    return _d(to_dict() if callable(to_dict) else passport)
+
+
+def render_report(passport: Passport | Mapping[str, Any], figures: Mapping[str, Path] | None = None) -> str:
+    """Render a release passport (a `Passport`, or a loaded ``release.json``) and its figures (PNG
+    paths by figure key) as one self-contained HTML page."""
+    passport = _json_form(passport)
     figures = dict(figures or {})
     decision = _decision(passport)
     data = _d(_d(passport.get("inputs")).get("data"))
@@ -621,7 +650,8 @@ def render_report(passport: dict, figures: dict[str, Path]) -> str:
     return "\n".join(p for p in parts if p) + "\n"
 
 
-def write_report(passport: dict, figures: dict[str, Path], path: str | Path) -> Path:
+def write_report(passport: Passport | Mapping[str, Any], figures: Mapping[str, Path] | None,
+                 path: str | Path) -> Path:
     """Render the report and write it to ``path`` atomically; return the path."""
     path = Path(path)
     write_text(path, render_report(passport, figures))

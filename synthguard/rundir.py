@@ -3,7 +3,8 @@
     DIR/run.json            what audit this is: a fingerprint of everything a shadow's result
                             depends on (recipe, schema, population, targets, masks, pairs, seeds,
                             threat model, versions)
-    DIR/shadow-0003.sgm     shadow 3's model file (`Synthesizer.save`), when the recipe can save
+    DIR/shadow-0003.sgm     shadow 3's model file, when the model has one (its `to_bytes`: the
+                            worker sends the bytes back and this module only stores them)
     DIR/shadow-0003.npz     shadow 3's per-target statistics (written last: it marks the shadow done)
 
 On a rerun with the same directory, shadows whose `.npz` is there are loaded, not retrained, and
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,7 @@ class RunDirectory:
             self._check(manifest)
         elif any(self.path.iterdir()):
             raise InputError(f"{self.path}: not a synthguard run directory (no {MANIFEST}) and not empty; "
-                             "give a new or empty --run-dir")
+                             "give a new or empty run directory", setting="run_dir")
         else:
             write_text(manifest, json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION,
                                              "fingerprint": audit_fingerprint}, indent=1, sort_keys=True))
@@ -120,11 +120,13 @@ class RunDirectory:
             raise InputError(f"{manifest}: not a synthguard run directory")
         if stored.get("format_version") != FORMAT_VERSION:
             raise InputError(f"{manifest}: run directory format {stored.get('format_version')!r} is not "
-                             f"the one this synthguard writes ({FORMAT_VERSION}); use a new --run-dir")
+                             f"the one this synthguard writes ({FORMAT_VERSION}); use a new run directory",
+                             setting="run_dir")
         if stored.get("fingerprint") != self.fingerprint:
             what = _first_difference(stored.get("fingerprint"), self.fingerprint)
             raise SynthguardError(f"{self.path}: this run directory belongs to a different audit (its {what} "
-                                  "differs); give a new --run-dir, or delete this one to start over")
+                                  "differs); give a new run directory, or delete this one to start over",
+                                  setting="run_dir")
 
     def stats_path(self, index: int) -> Path:
         return self.path / f"shadow-{index:04d}.npz"
@@ -141,7 +143,9 @@ class RunDirectory:
         arrays[_INDEX] = np.asarray([index], dtype=np.int64)
         arrays[_DIGEST] = np.asarray([self.digest])  # a fixed-width text array: no pickle
         with atomic_path(self.stats_path(index)) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)  # a file handle: np.savez would add `.npz` to a path
+            # a file handle: np.savez would add `.npz` to a path. The ignore: numpy's stub lets the
+            # `**arrays` names collide with its keyword `allow_pickle: bool`, so mypy rejects any dict
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
 
     def load(self, index: int) -> dict[str, np.ndarray] | None:
         """Shadow `index`'s statistics if it finished in an earlier run, else None."""
@@ -163,14 +167,4 @@ class RunDirectory:
         return arrays
 
 
-def model_file_bytes(model: Any) -> bytes | None:
-    """A fitted model's `.sgm` bytes (None if the recipe cannot save), to send back from a worker."""
-    if not hasattr(model, "save"):
-        return None
-    with tempfile.TemporaryDirectory(prefix="synthguard-shadow-") as folder:
-        path = Path(folder) / "shadow.sgm"
-        model.save(path)
-        return path.read_bytes()
-
-
-__all__ = ["RunDirectory", "fingerprint", "model_file_bytes"]
+__all__ = ["RunDirectory", "fingerprint"]

@@ -103,6 +103,14 @@ class Column:
         return self.name if self.name is not None else f"pattern {self.pattern!r}"
 
     @property
+    def data_name(self) -> str:
+        """The name of the data column this entry describes. Every column of a resolved schema
+        (`Schema.resolve`, and so `parse`) has one; a pattern entry has none until it is bound."""
+        if self.name is None:
+            raise SchemaError(f"{self.label} is not bound to a data column (resolve the schema against the data first)")
+        return self.name
+
+    @property
     def modelled(self) -> bool:
         """Whether the GAN models this column (ids and sensitive columns are dropped)."""
         return self.type != "id" and not self.sensitive
@@ -253,10 +261,10 @@ class Schema:
             if nested.any():
                 problems.append(f"column {col.name!r}: nested value (a list or record) in {_rows(nested, first_row)}; "
                                 "it cannot be modelled (declare the column `type: id` to leave it out)")
-                typed[col.name] = pd.Series([None] * len(frame), dtype=object)
+                typed[col.data_name] = pd.Series([None] * len(frame), dtype=object)
                 continue
             series, col_problems = _parse_column(frame[col.name], col, first_row)
-            typed[col.name] = series
+            typed[col.data_name] = series
             problems += col_problems
             if whole and col.name == self.condition and not col_problems and len(frame):
                 classes = series.dropna().map(str).unique()
@@ -1020,7 +1028,7 @@ def _boolean_spelling(distinct: set[str]) -> tuple[str | None, str | None]:
 def bool_series_from_column(values: np.ndarray, col: Column) -> pd.Series:
     """Booleans in the column's own spelling (true_value/false_value), 0/1 integers where the
     data spelled them so, or a bool column."""
-    if col.true_value is None:
+    if col.true_value is None or col.false_value is None:  # a schema sets both or neither
         return pd.Series(values.astype(bool))
     labels = (col.true_value, col.false_value)
     if all(str(v).lstrip("-").isdigit() for v in labels):

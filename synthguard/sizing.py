@@ -26,8 +26,9 @@ refuse a recipe at chance rarely. TPR at a low FPR needs the larger multiplier: 
 on the few highest non-member scores, and the scores of one record move together.
 
 An audit's non-member scores per attack: K shadows x T targets / 2 for an attack on single records
-(every record is out of half the models); about (T / 2) pairs x K / 4 for the mixed-record query
-(a pair counts for the models holding neither record). Targets only cost scoring, so the release
+(every record is out of half the models); (T / 2) pairs x K / 2 for the mixed-record query (the
+audit gives both records of a pair to the same models, so a pair is out of half of them). A
+sequential audit counts the shadows of the look at hand. Targets only cost scoring, so the release
 raises them to what the limits need; shadows cost training, so a need for more shadows is refused
 before any training, with what it would take.
 """
@@ -65,20 +66,14 @@ def nonmembers_needed(limit: float, fpr: float | None = None) -> int:
 def expected_nonmembers(pairs: bool, n_shadows: int, n_targets: int) -> float:
     """Non-member scores an attack gets from K shadows and T targets (see the module docstring)."""
     if pairs:
-        return (n_targets // 2) * n_shadows / 4.0
+        return (n_targets // 2) * n_shadows / 2.0
     return n_shadows * n_targets / 2.0
 
 
-#: pairs' non-member count varies from audit to audit (each pair counts for the models holding
-#: neither record, K/4 on average, sd about 1.3 per pair): plan 10% above the need, many sds
-PAIR_SLACK = 1.10
-
-
 def targets_needed(pairs: bool, n_shadows: int, nonmembers: int) -> int:
-    """Fewest targets that give `nonmembers` non-member scores with K shadows (pairs: with slack)."""
-    if pairs:
-        return 2 * math.ceil(4.0 * nonmembers * PAIR_SLACK / n_shadows)
-    return math.ceil(2.0 * nonmembers / n_shadows)
+    """Fewest targets that give `nonmembers` non-member scores with K shadows (pairs: two a pair)."""
+    single = math.ceil(2.0 * nonmembers / n_shadows)
+    return 2 * single if pairs else single
 
 
 def estimate_seconds(train_rows: int, epochs: int, n_shadows: int, workers: int = 2) -> float:

@@ -97,7 +97,7 @@ def fit_encoder(encoder: TableEncoder, source: ParquetSource, seed: int,
     does). `progress(done, total, column)` is called after each column's fit."""
     rows = encoder.sample_rows(source.n, seed)
     counts = {name: ColumnCounts() for name in encoder.counted_columns}
-    nulls = {c.name: 0 for c in source.resolved.modelled_columns}
+    nulls = {c.data_name: 0 for c in source.resolved.modelled_columns}
     pieces = []
     for start, typed in source.batches():
         for name, count in counts.items():
@@ -126,8 +126,8 @@ def _check_not_nullable(source: ParquetSource, nulls: dict[str, int]) -> None:
     # a batch wholly empty in a column is not flagged by its parse (an empty column is allowed),
     # but the column is not empty in the file
     for col in source.resolved.modelled_columns:
-        if not col.nullable and 0 < nulls[col.name] < source.n:
-            raise DataValidationError([f"column {col.name!r}: {nulls[col.name]} missing value(s) "
+        if not col.nullable and 0 < nulls[col.data_name] < source.n:
+            raise DataValidationError([f"column {col.name!r}: {nulls[col.data_name]} missing value(s) "
                                        "(the schema says it is not nullable)"], str(source.path))
 
 

@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
@@ -27,8 +29,18 @@ from .encoders.table import TableEncoder
 from .errors import ModelFileError, SynthguardError, SynthguardWarning
 from .gan.defenses import defense_arguments, make_defense
 from .gan.networks import OutputHeads
-from .gan.trainer import (CriticEnsemble, NetworkFactory, TrainConfig, TrainedGAN, build_gan, build_networks,
-                          resolve_device, seeded_torch, train_gan, whole_setting)
+from .gan.trainer import (
+    CriticEnsemble,
+    NetworkFactory,
+    TrainConfig,
+    TrainedGAN,
+    build_gan,
+    build_networks,
+    resolve_device,
+    seeded_torch,
+    train_gan,
+    whole_setting,
+)
 from .modelfile import read_model_file, write_model_file
 from .schema import Schema
 
@@ -42,7 +54,7 @@ ColumnProgress = Callable[[int, int, str], None]
 
 def check_seed(seed: Any, what: str = "seed") -> int:
     """A seed as an int, or a ValueError of one line: a whole number from 0 to MAX_SEED."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_SEED:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) <= MAX_SEED:
         raise ValueError(f"{what} must be a non-negative whole number of at most {MAX_SEED} (2**32 - 1), "
                          f"got {seed!r}")
     return int(seed)
@@ -71,6 +83,11 @@ class Synthesizer:
     Every setting is checked here, before any data is read (`_validate_params`): a setting out of
     range is a one-line SynthguardError naming it (epochs and batch_size at least 1, finite
     positive learning rate, ...).
+
+    A privacy audit reaches a fitted model only through public measurement primitives: `encode`,
+    `critic_scores`, `critic_statistics`, `fake_critic_means` (the critic), `latent_dim` and
+    `decode_latent` (the generator), plus `mixes_records` (declared by the defence) and `to_bytes`
+    (the model file); the audit's access protocols say which threat model needs which.
     """
 
     #: the fewest training epochs a recipe may ask for (`calibration.Untrained` lowers it to 0)
@@ -214,6 +231,12 @@ class Synthesizer:
         """The defence and its settings, for reports."""
         return self._make_defense().describe()
 
+    @property
+    def mixes_records(self) -> bool:
+        """Whether the critic trains on mixes of records (the defence class declares it: mixup
+        does). A privacy audit then also queries the critic with mixed record pairs."""
+        return bool(self._make_defense().mixes_records)
+
     def smallest_category_count(self) -> int | None:
         """Training rows behind the rarest category the fitted model can emit."""
         self._check_fitted()
@@ -308,16 +331,22 @@ class Synthesizer:
         state = None
         start = 0
         for slots in slot_chunks:
-            with seeded_torch(self._seed_for(seed, 2), self.threads), torch.no_grad():
-                if state is not None:
-                    torch.set_rng_state(state)
-                idx = torch.as_tensor(slots)
-                z = torch.randn(len(idx), self.config.z_dim)
-                raw = self.gan_.generator(z, eye[idx])
-                block = self.gan_.heads(raw, mode).numpy()
-                state = torch.get_rng_state()
+            block, state = self._generator_block(eye[torch.as_tensor(slots)], seed, mode, state)
             yield start, slots, block
             start += len(slots)
+
+    def _generator_block(self, cond: torch.Tensor, seed: int | None, mode: str, state: torch.Tensor | None
+                         ) -> tuple[np.ndarray, torch.Tensor]:
+        """Generator output for one chunk of condition vectors, on the sampling stream `seed`
+        (stream 2) continued from `state` (None: its start); returns the block and the stream's
+        state after it. Every fake the model makes (`generate_encoded`, `sample`,
+        `fake_critic_means`) is drawn here, so equal seeds and chunking give equal noise."""
+        with seeded_torch(self._seed_for(seed, 2), self.threads), torch.no_grad():
+            if state is not None:
+                torch.set_rng_state(state)
+            z = torch.randn(len(cond), self.config.z_dim)
+            block = self.gan_.heads(self.gan_.generator(z, cond), mode).numpy()
+            return block, torch.get_rng_state()
 
     def sample(self, n: int, condition: Any = None, seed: int | None = None, typed: bool = False) -> pd.DataFrame:
         """Draw `n` synthetic rows; `condition` fixes the condition column's label.
@@ -347,16 +376,21 @@ class Synthesizer:
             rows.index = pd.RangeIndex(start, start + len(rows))
             yield rows if typed else self.schema_.format(rows)
 
-    # ---- scoring helpers used by the audit --------------------------------------------------------
+    # ---- measurement primitives: what a privacy audit may query of a fitted model ----------------
+    # (its threat models' access protocols); the audit computes its statistics from these, so
+    # this module imports nothing of the audit's.
     def encode(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Encode parsed rows as the critic sees them (fixed seed: the same rows, the same vectors)."""
+        """Encode parsed rows as the critic sees them: (x (n, dim), condition vectors (n, cond_dim)),
+        float32. Continuous modes are drawn with a fixed seed over the frame, so a row is encoded
+        identically only within the same frame."""
         self._check_fitted()
         return self.encoder_.transform(frame, seed=0)
 
     def critic_scores(self, x: np.ndarray, cond: np.ndarray) -> np.ndarray:
-        """D(x, c) for encoded rows (eval mode: no dropout)."""
+        """D(x, c) for encoded rows and condition vectors (one-hot or mixed), float64. The critic
+        runs in eval mode (no dropout); its mode is restored after."""
         self._check_fitted()
-        with torch.no_grad():
+        with _frozen(self.gan_.critic), torch.no_grad():
             return self.gan_.critic(torch.as_tensor(x), torch.as_tensor(cond)).numpy().astype(np.float64)
 
     def critic_statistics(self, frame: pd.DataFrame, m: int = 64, seed: int | None = None) -> dict[str, np.ndarray]:
@@ -364,7 +398,8 @@ class Synthesizer:
 
         `critic` is the raw D(x, y) (LOGAN white-box). `critic_calibrated` is Ji et al.'s LiRA
         statistic with its sign flipped: D(x, y) minus the mean critic score of `m` fakes of the
-        same label, which removes the per-model, per-class offset of an unbounded critic.
+        same label, which removes the per-model, per-class offset of an unbounded critic. The
+        fakes are drawn on the sampling stream `seed`, class s from rows s*m..(s+1)*m of one draw.
         """
         x, cond = self.encode(frame)
         raw = self.critic_scores(x, cond)
@@ -377,24 +412,64 @@ class Synthesizer:
         fake_scores = self.critic_scores(fakes, eye[fake_slots]).reshape(k, m).mean(axis=1)
         return {"critic": raw, "critic_calibrated": raw - fake_scores[slots]}
 
-    def reconstruction_loss(self, frame: pd.DataFrame, seed: int = 0) -> np.ndarray:
-        """GAN-Leaks white-box: per record, the least squared error with which the generator can
-        reproduce it (L-BFGS over z, label fixed); lower = more member-like."""
-        from .attacks.reconstruction import reconstruction_loss
+    def fake_critic_means(self, label: np.ndarray, m: int = 64, seed: int | None = None) -> np.ndarray:
+        """The mean critic score of `m` fakes generated at one condition vector `label` (cond_dim
+        values: a class's one-hot, or a mix of two), once per noise block of `critic_statistics`.
 
-        return reconstruction_loss(self, frame, method="lbfgs", seed=seed)
+        Returns max(cond_dim, 1) means. Mean s averages m fakes drawn with exactly the noise that
+        `critic_statistics(frame, m, seed)` gives class s's fakes (the same sampling stream, size
+        and chunking), here all conditioned on `label`; at class s's one-hot it is the calibration
+        term of class s. Fakes use the output heads the model trained with; both networks run in
+        eval mode and no weight changes. Ji et al.'s mixed query calibrates with it."""
+        self._check_fitted()
+        cond_dim = self.encoder_.cond_dim
+        label = np.asarray(label, dtype=np.float32)
+        if label.shape != (cond_dim,):
+            raise SynthguardError(f"label must hold {cond_dim} condition value(s), got shape {label.shape}")
+        if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 1:
+            raise SynthguardError(f"m must be a whole number of at least 1, got {m!r}")
+        k = max(cond_dim, 1)
+        n = k * int(m)
+        cond = np.broadcast_to(label, (n, cond_dim)).copy()
+        mode = self.config.head_mode(self._make_defense())
+        fakes = np.empty((n, self.encoder_.dim), dtype=np.float32)
+        state = None
+        with _frozen(self.gan_.generator):
+            for start in range(0, n, _SAMPLE_CHUNK):
+                block, state = self._generator_block(torch.as_tensor(cond[start:start + _SAMPLE_CHUNK]), seed, mode,
+                                                     state)
+                fakes[start:start + len(block)] = block
+        return self.critic_scores(fakes, cond).reshape(k, int(m)).mean(axis=1)
 
-    def mixed_query_statistic(self, frame_a: pd.DataFrame, frame_b: pd.DataFrame, m: int = 64,
-                              seed: int | None = None) -> np.ndarray:
-        """Ji et al.'s adaptive query against mixup: the calibrated critic statistic of mixes of
-        record pairs (lam = 0.2, 0.5, 0.8), averaged; higher = more member-like."""
-        from .attacks.mixed_query import mixed_query_statistic
+    @property
+    def latent_dim(self) -> int:
+        """Size of the generator's latent code z (the recipe's z_dim)."""
+        return int(self.config.z_dim)
 
-        return mixed_query_statistic(self, frame_a, frame_b, m=m, seed=seed if seed is not None else 0)
+    def decode_latent(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The generator's output for latent codes z (n, latent_dim) under condition vectors
+        (n, cond_dim), through the soft (softmax) output heads, in encoded space. Differentiable
+        in z, for searches of the latent space (GAN-Leaks' white-box reconstruction): the
+        generator runs in eval mode with its weights frozen (no gradient reaches them), both
+        restored after."""
+        self._check_fitted()
+        with _frozen(self.gan_.generator):
+            return self.gan_.heads(self.gan_.generator(z, cond), "softmax")
 
     # ---- persistence -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write one `.sgm` model file (atomically). It holds the critic too: keep it internal."""
+        write_model_file(path, *self._model_file_parts())
+
+    def to_bytes(self) -> bytes:
+        """The `.sgm` model file's bytes (what `save` writes): a worker sends a fitted model back
+        this way, for the caller to store (`synthguard.rundir`)."""
+        with tempfile.TemporaryDirectory(prefix="synthguard-model-") as folder:
+            path = Path(folder) / "model.sgm"
+            self.save(path)
+            return path.read_bytes()
+
+    def _model_file_parts(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         self._check_fitted()
         manifest = {
             "kind": KINDS[self.schema_.modality], "synthguard_version": __version__, "params": self.get_params(),
@@ -409,7 +484,7 @@ class Synthesizer:
             "generator.safetensors": save_tensors(_contiguous(self.gan_.generator.state_dict())),
             "critic.safetensors": save_tensors(_contiguous(self.gan_.critic.state_dict())),
         }
-        write_model_file(path, manifest, parts)
+        return manifest, parts
 
     @classmethod
     def load(cls, path: str | Path, threads: int | None = None) -> Synthesizer:
@@ -451,6 +526,24 @@ def _check_something_to_model(resolved: Schema, source: str | None = None) -> No
     where = f"{source}: " if source else ""
     raise SynthguardError(f"{where}nothing to model: every one of the {len(resolved.columns)} column(s) is an id "
                           "or sensitive in the schema (give at least one column a modelled type)")
+
+
+@contextlib.contextmanager
+def _frozen(*modules: torch.nn.Module) -> Iterator[None]:
+    """Eval mode and no parameter gradients for a block, each module's previous state restored
+    after. Eval mode matters beyond dropout: a train-mode forward pass moves batch-norm statistics."""
+    saved = [(m, m.training, [p.requires_grad for p in m.parameters()]) for m in modules]
+    for m in modules:
+        m.eval()
+        for p in m.parameters():
+            p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for m, was_training, flags in saved:
+            for p, flag in zip(m.parameters(), flags, strict=True):
+                p.requires_grad_(flag)
+            m.train(was_training)
 
 
 def _contiguous(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

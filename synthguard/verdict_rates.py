@@ -143,22 +143,63 @@ def simulate_error_rates(policy: Policy, n_shadows: int, n_targets: int, n_recor
         "n_record_attacks": n_record_attacks, "n_pair_attacks": n_pair_attacks, "score_model": base.__dict__,
         "false_refusal": {
             "per_attack": {("pairs" if k else "records"): v.to_dict() for k, v in attack_rates.items()},
-            "per_check": {("pairs" if k else "records"): dict(zip(labels, [c / n_audits for c in v]))
+            "per_check": {("pairs" if k else "records"): dict(zip(labels, [c / n_audits for c in v], strict=True))
                           for k, v in per_check.items()},
             "verdict_if_independent": verdict, "verdict_upper_95": verdict_high},
         "false_release_at_limit": releases,
     }
 
 
-def _stored() -> dict[str, Any] | None:
+def _look_state(summary: Any, policy: Policy) -> str:
+    """One attack at one look of a sequential audit, by the gate's rule (`gate.privacy_decided`):
+    "failed" (a lower bound over a limit), "passed" (every check resolved and under), or "open"."""
+    p = policy.privacy
+    states = []
+    for _, limit, fpr in privacy_limits(p.max_auc, p.max_tpr_at_1pct_fpr, p.max_tpr_at_01pct_fpr):
+        low, high = summary.auc_ci if fpr is None else summary.tpr_ci[fpr]
+        if low > limit:
+            return "failed"
+        states.append(high <= limit and summary.n_nonmembers >= nonmembers_needed(limit, fpr))
+    return "passed" if all(states) else "open"
+
+
+def simulate_sequential(policy: Policy, model: ScoreModel, looks: list[tuple[int, float]], n_targets: int,
+                        n_audits: int = 500, n_bootstrap: int = 300, seed: int = 0) -> dict[str, Any]:
+    """A sequential audit of one attack on single records, simulated `n_audits` times with a known
+    truth: each round's shadows balanced on their own (as `audit.design_masks`), a look after each
+    round at its confidence, stopping as the gate stops. Returns how often the recipe passed, and
+    the shadows the audits trained (mean and by look)."""
+    rng = np.random.default_rng(seed)
+    sizes = [k for k, _ in looks]
+    steps = np.diff([0, *sizes])
+    passed, stopped_at = 0, []
+    for i in range(n_audits):
+        member = np.vstack([balanced_design(int(step), n_targets, rng) for step in steps])
+        scores = model.draw(member, rng)
+        for j, (k, confidence) in enumerate(looks):
+            summary = summarize_matrix(scores[:k], member[:k], n_bootstrap=n_bootstrap, confidence=confidence,
+                                       seed=i)
+            state = _look_state(summary, policy)
+            if state != "open" or j == len(looks) - 1:
+                passed += state == "passed"
+                stopped_at.append(k)
+                break
+    return {"n_audits": n_audits, "n_targets": n_targets, "looks": [list(look) for look in looks],
+            "passed": ErrorRate(passed, n_audits).to_dict(), "mean_shadows": float(np.mean(stopped_at)),
+            "stopped_at": {str(k): int(np.sum(np.array(stopped_at) == k)) for k in sizes},
+            "true_auc": model.true_auc(), "true_tpr": {"0.01": model.true_tpr(0.01), "0.001": model.true_tpr(0.001)}}
+
+
+def _stored(name: str = "verdict_rates.json") -> dict[str, Any] | None:
     try:
-        text = resources.files("synthguard").joinpath("data/verdict_rates.json").read_text()
+        text = resources.files("synthguard").joinpath(f"data/{name}").read_text()
     except (FileNotFoundError, OSError):
         return None
     return json.loads(text)
 
 
-def error_rates(policy: Policy, n_shadows: int, n_targets: int) -> dict[str, Any]:
+def error_rates(policy: Policy, n_shadows: int, n_targets: int,
+                looks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """What a passport says about the verdict's error rates at this policy and audit size."""
     out: dict[str, Any] = {
         "definitions": {
@@ -177,4 +218,15 @@ def error_rates(policy: Policy, n_shadows: int, n_targets: int) -> dict[str, Any
         same = (stored.get("policy") == policy.to_dict() and stored.get("n_shadows") == n_shadows
                 and stored.get("n_targets") == n_targets)
         out["measured"] = {**stored, "applies_to_this_audit": same}
+    if looks and looks[0].get("confidence", CONFIDENCE) < CONFIDENCE - 1e-9:  # a sequential audit
+        out["sequential"] = {
+            "looks": looks,
+            "how": "the shadows were trained in rounds and the verdict looked at after each; each look's intervals "
+                   "are at the level its share of the 5% error allows (a Bonferroni split over the looks), so the "
+                   "chance that a recipe at a limit passes at some look stays within 2.5%; the audit stopped once "
+                   "one check had surely failed (its lower bound over the limit) or every check had surely passed",
+        }
+        measured = _stored("sequential_rates.json")
+        if measured is not None:
+            out["sequential"]["measured"] = measured
     return out

@@ -8,10 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from synthguard.attacks.mixed_query import (mixed_query_statistic, mixed_query_statistic_encoded, pair_membership,
-                                            pair_records)
-from synthguard.attacks.reconstruction import (log_reconstruction_statistic, reconstruction_loss,
-                                               reconstruction_loss_encoded)
+from synthguard.attacks.mixed_query import (
+    mixed_query_statistic,
+    mixed_query_statistic_encoded,
+    pair_membership,
+    pair_records,
+)
+from synthguard.attacks.reconstruction import (
+    log_reconstruction_statistic,
+    reconstruction_loss,
+    reconstruction_loss_encoded,
+)
 from synthguard.synthesizer import Synthesizer
 from tests.conftest import TINY
 

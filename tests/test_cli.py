@@ -183,6 +183,19 @@ def test_version_prints_the_package_version():
     assert result.stdout.strip() == f"synthguard {synthguard.__version__}"
 
 
+def test_the_package_runs_as_a_module_and_as_the_console_script():
+    import subprocess
+    import sys
+
+    import synthguard
+    from synthguard.cli import main
+
+    result = subprocess.run([sys.executable, "-m", "synthguard.cli", "--version"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == f"synthguard {synthguard.__version__}"
+    assert callable(main)  # pyproject's entry point, synthguard.cli:main
+
+
 def help_text(*command):
     """The help of a command as one line: rich's box edges, colours and line wrapping removed."""
     import re

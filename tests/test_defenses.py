@@ -61,7 +61,8 @@ def test_baseline_same_seed_same_model(baseline, ofp_schema):
     synth, raw = baseline
     again = Synthesizer(ofp_schema, defense=synth.defense, defense_params=synth.defense_params, seed=3, threads=1,
                         **TINY).fit(raw)
-    for a, b in zip(synth.gan_.generator.state_dict().values(), again.gan_.generator.state_dict().values()):
+    for a, b in zip(synth.gan_.generator.state_dict().values(), again.gan_.generator.state_dict().values(),
+                    strict=True):
         assert torch.equal(a, b)
 
 

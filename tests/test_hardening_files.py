@@ -22,8 +22,16 @@ from typer.testing import CliRunner
 
 from synthguard.cli import app, run_estimate
 from synthguard.errors import InputError, ModelFileError, OutputExistsError, SynthguardWarning
-from synthguard.io import (_UMASK, check_new_dir, check_output_file, read_yaml, remove_stale_debris, safe_load_yaml_text,
-                           staged_dir, write_text)
+from synthguard.io import (
+    _UMASK,
+    check_new_dir,
+    check_output_file,
+    read_yaml,
+    remove_stale_debris,
+    safe_load_yaml_text,
+    staged_dir,
+    write_text,
+)
 from tests.conftest import OFP_SCHEMA, ROOT
 
 runner = CliRunner()
@@ -359,7 +367,7 @@ def test_worker_warnings_come_back_to_the_parent_once_each(capfd):
 
 # ---- 3. YAML alias bombs ----------------------------------------------------------------------------
 BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"]
-                 + [f"{k}: &{k} [{', '.join(['*' + p] * 9)}]" for p, k in zip("abcde", "bcdef")]) + "\n"
+                 + [f"{k}: &{k} [{', '.join(['*' + p] * 9)}]" for p, k in zip("abcde", "bcdef", strict=True)]) + "\n"
 
 
 def test_yaml_aliases_are_refused_everywhere_yaml_is_read(tmp_path, ofp_csv):
@@ -503,3 +511,6 @@ def test_the_estimate_covers_the_shadows():
     line = run_estimate(2.0, 10, shadows=16, workers=2)
     assert "1m40s" in line and "16 shadow models on 2 worker(s)" in line
     assert "20s" in run_estimate(2.0, 10)
+    # a sequential audit of rounds of 4: from 4 shadows (2 s x 10 x 2 = 40 s) to all 16
+    ranged = run_estimate(2.0, 10, shadows=16, workers=2, first_round=4)
+    assert "40s to 1m40s" in ranged and "4 to 16 shadow models" in ranged

@@ -15,7 +15,7 @@ from PIL import Image
 from synthguard.attacks.calibration import Memoriser
 from synthguard.audit import audit
 from synthguard.encoders.image import ImageEncoder
-from synthguard.errors import InputError, SchemaError, SynthguardError
+from synthguard.errors import InputError, SchemaError, SettingError, SynthguardError
 from synthguard.gan.conv import ConvCritic, ConvGenerator, image_networks
 from synthguard.gan.trainer import TrainConfig
 from synthguard.images import (
@@ -91,14 +91,30 @@ def test_folder_colour_and_resize(tmp_path):
     (lambda d: (d / "a").mkdir(parents=True), "no PNG or JPEG images"),
     (lambda d: (_png(d / "a" / "ok.png"), (d / "b").mkdir(), (d / "b" / "bad.png").write_bytes(b"\x89PNG garbage")),
      r"bad\.png: not a readable PNG/JPEG image"),
-    (lambda d: (_png(d / "a" / "1.png"), _png(d / "a" / "2.png", size=(9, 8))), r"2\.png: is 9x8 pixels .* pass --size"),
-    (lambda d: _png(d / "a" / "big.png", size=(100, 100)), "pass --size to resize"),
+    (lambda d: (_png(d / "a" / "1.png"), _png(d / "a" / "2.png", size=(9, 8))),
+     r"2\.png: is 9x8 pixels .* give a size to resize every image"),
+    (lambda d: _png(d / "a" / "big.png", size=(100, 100)), "give a size to resize them"),
 ])
 def test_bad_folders_are_one_line_input_errors(tmp_path, setup, message):
     setup(tmp_path / "in")
     with pytest.raises(InputError, match=message) as info:
         load_images(tmp_path / "in")
     assert "\n" not in str(info.value)
+    assert "--" not in str(info.value)  # library errors name no command-line flag
+
+
+@pytest.mark.parametrize("setup", [
+    lambda d: (_png(d / "a" / "1.png"), _png(d / "a" / "2.png", size=(9, 8))),
+    lambda d: _png(d / "a" / "big.png", size=(100, 100)),
+])
+def test_size_errors_name_the_size_setting_for_the_cli_to_point_at(tmp_path, setup):
+    setup(tmp_path / "in")
+    with pytest.raises(InputError) as info:
+        load_images(tmp_path / "in")
+    assert info.value.setting == "size"
+    with pytest.raises(SettingError, match="image size must be from .* got 100x100") as bad:
+        load_images(tmp_path / "in", size=100)
+    assert bad.value.setting == "size" and "--" not in str(bad.value)
 
 
 def test_mixed_sizes_are_fine_with_size(tmp_path):

@@ -140,7 +140,7 @@ def test_a_failed_sample_leaves_no_file(tmp_path, tiny_model, monkeypatch):
 
 
 def test_cli_fit_streams_parquet_and_sample_writes_chunks(tmp_path, ofp_csv, monkeypatch):
-    import synthguard.cli as cli
+    import synthguard.api as api
     from tests.conftest import OFP_SCHEMA
     from tests.test_cli import TINY_ARGS, invoke
 
@@ -151,7 +151,7 @@ def test_cli_fit_streams_parquet_and_sample_writes_chunks(tmp_path, ofp_csv, mon
     def no_whole_table(*args, **kwargs):
         raise AssertionError("the parquet file was read whole")
 
-    monkeypatch.setattr(cli, "read_table", no_whole_table)
+    monkeypatch.setattr(api, "read_table", no_whole_table)  # the API decides to stream
     result = invoke("fit", parquet, "--schema", OFP_SCHEMA, "-o", tmp_path / "pq.sgm", "--quiet", *TINY_ARGS)
     assert result.exit_code == 0, result.output
     for name in ("csv", "pq"):

@@ -35,7 +35,8 @@ def test_samples_keep_every_column_type_and_domain(fitted, ofp_raw, ofp_schema):
 def test_same_seed_same_model_and_samples(ofp_raw, ofp_schema, fitted):
     again = Synthesizer(ofp_schema, defense="mixup", seed=3, **TINY).fit(ofp_raw)
     pd.testing.assert_frame_equal(fitted.sample(200, seed=5), again.sample(200, seed=5))
-    for a, b in zip(fitted.gan_.generator.state_dict().values(), again.gan_.generator.state_dict().values()):
+    for a, b in zip(fitted.gan_.generator.state_dict().values(), again.gan_.generator.state_dict().values(),
+                    strict=True):
         assert torch.equal(a, b)
     other = Synthesizer(ofp_schema, defense="mixup", seed=4, **TINY).fit(ofp_raw)
     assert not fitted.sample(200, seed=5).equals(other.sample(200, seed=5))
@@ -121,7 +122,7 @@ def test_mixup_with_lambda_one_reduces_exactly_to_plain_training(fitted, ofp_raw
     config = TrainConfig(**{**TINY, "discrete_output": "softmax"})
     plain = train_gan(x, cond, fitted.encoder_.spans, config, Defense(), seed=1)
     pinned = train_gan(x, cond, fitted.encoder_.spans, config, _FixedLambda(alpha=1.0), seed=1)
-    for a, b in zip(plain.generator.state_dict().values(), pinned.generator.state_dict().values()):
+    for a, b in zip(plain.generator.state_dict().values(), pinned.generator.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     mixed = train_gan(x, cond, fitted.encoder_.spans, config, Mixup(alpha=1.0), seed=1)
     assert not torch.equal(next(iter(mixed.generator.parameters())), next(iter(plain.generator.parameters())))
@@ -154,3 +155,16 @@ def test_bad_parameters_are_user_errors(ofp_schema):
         Synthesizer(ofp_schema, defense="dp")
     with pytest.raises(SynthguardError, match="alpha must be positive"):
         Synthesizer(ofp_schema, alpha=0)
+
+
+def test_alpha_without_mixup_is_refused_and_never_recorded(ofp_schema):
+    # alpha is mixup's Beta(alpha, alpha): another defence cannot use it, so asking for it is an error,
+    # and a recipe (whose get_params is what the passport records) never carries an alpha it does not use
+    with pytest.raises(SynthguardError, match="alpha applies only to the mixup defence, not to 'none'"):
+        Synthesizer(ofp_schema, defense="none", alpha=7)
+    with pytest.raises(SynthguardError, match="alpha applies only to the mixup defence"):
+        Synthesizer(ofp_schema, alpha=7).clone(defense="none", alpha=7)
+    for plain in (Synthesizer(ofp_schema, defense="none"), Synthesizer(ofp_schema, alpha=7).clone(defense="none")):
+        assert plain.get_params()["alpha"] is None and "alpha" not in plain.describe_defense()
+        assert Synthesizer(ofp_schema, **plain.get_params()).get_params() == plain.get_params()  # a saved recipe reloads
+    assert Synthesizer(ofp_schema, alpha=7).get_params()["alpha"] == 7.0

@@ -20,6 +20,7 @@ from ..schema import Schema
 from ..synthesizer import Synthesizer
 from ..utility.features import fit_features
 from .ganleaks import nearest_distance
+from .mixed_query import LAMBDAS
 
 
 class Untrained(Synthesizer):
@@ -36,7 +37,9 @@ class Untrained(Synthesizer):
 
 
 class Memoriser:
-    """A recipe whose model returns copies of its training rows (same interface as Synthesizer)."""
+    """A recipe whose model returns copies of its training rows. It implements the `critic` threat
+    model's protocol itself (`synthguard.attacks.access.CriticAccess`): its statistics are
+    closeness to the training rows, with no networks behind them."""
 
     def __init__(self, schema: Schema | None = None, seed: int = 0, threads: int | None = None) -> None:
         self.schema = schema
@@ -77,5 +80,5 @@ class Memoriser:
     def mixed_query_statistic(self, frame_a: pd.DataFrame, frame_b: pd.DataFrame, m: int = 64,
                               seed: int | None = None) -> np.ndarray:
         a, b = self.features_.transform(frame_a), self.features_.transform(frame_b)
-        mixes = [lam * a + (1 - lam) * b for lam in (0.2, 0.5, 0.8)]
+        mixes = [lam * a + (1 - lam) * b for lam in LAMBDAS]
         return np.mean([-nearest_distance(q, self.train_features_) for q in mixes], axis=0)

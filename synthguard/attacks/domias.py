@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
+from .registry import Attack, Scores, register_attack
+
 
 def density_ratio(records: np.ndarray, synthetic: np.ndarray, reference: np.ndarray, k: int = 5) -> np.ndarray:
     """log d_k(x, reference) - log d_k(x, synthetic), higher = more member-like.
@@ -18,3 +20,8 @@ def density_ratio(records: np.ndarray, synthetic: np.ndarray, reference: np.ndar
     d_syn = NearestNeighbors(n_neighbors=k_syn).fit(synthetic).kneighbors(records)[0][:, -1]
     d_ref = NearestNeighbors(n_neighbors=k_ref).fit(reference).kneighbors(records)[0][:, -1]
     return np.log(d_ref + 1e-6) - np.log(d_syn + 1e-6)
+
+
+register_attack(Attack("domias", "domias", "data", "density ratio of synthetic to real reference rows (kNN, "
+                       "DOMIAS-style)", ("density_ratio",), lambda data: Scores(data.stats["density_ratio"],
+                                                                                data.membership)))

@@ -14,7 +14,11 @@ references at random with the audit's seed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+
+from .registry import Attack, ScoreInput, Scores, register_attack
 
 _EPS = 1e-30
 
@@ -113,3 +117,33 @@ def out_reference_mean(stats: np.ndarray, membership: np.ndarray, seed: int = 0)
         _, keep_out = _keep_equal_counts(membership[refs], rng)
         out[victim] = _fit(stats[refs], keep_out, global_variance=True)[0]
     return out
+
+
+# --- registration: LiRA on each statistic the threat models allow ---------------------------------
+
+def _on(statistic: str, transform: Callable[[np.ndarray], np.ndarray] | None = None, online: bool = True
+        ) -> Callable[[ScoreInput], Scores]:
+    def score(data: ScoreInput) -> Scores:
+        values = data.stats[statistic] if transform is None else transform(data.stats[statistic])
+        return Scores(lira_scores(values, data.membership, online=online, seed=data.seed), data.membership)
+    return score
+
+
+def _log_reconstruction(loss: np.ndarray) -> np.ndarray:
+    from .reconstruction import log_reconstruction_statistic
+    return log_reconstruction_statistic(loss)
+
+
+def _log_distance(distance: np.ndarray) -> np.ndarray:
+    from .ganleaks import log_distance_statistic
+    return log_distance_statistic(distance)
+
+
+register_attack(Attack("lira", "lira", "critic", "LiRA online, global variance, on D(x,y) minus the mean critic of "
+                       "m fakes", ("critic_calibrated",), _on("critic_calibrated")))
+register_attack(Attack("lira_offline", "lira", "critic", "LiRA offline (OUT models only, one-sided), same statistic",
+                       ("critic_calibrated",), _on("critic_calibrated", online=False)))
+register_attack(Attack("lira_gen", "lira", "generator", "LiRA online on -log GAN-Leaks white-box reconstruction loss",
+                       ("reconstruction",), _on("reconstruction", _log_reconstruction)))
+register_attack(Attack("lira_dcr", "lira", "data", "LiRA online on -log distance to the nearest synthetic record",
+                       ("nn_distance",), _on("nn_distance", _log_distance)))

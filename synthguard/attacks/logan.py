@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.neural_network import MLPClassifier
 
+from .registry import Attack, Scores, register_attack
+
 
 def blackbox_scores(records: np.ndarray, synthetic: np.ndarray, reference: np.ndarray, seed: int = 0,
                     max_rows: int = 2000) -> np.ndarray:
@@ -21,3 +23,9 @@ def blackbox_scores(records: np.ndarray, synthetic: np.ndarray, reference: np.nd
     clf = MLPClassifier(hidden_layer_sizes=(64, 64), max_iter=200, early_stopping=True, random_state=seed)
     clf.fit(x, y)
     return clf.predict_proba(records)[:, 1]
+
+
+register_attack(Attack("logan", "logan", "critic", "LOGAN white-box: the victim's critic D(x,y)", ("critic",),
+                       lambda data: Scores(data.stats["critic"], data.membership)))
+register_attack(Attack("logan_bb", "logan", "data", "LOGAN black-box: classifier of synthetic vs real reference rows",
+                       ("blackbox",), lambda data: Scores(data.stats["blackbox"], data.membership)))

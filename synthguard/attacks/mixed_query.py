@@ -12,7 +12,9 @@ The second term is the calibration of Ji et al.'s LiRA statistic ("Ratio", their
 Carlini et al. 2022 (LiRA) to the WGAN critic; ji-zhe/MixupTraining, attack/firstPrinciple) at the mixed
 label. The sign is flipped from the paper so that HIGHER = member, like every synthguard statistic.
 The fakes use the head mode the model was trained with, so they look like what its critic saw.
-Both networks run in eval mode (their previous modes are restored), and no weight changes.
+The statistic is computed from the model's public primitives (the
+`synthguard.attacks.access.ScoringCritic` protocol: `encode`, `critic_scores`, `fake_critic_means`),
+which run both networks in eval mode and change no weight.
 
 Pairs and membership. The paper pairs each candidate with another of the same membership group
 (member with member, non-member with non-member) under the one target model. In a shadow audit
@@ -30,11 +32,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from ..gan.trainer import seeded_torch
-from ..synthesizer import _SAMPLE_CHUNK
-from .reconstruction import frozen
+from .registry import Attack, ScoreInput, Scores, register_attack
 
 LAMBDAS = (0.2, 0.5, 0.8)
 
@@ -44,7 +43,8 @@ def mixed_query_statistic(model: Any, frame_a: pd.DataFrame, frame_b: pd.DataFra
     """Mixed-query statistic of every pair (row i of `frame_a`, row i of `frame_b`); higher = member.
 
     Args:
-        model: a fitted `Synthesizer`.
+        model: a fitted `Synthesizer`, or anything with `encode`, `critic_scores` and
+            `fake_critic_means` (`synthguard.attacks.access.ScoringCritic`).
         frame_a, frame_b: parsed rows, the same length (one pair per row).
         lams: mixing weights of record a; the statistic is averaged over them.
         m: fakes per query label, as `critic_statistics`' `m`.
@@ -77,50 +77,32 @@ def mixed_query_statistic_encoded(model: Any, x_a: np.ndarray, c_a: np.ndarray, 
     n_pairs = len(x_a)
     if n_pairs == 0:
         return np.zeros(0, dtype=np.float64)
-    cond_dim = model.encoder_.cond_dim
+    cond_dim = c_a.shape[1]
     slot_a = c_a.argmax(axis=1) if cond_dim else np.zeros(n_pairs, dtype=np.int64)
-    mode = model.config.head_mode(model._make_defense())
     total = np.zeros(n_pairs, dtype=np.float64)
-    with frozen(model.gan_.generator, model.gan_.critic):
-        for lam in lams:
-            total += _one_mixing_weight(model, x_a, c_a, x_b, c_b, slot_a, float(lam), m, seed, mode)
+    for lam in lams:
+        total += _one_mixing_weight(model, x_a, c_a, x_b, c_b, slot_a, float(lam), m, seed)
     return total / len(lams)
 
 
 def _one_mixing_weight(model: Any, x_a: np.ndarray, c_a: np.ndarray, x_b: np.ndarray, c_b: np.ndarray,
-                       slot_a: np.ndarray, lam: float, m: int, seed: int | None, mode: str) -> np.ndarray:
-    """D(x_q, c_q) minus the mean critic score of the query label's fakes, per pair."""
+                       slot_a: np.ndarray, lam: float, m: int, seed: int | None) -> np.ndarray:
+    """D(x_q, c_q) minus the mean critic score of the query label's fakes, per pair.
+
+    The calibration of a pair whose record a has class s is block s of `fake_critic_means` at the
+    query label: the noise `critic_statistics` gives class s's fakes, so that at lam = 1 this is
+    record a's `critic_calibrated` (a test pins it)."""
     n_pairs = len(x_a)
     lam32, rest32 = np.float32(lam), np.float32(1.0 - lam)
     x_q, c_q = lam32 * x_a + rest32 * x_b, lam32 * c_a + rest32 * c_b
     # the fake term depends only on the query label, of which there are at most classes^2
-    if model.encoder_.cond_dim:
+    if c_q.shape[1]:
         labels, inverse = np.unique(c_q, axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
     else:  # no condition column: one (empty) label for every query
         labels, inverse = np.zeros((1, 0), dtype=np.float32), np.zeros(n_pairs, dtype=np.int64)
-    block_means = np.stack([_fake_block_means(model, label, m, seed, mode) for label in labels])
+    block_means = np.stack([model.fake_critic_means(label, m, seed) for label in labels])
     return model.critic_scores(x_q, c_q) - block_means[inverse, slot_a]
-
-
-def _fake_block_means(model: Any, label: np.ndarray, m: int, seed: int | None, mode: str) -> np.ndarray:
-    """Mean critic score of m fakes at `label`, for each of the classes' noise blocks.
-
-    `critic_statistics` draws k x m fakes in one `generate_encoded` call, class s using rows
-    s*m..(s+1)*m. This repeats that call's random stream (same seed, size, chunking, z draws and
-    head noise) with every row conditioned on `label`, so block s holds the noise that class s's
-    fakes get there. If `generate_encoded` changes, the lam = 1 test catches the drift."""
-    k = max(model.encoder_.cond_dim, 1)
-    n = k * m
-    cond = np.broadcast_to(np.asarray(label, dtype=np.float32), (n, model.encoder_.cond_dim)).copy()
-    fakes = np.empty((n, model.encoder_.dim), dtype=np.float32)
-    with seeded_torch(model._seed_for(seed, 2), model.threads), torch.no_grad():
-        for start in range(0, n, _SAMPLE_CHUNK):
-            c = torch.as_tensor(cond[start:start + _SAMPLE_CHUNK])
-            z = torch.randn(len(c), model.config.z_dim)
-            raw = model.gan_.generator(z, c)
-            fakes[start:start + len(c)] = model.gan_.heads(raw, mode).numpy()
-    return model.critic_scores(fakes, cond).reshape(k, m).mean(axis=1)
 
 
 def pair_records(membership: np.ndarray | None, n_targets: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -163,3 +145,15 @@ def pair_membership(membership: np.ndarray, idx_a: np.ndarray, idx_b: np.ndarray
 
 
 __all__ = ["LAMBDAS", "mixed_query_statistic", "mixed_query_statistic_encoded", "pair_membership", "pair_records"]
+
+
+def _score_mixed(data: ScoreInput) -> Scores:
+    from .lira import lira_scores
+
+    both = np.asarray(data.pair_membership, dtype=bool)
+    return Scores(lira_scores(data.stats["mixed_query"], both, seed=data.seed), both)
+
+
+register_attack(Attack("lira_mixed", "lira", "critic", "Ji et al.'s adaptive LiRA against mixup: critic statistic of "
+                       "mixed record pairs (the audit puts both records of a pair in the same shadows)",
+                       ("mixed_query",), _score_mixed, unit="pairs"))

@@ -19,9 +19,10 @@ Three ways to find z, by what the attacker holds:
               record, `maxiter` 10 by default as in the official `pbb_wgangp.py`
 * ``lbfgs``   white-box: gradients of G; torch's L-BFGS over all records at once
 
-All are pure functions of a fitted model: G is put in eval mode (so batch norm uses its running
-statistics and each row's output depends only on its own z), no weight changes, and the module's
-mode and `requires_grad` flags are restored afterwards.
+All are pure functions of a fitted model, reached through its public primitives (the
+`synthguard.attacks.access.LatentGenerator` protocol: `encode`, `latent_dim`, `decode_latent`).
+`decode_latent` runs G in eval mode (so batch norm uses its running statistics and each row's
+output depends only on its own z) with its weights frozen, so no weight changes.
 
 Cost (measured with one torch thread on 2 CPU cores shared with other jobs, so upper bounds):
 Powell makes about maxiter x z_dim line searches, one record at a time: 2,100 generator calls
@@ -33,8 +34,7 @@ is a single batched pass.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,7 @@ import torch
 from scipy.optimize import minimize
 
 from ..gan.trainer import seeded_torch
+from .registry import Attack, Scores, register_attack
 
 #: weight of the z-norm prior term (GAN-Leaks' lambda3)
 LAMBDA_Z = 1e-3
@@ -58,7 +59,8 @@ def reconstruction_loss(model: Any, frame: pd.DataFrame, *, method: str = "lbfgs
     """GAN-Leaks membership loss of every row of a typed (parsed) frame; lower = more member-like.
 
     Args:
-        model: a fitted `Synthesizer` (anything with `encode`, `gan_`, `config.z_dim`).
+        model: a fitted `Synthesizer`, or anything with `encode`, `latent_dim` and
+            `decode_latent` (`synthguard.attacks.access.LatentGenerator`).
         frame: parsed rows, as `Synthesizer.critic_statistics` takes them.
         method: `lbfgs` (white-box), `powell` (partial black-box) or `nn` (initialisation only).
         n_init: size of the shared bank of random codes the search starts from.
@@ -89,15 +91,15 @@ def reconstruction_loss_encoded(model: Any, x: np.ndarray, cond: np.ndarray, *, 
         raise ValueError("x and cond must be (n, dim) and (n, cond_dim) with the same n")
     if len(x_t) == 0:
         return np.zeros(0, dtype=np.float64)
-    gan, z_dim = model.gan_, int(model.config.z_dim)
-    with seeded_torch(seed, getattr(model, "threads", None)), frozen(gan.generator):
-        z = _nn_init(gan, x_t, c_t, z_dim, n_init, seed)
+    decode, z_dim = model.decode_latent, int(model.latent_dim)
+    with seeded_torch(seed, getattr(model, "threads", None)):
+        z = _nn_init(decode, x_t, c_t, z_dim, n_init, seed)
         if method == "lbfgs" and steps > 0:
-            z = _lbfgs(gan, x_t, c_t, z, z_dim, steps)
+            z = _lbfgs(decode, x_t, c_t, z, z_dim, steps)
         elif method == "powell" and steps > 0:
-            z = _powell(gan, x_t, c_t, z, z_dim, steps)
+            z = _powell(decode, x_t, c_t, z, z_dim, steps)
         with torch.no_grad():
-            l2, _ = _objective(gan, z, x_t, c_t, z_dim)
+            l2, _ = _objective(decode, z, x_t, c_t, z_dim)
     return l2.numpy().astype(np.float64)
 
 
@@ -109,34 +111,20 @@ def log_reconstruction_statistic(loss: np.ndarray) -> np.ndarray:
 
 
 # ---- the objective and the searches ----------------------------------------------------------------
-def _objective(gan: Any, z: torch.Tensor, x: torch.Tensor, c: torch.Tensor, z_dim: int
+#: the model's `decode_latent`: codes z (n, z_dim) and conditions (n, cond_dim) to soft outputs
+Decode = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _objective(decode: Decode, z: torch.Tensor, x: torch.Tensor, c: torch.Tensor, z_dim: int
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per record: (L2 part, full objective) for codes z (n, z_dim)."""
-    fake = gan.heads(gan.generator(z, c), "softmax")
+    fake = decode(z, c)
     l2 = ((fake - x) ** 2).mean(dim=1)
     prior = LAMBDA_Z * ((z**2).sum(dim=1) - z_dim) ** 2
     return l2, l2 + prior
 
 
-@contextlib.contextmanager
-def frozen(*modules: torch.nn.Module) -> Iterator[None]:
-    """Eval mode and no parameter gradients for a block; each module's previous state is restored
-    after. Eval mode matters beyond dropout: a train-mode forward pass moves batch-norm statistics."""
-    saved = [(m, m.training, [p.requires_grad for p in m.parameters()]) for m in modules]
-    for m in modules:
-        m.eval()
-        for p in m.parameters():
-            p.requires_grad_(False)  # gradients flow to z only; weights stay untouched
-    try:
-        yield
-    finally:
-        for m, was_training, flags in saved:
-            for p, flag in zip(m.parameters(), flags):
-                p.requires_grad_(flag)
-            m.train(was_training)
-
-
-def _nn_init(gan: Any, x: torch.Tensor, c: torch.Tensor, z_dim: int, n_init: int, seed: int) -> torch.Tensor:
+def _nn_init(decode: Decode, x: torch.Tensor, c: torch.Tensor, z_dim: int, n_init: int, seed: int) -> torch.Tensor:
     """Per record, the code of the nearest (L2) generated sample among a shared bank of n_init
     codes, each decoded under the record's own label. The bank is shared so that a record's
     start does not depend on its position or on which other rows are attacked."""
@@ -149,7 +137,7 @@ def _nn_init(gan: Any, x: torch.Tensor, c: torch.Tensor, z_dim: int, n_init: int
     with torch.no_grad():
         for k, label in enumerate(labels):
             rows = torch.nonzero(inverse == k).squeeze(1)
-            fakes = gan.heads(gan.generator(bank, label.expand(n_init, -1)), "softmax")
+            fakes = decode(bank, label.expand(n_init, -1))
             block = max(1, _INIT_BLOCK // (n_init * max(x.shape[1], 1)))
             for start in range(0, len(rows), block):
                 part = rows[start:start + block]
@@ -158,7 +146,7 @@ def _nn_init(gan: Any, x: torch.Tensor, c: torch.Tensor, z_dim: int, n_init: int
     return best
 
 
-def _lbfgs(gan: Any, x: torch.Tensor, c: torch.Tensor, z0: torch.Tensor, z_dim: int, steps: int) -> torch.Tensor:
+def _lbfgs(decode: Decode, x: torch.Tensor, c: torch.Tensor, z0: torch.Tensor, z_dim: int, steps: int) -> torch.Tensor:
     """White-box search: one L-BFGS over the codes of all records together.
 
     Record i's loss depends only on z_i (eval-mode G is row-wise), so the summed objective
@@ -172,7 +160,7 @@ def _lbfgs(gan: Any, x: torch.Tensor, c: torch.Tensor, z0: torch.Tensor, z_dim: 
 
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
-        loss = _objective(gan, z, x, c, z_dim)[1].sum()
+        loss = _objective(decode, z, x, c, z_dim)[1].sum()
         loss.backward()
         return loss
 
@@ -184,13 +172,13 @@ def _lbfgs(gan: Any, x: torch.Tensor, c: torch.Tensor, z0: torch.Tensor, z_dim: 
         pass
     with torch.no_grad():
         end = z.detach()
-        start_total = _objective(gan, z0, x, c, z_dim)[1]
-        end_total = _objective(gan, end, x, c, z_dim)[1]
+        start_total = _objective(decode, z0, x, c, z_dim)[1]
+        end_total = _objective(decode, end, x, c, z_dim)[1]
         better = torch.isfinite(end_total) & (end_total < start_total)  # a NaN end keeps the start
         return torch.where(better[:, None], end, z0)
 
 
-def _powell(gan: Any, x: torch.Tensor, c: torch.Tensor, z0: torch.Tensor, z_dim: int, steps: int) -> torch.Tensor:
+def _powell(decode: Decode, x: torch.Tensor, c: torch.Tensor, z0: torch.Tensor, z_dim: int, steps: int) -> torch.Tensor:
     """Partial black-box search: Powell's derivative-free method, one record at a time, querying
     G without gradients. Cost: about steps x z_dim line searches per record."""
     out = z0.clone()
@@ -200,7 +188,7 @@ def _powell(gan: Any, x: torch.Tensor, c: torch.Tensor, z0: torch.Tensor, z_dim:
         def total(z: np.ndarray, xi: torch.Tensor = xi, ci: torch.Tensor = ci) -> float:
             with torch.no_grad():
                 zt = torch.as_tensor(z, dtype=torch.float32).reshape(1, z_dim)
-                return float(_objective(gan, zt, xi, ci, z_dim)[1])
+                return float(_objective(decode, zt, xi, ci, z_dim)[1])
 
         result = minimize(total, z0[i].numpy().astype(np.float64), method="Powell", options={"maxiter": steps})
         # Powell never ends above its start, but the float64 search runs on a float32 objective
@@ -209,5 +197,9 @@ def _powell(gan: Any, x: torch.Tensor, c: torch.Tensor, z0: torch.Tensor, z_dim:
     return out
 
 
-__all__ = ["LAMBDA_Z", "METHODS", "frozen", "log_reconstruction_statistic", "reconstruction_loss",
+__all__ = ["LAMBDA_Z", "METHODS", "log_reconstruction_statistic", "reconstruction_loss",
            "reconstruction_loss_encoded"]
+
+
+register_attack(Attack("ganleaks_wb", "ganleaks", "generator", "GAN-Leaks white-box: -reconstruction loss (L-BFGS "
+                       "over z)", ("reconstruction",), lambda data: Scores(-data.stats["reconstruction"], data.membership)))

@@ -6,23 +6,24 @@ the audit population, then every target record gets each statistic the attacks n
 critic's raw and calibrated scores, the distance to the nearest synthetic record, a density ratio
 of synthetic to real reference rows, and a black-box classifier's probability.
 
-Under the `data` threat model only the statistics of synthetic rows are computed, so a recipe
-needs only `clone`, `fit_parsed` and `sample` (a generator without a critic can be audited);
-`generator` adds the reconstruction loss and `critic` the critic statistics.
+What the worker may ask of the model is the threat model's protocol (`synthguard.attacks.access`):
+under `data` only the statistics of synthetic rows are computed, so a recipe needs only `clone`,
+`fit_parsed` and `sample` (a generator without a critic can be audited); `generator` adds the
+reconstruction loss and `critic` the critic statistics and the mixed query. A recipe that lacks
+what its threat model needs is refused before any training, in one line naming what it lacks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..rundir import model_file_bytes
 from ..schema import Schema
 from ..utility.features import FeatureSpace
+from .access import SamplesAccess, check_access, model_access, model_bytes
 from .domias import density_ratio
 from .ganleaks import nearest_distance
 from .logan import blackbox_scores
@@ -36,10 +37,9 @@ RECONSTRUCTION_SEED = 20230517
 MODEL_FILE = "model_file"
 
 
-class Recipe(Protocol):
-    """What the audit needs of a training recipe (a `Synthesizer`, or a calibration model)."""
-
-    def clone(self, **overrides: Any) -> Any: ...
+#: what the audit needs of a training recipe at the least (the `data` threat model's protocol; the
+#: stronger threat models' protocols are in `synthguard.attacks.access`)
+Recipe = SamplesAccess
 
 
 def balanced_masks(n_models: int, n_records: int, seed: int) -> np.ndarray:
@@ -93,14 +93,16 @@ class ShadowTask:
 def run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
     """Train one shadow and return each statistic for every target (arrays of length T)."""
     torch.set_num_threads(1)  # workers share the cores; two threads each measured 16-40x slower
+    check_access(task.recipe, task.threat_model)  # before any training: one line naming what it lacks
     model = task.recipe.clone(seed=task.seed, threads=1)
     model.fit_parsed(task.frame[task.member].reset_index(drop=True), task.schema)
+    access = model_access(model, task.threat_model)  # statistics it lacks, computed from its primitives
     targets = task.frame.iloc[task.targets].reset_index(drop=True)
     # statistics beyond the threat model are skipped: no attack selected may use them
     uses_critic = task.threat_model == "critic"
     uses_generator = task.threat_model in ("generator", "critic")
-    stats = dict(model.critic_statistics(targets, m=task.critic_fakes, seed=task.seed)) if uses_critic else {}
-    synthetic = task.features.transform(model.sample(task.synthetic_rows, seed=task.seed, typed=True))
+    stats = dict(access.critic_statistics(targets, m=task.critic_fakes, seed=task.seed)) if uses_critic else {}
+    synthetic = task.features.transform(access.sample(task.synthetic_rows, seed=task.seed, typed=True))
     records = task.population[task.targets]
     # reference rows: real rows this shadow did not see, never the audited records themselves
     is_reference = ~task.member.copy()
@@ -110,15 +112,15 @@ def run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
     stats["density_ratio"] = density_ratio(records, synthetic, reference)
     stats["blackbox"] = blackbox_scores(records, synthetic, reference, seed=task.seed)
     if uses_generator:
-        stats["reconstruction"] = model.reconstruction_loss(targets, seed=RECONSTRUCTION_SEED)
+        stats["reconstruction"] = access.reconstruction_loss(targets, seed=RECONSTRUCTION_SEED)
     out = {name: np.asarray(stats[name], dtype=np.float64) for name in STATISTICS if name in stats}
-    if task.pairs is not None:
+    if task.pairs is not None and uses_critic:
         idx_a, idx_b = task.pairs
-        out["mixed_query"] = model.mixed_query_statistic(targets.iloc[idx_a].reset_index(drop=True),
+        out["mixed_query"] = access.mixed_query_statistic(targets.iloc[idx_a].reset_index(drop=True),
                                                          targets.iloc[idx_b].reset_index(drop=True),
                                                          m=task.critic_fakes, seed=task.seed).astype(np.float64)
     if task.keep_model:
-        model_file = model_file_bytes(model)
+        model_file = model_bytes(model)  # the model's own `to_bytes`
         if model_file is not None:  # bytes, not a path: a Dask worker may not see the run directory
             out[MODEL_FILE] = np.frombuffer(model_file, dtype=np.uint8)
     return out

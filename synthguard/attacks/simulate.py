@@ -62,7 +62,7 @@ class ScoreModel:
         out = []
         for w_rec, shift in ((1 - self.vulnerable_share, self.shift),
                              (self.vulnerable_share, self.shift + self.vulnerable_shift)):
-            out += [(w_rec * float(w), shift * float(c)) for w, c in zip(weights, scale)]
+            out += [(w_rec * float(w), shift * float(c)) for w, c in zip(weights, scale, strict=True)]
         return out
 
     def true_auc(self) -> float:
@@ -83,7 +83,7 @@ class ScoreModel:
 
     def draw(self, membership: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Scores (K, T) for a membership matrix (K, T)."""
-        k, t = membership.shape
+        k, t = map(int, membership.shape)
         a = rng.normal(0, np.sqrt(self.record_var), size=t)
         b = rng.normal(0, np.sqrt(self.model_var), size=k)
         delta = np.where(rng.random(t) < self.vulnerable_share, self.vulnerable_shift, 0.0)

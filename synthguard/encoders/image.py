@@ -103,7 +103,7 @@ class ImageEncoder:
 
     def smallest_category_count(self) -> int | None:
         """Training images behind the rarest label the model can emit (the release gate checks it)."""
-        counts = [n for slot, n in zip(self.condition.slots, self.condition.counts)
+        counts = [n for slot, n in zip(self.condition.slots, self.condition.counts, strict=True)
                   if slot not in (_Categorical.NULL, _Categorical.RARE)]
         return min(counts) if counts else None
 

@@ -90,7 +90,7 @@ class ColumnCounts:
         for key, count in text.value_counts(sort=False).items():
             self.by_text[key] = self.by_text.get(key, 0) + int(count)
         first = ~text.duplicated().to_numpy()
-        for key, value in zip(text.to_numpy()[first], present.to_numpy()[first]):
+        for key, value in zip(text.to_numpy()[first], present.to_numpy()[first], strict=True):
             self.labels.setdefault(key, value)
         return self
 
@@ -546,17 +546,17 @@ class TableEncoder:
         self.max_modes = max_modes
         self.rare_category_count = rare_category_count
         self.fit_rows = fit_rows
-        self.transforms: dict[str, _Transform] = {}
+        self.transforms: dict[str, _Continuous | _Categorical | _Boolean] = {}
         self.condition: _Categorical | None = None
         for col in schema.modelled_columns:
             if col.name == schema.condition:
                 self.condition = _Categorical(col, rare_category_count)
             elif col.type == "categorical":
-                self.transforms[col.name] = _Categorical(col, rare_category_count)
+                self.transforms[col.data_name] = _Categorical(col, rare_category_count)
             elif col.type == "boolean":
-                self.transforms[col.name] = _Boolean(col)
+                self.transforms[col.data_name] = _Boolean(col)
             else:
-                self.transforms[col.name] = _Continuous(col, max_modes, rare_category_count)
+                self.transforms[col.data_name] = _Continuous(col, max_modes, rare_category_count)
         self.spans: list[Span] = []
 
     # ---- fitting and layout ----------------------------------------------------------------------
@@ -578,7 +578,7 @@ class TableEncoder:
     def counted_columns(self) -> list[str]:
         """Columns fitted from counts over every row (categoricals, booleans, the condition)."""
         names = [name for name, t in self.transforms.items() if not isinstance(t, _Continuous)]
-        return names + ([self.condition.column.name] if self.condition is not None else [])
+        return names + ([self.condition.column.data_name] if self.condition is not None else [])
 
     def fit_counted(self, sample: pd.DataFrame, counts: dict[str, ColumnCounts], seed: int = 0,
                     progress: FitProgress | None = None) -> TableEncoder:
@@ -587,8 +587,9 @@ class TableEncoder:
 
         Raises DataValidationError when the condition column holds fewer than two classes."""
         if self.condition is not None:
-            self._check_condition(counts[self.condition.column.name])
+            self._check_condition(counts[self.condition.column.data_name])
         empty, constant, rare = [], [], []
+        n_rare = 0  # categories merged into rare slots, over the `rare` columns
         total = len(self.transforms) + (self.condition is not None)
         for done, (name, transform) in enumerate(self.transforms.items(), start=1):
             # the mixture sees a bounded sample; category counts and null rates see every row
@@ -606,10 +607,10 @@ class TableEncoder:
                 constant.append(name)
             elif isinstance(transform, _Categorical) and transform.rare:
                 rare.append(name)
+                n_rare += transform.rare
             if progress is not None:
                 progress(done, total, name)
         if rare:
-            n_rare = sum(self.transforms[name].rare for name in rare)  # type: ignore[attr-defined]
             where = f"column {rare[0]!r}" if len(rare) == 1 else f"{len(rare)} columns ({_some(rare)})"
             what = "1 category held by fewer than {} rows is" if n_rare == 1 else f"{n_rare} categories held by fewer than {{}} rows are"
             warnings.warn(f"{where}: {what.format(self.rare_category_count)} never sampled; their rows are modelled "
@@ -630,15 +631,15 @@ class TableEncoder:
             warnings.warn(f"{len(constant)} columns are constant and are reproduced as their constants: "
                           f"{_some(constant)}", SynthguardWarning, stacklevel=2)
         if self.condition is not None:
-            self.condition.fit_counts(counts[self.condition.column.name])
+            self.condition.fit_counts(counts[self.condition.column.data_name])
             self.condition.blocks = [("onehot", len(self.condition.slots))]  # even one class is a label
             if self.condition.rare and self.condition.common:
                 n_rare = self.condition.rare
-                warnings.warn(f"condition column {self.condition.column.name!r}: {n_rare} class"
+                warnings.warn(f"condition column {self.condition.column.data_name!r}: {n_rare} class"
                               f"{'es' if n_rare > 1 else ''} held by fewer than {self.rare_category_count} rows "
                               f"{'are' if n_rare > 1 else 'is'} never sampled", SynthguardWarning, stacklevel=2)
             if progress is not None:
-                progress(total, total, self.condition.column.name)
+                progress(total, total, self.condition.column.data_name)
         self._layout()
         return self
 
@@ -648,7 +649,7 @@ class TableEncoder:
         random half of the rows, which may miss a small class that the whole table holds (the whole
         table is checked by `Schema.parse(..., whole=True)`)."""
         assert self.condition is not None
-        name = self.condition.column.name
+        name = self.condition.column.data_name
         classes = len(counts.by_text)
         if classes >= 2:
             return
@@ -713,7 +714,7 @@ class TableEncoder:
                           else t.encode(frame[name], rng))
             drawn += t.draws_per_row
         x = np.hstack(blocks).astype(np.float32) if blocks else np.zeros((len(frame), 0), np.float32)
-        cond = (self.condition.encode(frame[self.condition.column.name], np.random.default_rng(seed))
+        cond = (self.condition.encode(frame[self.condition.column.data_name], np.random.default_rng(seed))
                 if self.condition else np.zeros((len(frame), 0)))  # no draws: one-hot of the label
         return x, cond.astype(np.float32)
 
@@ -740,15 +741,15 @@ class TableEncoder:
             start += transform.width
         if self.condition is not None:
             slots = cond_slots if cond_slots is not None else np.zeros(len(x), dtype=np.int64)
-            out[self.condition.column.name] = self.condition.labels_for(np.asarray(slots))
-        names = [c.name for c in self.schema.modelled_columns]
+            out[self.condition.column.data_name] = self.condition.labels_for(np.asarray(slots))
+        names = [c.data_name for c in self.schema.modelled_columns]
         return pd.DataFrame({n: out[n].reset_index(drop=True) for n in names})
 
     def smallest_category_count(self) -> int | None:
         """Training rows behind the rarest real category the model can emit (the merged rare slot
         is never emitted as a real value, so it does not count); None when there is none."""
         counts = [n for t in [*self.transforms.values(), self.condition] if isinstance(t, _Categorical)
-                  for slot, n in zip(t.slots, t.counts) if slot not in (_Categorical.NULL, _Categorical.RARE)]
+                  for slot, n in zip(t.slots, t.counts, strict=True) if slot not in (_Categorical.NULL, _Categorical.RARE)]
         return min(counts) if counts else None
 
     def condition_slot(self, value: Any) -> int:
@@ -757,7 +758,7 @@ class TableEncoder:
             raise ValueError("this model has no condition column")
         slots = self.condition.slot_of(pd.Series([value], dtype=object))
         if slots[0] < 0:
-            raise ValueError(f"{value!r} is not a category of the condition column {self.condition.column.name!r} "
+            raise ValueError(f"{value!r} is not a category of the condition column {self.condition.column.data_name!r} "
                              f"held by at least {self.rare_category_count} training rows")
         return int(slots[0])
 

@@ -2,7 +2,17 @@
 
 The training loop draws two independently shuffled batches (x1, c1) and (x2, c2) of a critic's
 rows; a defence decides what the critic sees and how its loss is formed. Adding a defence means
-subclassing `Defense` and registering it in `DEFENSES`, without touching the loop.
+subclassing `Defense` (its `name` and its constructor's keyword arguments are its settings) and
+decorating the class with `@register_defense`, without touching the loop:
+
+    @register_defense
+    class Noisy(Defense):
+        name = "noisy"
+        def __init__(self, sigma: float = 0.1) -> None: ...
+
+The registry parses a defence's settings from text (`parse_defense_settings("noisy",
+["sigma=0.2"])`) against that signature, so a new defence gets its settings checked and its
+numbers converted with no further code.
 
 * `none`: plain conditional WGAN-GP.
 * `mixup`: Ji et al. (INFOCOM 2023), the critic sees interpolations of two records and labels.
@@ -14,11 +24,14 @@ subclassing `Defense` and registering it in `DEFENSES`, without touching the loo
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any, ClassVar
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
+
+from ..errors import SettingError
 
 #: per-sample critic loss of training rows, -D(x_i, c_i) + D(G(z_i, c_i), c_i), for row indices
 CriticProbe = Callable[[np.ndarray], np.ndarray]
@@ -34,6 +47,13 @@ class Defense:
     soft_reals: ClassVar[bool] = False
     #: whether the defence needs per-record critic losses of reference models (RelaxLoss per example)
     needs_references: ClassVar[bool] = False
+    #: whether the critic trains on mixes of records (interpolations of two rows and their labels):
+    #: a privacy audit then also queries it with mixed record pairs (Ji et al.'s adaptive attack)
+    mixes_records: ClassVar[bool] = False
+    #: with `needs_references`: how many reference models the trainer fits first, and the
+    #: per-record thresholds (their critic losses, one per training row) it hands back
+    reference_models: int = 0
+    thresholds: np.ndarray | None = None
 
     def bind(self, seed: int) -> None:
         """Give the defence its own random stream (so it never shifts the generator's noise)."""
@@ -66,6 +86,32 @@ class Defense:
         return {"name": self.name, **self.params()}
 
 
+#: the registered defences by name; add one with `register_defense`
+DEFENSES: dict[str, type[Defense]] = {}
+D = TypeVar("D", bound=type[Defense])
+
+
+def register_defense(cls: D, *, force: bool = False) -> D:
+    """Register a `Defense` subclass under its `name` (usable as a class decorator); returns it.
+
+    A name already taken by another class is refused unless `force` replaces it. The class's
+    settings are its constructor's keyword arguments, read from its signature."""
+    if not (isinstance(cls, type) and issubclass(cls, Defense)):
+        raise TypeError(f"a defence must be a subclass of Defense, got {cls!r}")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name or name != name.strip() or "=" in name or "." in name:
+        raise ValueError(f"a defence needs a `name` without spaces, '=' or '.', got {name!r}")
+    held = DEFENSES.get(name)
+    if held is not None and held is not cls and not force:
+        raise ValueError(f"defence name {name!r} is taken by {held.__qualname__}; pass force=True to replace it")
+    DEFENSES[name] = cls
+    return cls
+
+
+register_defense(Defense)
+
+
+@register_defense
 class Mixup(Defense):
     """Ji et al. (INFOCOM 2023): the critic sees interpolations of two real records and their
     labels, x = lam x1 + (1 - lam) x2 with lam ~ Beta(alpha, alpha), one lam per batch by default
@@ -73,6 +119,7 @@ class Mixup(Defense):
 
     name = "mixup"
     soft_reals = True
+    mixes_records = True
 
     def __init__(self, alpha: float = 1.0, lambda_mode: str = "batch") -> None:
         if not alpha > 0:
@@ -95,6 +142,7 @@ class Mixup(Defense):
         return {"alpha": self.alpha, "lambda_mode": self.lambda_mode}
 
 
+@register_defense
 class RelaxLoss(Defense):
     """RelaxLoss for the critic: keep the critic's loss on training rows from falling below the
     loss it has on rows it never trained on, instead of driving it ever lower (RelaxLoss, Chen, Yu
@@ -177,6 +225,7 @@ class RelaxLoss(Defense):
         return out
 
 
+@register_defense
 class ParGAN(Defense):
     """PAR-GAN: the rows are split at random into `partitions` equal disjoint parts, critic i
     trains on part i only (and on fakes), and the generator descends the AVERAGE of the critics'
@@ -205,15 +254,118 @@ class ParGAN(Defense):
         return {"partitions": self.k}
 
 
-DEFENSES: dict[str, type[Defense]] = {cls.name: cls for cls in (Defense, Mixup, RelaxLoss, ParGAN)}
+def defense_class(name: str) -> type[Defense]:
+    """The registered defence called `name` (SettingError naming the registered ones otherwise)."""
+    if name not in DEFENSES:
+        raise SettingError(f"unknown defence {name!r} (one of {', '.join(DEFENSES)})", setting="defense")
+    return DEFENSES[name]
+
+
+def defense_signature(name: str) -> dict[str, inspect.Parameter]:
+    """The settings a defence takes: its constructor's keyword parameters, by name."""
+    init = defense_class(name).__init__
+    if init is object.__init__:
+        return {}
+    params = list(inspect.signature(init).parameters.values())[1:]
+    return {p.name: p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
 def defense_arguments(name: str) -> list[str]:
-    """The settings a defence accepts (its constructor's keyword arguments)."""
-    if name not in DEFENSES:
-        raise ValueError(f"unknown defence {name!r} (one of {', '.join(DEFENSES)})")
-    cls = DEFENSES[name]
-    return [] if cls.__init__ is object.__init__ else list(inspect.signature(cls.__init__).parameters)[1:]
+    """The names of the settings a defence accepts (its constructor's keyword arguments)."""
+    return list(defense_signature(name))
+
+
+# ---- settings from text ("name=value") ----------------------------------------------------------------
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _setting_type(name: str, param: inspect.Parameter) -> Any:
+    """The type a setting's value takes: the constructor's annotation, else its default's type."""
+    try:
+        hints = typing.get_type_hints(defense_class(name).__init__)
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve: fall back to the default
+        hints = {}
+    hint = hints.get(param.name)
+    if hint in (bool, int, float, str):
+        return hint
+    default = param.default
+    if default is not inspect.Parameter.empty and default is not None and type(default) in (bool, int, float, str):
+        return type(default)
+    return None
+
+
+def _convert(defense: str, key: str, text: str, kind: Any) -> Any:
+    value = text.strip()
+    where = f"defence {defense!r}: setting {key!r}"
+    if kind is bool:
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise SettingError(f"{where} must be true or false, got {value!r}", setting="defense_settings")
+    if kind is int:
+        try:
+            return int(value)
+        except ValueError:
+            raise SettingError(f"{where} must be a whole number, got {value!r}", setting="defense_settings") from None
+    if kind is float:
+        try:
+            return float(value)
+        except ValueError:
+            raise SettingError(f"{where} must be a number, got {value!r}", setting="defense_settings") from None
+    if kind is str:
+        return value
+    for guess in (int, float):  # no declared type: numbers become numbers
+        try:
+            return guess(value)
+        except ValueError:
+            continue
+    return value
+
+
+def parse_defense_settings(name: str, settings: Iterable[str] | Mapping[str, Any] | None) -> dict[str, Any]:
+    """A defence's settings, checked against its constructor's signature.
+
+    `settings` is text, `"key=value"` each (values converted to the type the signature declares
+    or its default has), or a mapping of values (only the names are checked here; the defence
+    checks the values when it is built). Raises SettingError, one line naming the defence and the
+    setting, for a malformed item or a setting the defence does not take."""
+    accepted = defense_signature(name)
+    if settings is None:
+        return {}
+    if isinstance(settings, Mapping):
+        items: list[tuple[str, Any, bool]] = [(str(k), v, False) for k, v in settings.items()]
+    elif isinstance(settings, str):
+        raise SettingError(f"defence {name!r}: give settings as a list of KEY=VALUE items, got the text "
+                           f"{settings!r}", setting="defense_settings")
+    else:
+        items = []
+        for item in settings:
+            key, sep, value = str(item).partition("=")
+            if not sep or not key.strip():
+                raise SettingError(f"defence {name!r}: a setting must be KEY=VALUE, got {item!r}",
+                                   setting="defense_settings")
+            items.append((key.strip(), value, True))
+    parsed: dict[str, Any] = {}
+    for key, value, from_text in items:
+        if key not in accepted:
+            raise SettingError(f"defence {name!r} has no setting {key!r} (it takes: {', '.join(accepted) or 'none'})",
+                               setting="defense_settings")
+        parsed[key] = _convert(name, key, value, _setting_type(name, accepted[key])) if from_text else value
+    return parsed
+
+
+def parse_settings_by_defense(items: Iterable[str] | None) -> dict[str, dict[str, Any]]:
+    """Settings of several defences as `"defence.key=value"` text: {defence: {key: value}}, each
+    checked against its defence's signature (`parse_defense_settings`)."""
+    grouped: dict[str, list[str]] = {}
+    for item in items or []:
+        name, dot, rest = str(item).partition(".")
+        if not dot or "=" in name or not name.strip():
+            raise SettingError(f"a defence setting must be DEFENCE.KEY=VALUE, got {item!r}",
+                               setting="defense_settings")
+        grouped.setdefault(name.strip(), []).append(rest)
+    return {name: parse_defense_settings(name, texts) for name, texts in grouped.items()}
 
 
 def make_defense(name: str, **params: Any) -> Defense:

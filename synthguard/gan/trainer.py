@@ -152,7 +152,7 @@ class TrainedGAN:
     generator: torch.nn.Module
     critic: torch.nn.Module
     heads: OutputHeads
-    history: list[dict[str, float]] = field(default_factory=list)
+    history: list[dict[str, float | None]] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -228,7 +228,7 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
     defense.bind(int(defense_seed))
     if defense.needs_references:
         defense.thresholds = reference_critic_losses(x, cond, spans, config, int(defense_seed),
-                                                     defense.reference_models,  # type: ignore[attr-defined]
+                                                     defense.reference_models,
                                                      threads, networks, device)
     parts = [torch.as_tensor(p, dtype=torch.int64) for p in defense.partitions(len(x))]
     size = min(len(p) for p in parts)
@@ -279,7 +279,7 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
             g_steps = 0
             for i in range(steps_per_epoch):
                 zs, cs = [], []
-                for critic, opt_d, (order1, order2) in zip(critics, opt_ds, orders):
+                for critic, opt_d, (order1, order2) in zip(critics, opt_ds, orders, strict=True):
                     i1, i2 = order1[i * batch:(i + 1) * batch], order2[i * batch:(i + 1) * batch]
                     defense.before_step(probe, len(i1))
                     i1d, i2d = i1.to(dev), i2.to(dev)

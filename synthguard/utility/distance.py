@@ -12,12 +12,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
+from ..checks import COPY_ADVICE, GateCheck, register_check
 from ..schema import Column, Schema
 from .features import category_labels, column_kind, fit_features, metric_columns, numeric_values, subsample
 
@@ -46,14 +49,14 @@ def _canonical(frame: pd.DataFrame, col: Column) -> list[object]:
             stamps = stamps.dt.tz_convert(None)
         raw = stamps.to_numpy(dtype="datetime64[ns]")
         # Whole nanoseconds: floats would round away sub-microsecond differences.
-        return [None if nat else int(v) for v, nat in zip(raw.astype("int64"), np.isnat(raw))]
+        return [None if nat else int(v) for v, nat in zip(raw.astype("int64"), np.isnat(raw), strict=True)]
     if column_kind(col) == "numeric":
         return [None if np.isnan(v) else float(v) for v in numeric_values(series)]
     return category_labels(series, col).tolist()
 
 
 def _row_keys(frame: pd.DataFrame, columns: list[Column]) -> list[tuple[object, ...]]:
-    return list(zip(*(_canonical(frame, c) for c in columns)))
+    return list(zip(*(_canonical(frame, c) for c in columns), strict=True))
 
 
 def _copy_rate(rows: pd.DataFrame, reference: set[tuple[object, ...]], columns: list[Column]) -> float:
@@ -111,3 +114,16 @@ def distances(
         n_train=len(ref),
         max_rows=max_rows,
     )
+
+
+def _exact_copies(measurements: Mapping[str, Any]) -> int | None:
+    """Synthetic rows identical to a training row: the copy rate times the rows released."""
+    rate = (measurements.get("distance") or {}).get("exact_copy_rate")
+    rows = measurements.get("n_synthetic")
+    return None if rate is None or rows is None else round(rate * rows)
+
+
+# the release gate's check on this metric (`synthguard.checks`); every release measures copies (an
+# image release too), so a missing measurement fails closed
+register_check(GateCheck("synthetic rows identical to a training row", "disclosure", "distance", _exact_copies,
+                         "max_exact_copies", "<=", COPY_ADVICE, required=True, order=70))

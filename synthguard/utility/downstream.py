@@ -19,8 +19,19 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import accuracy_score, f1_score, r2_score, roc_auc_score
 
+from ..checks import QUALITY_ADVICE, GateCheck, register_check
 from ..schema import Column, Schema
-from .features import NULL_LEVEL, category_labels, column_kind, fit_features, label_key, metric_columns, numeric_values, resolve_target, subsample
+from .features import (
+    NULL_LEVEL,
+    category_labels,
+    column_kind,
+    fit_features,
+    label_key,
+    metric_columns,
+    numeric_values,
+    resolve_target,
+    subsample,
+)
 
 
 @dataclass(frozen=True)
@@ -172,3 +183,13 @@ def downstream(
     return DownstreamResult(name, "classification", "HistGradientBoostingClassifier", len(holdout), tuple(classes),
                             positive, trtr, tstr, _ratio(tstr.accuracy, trtr.accuracy), _ratio(tstr.auc, trtr.auc),
                             None, tuple(notes), _lift(tstr.auc, trtr.auc))
+
+
+# the release gate's checks on this metric (`synthguard.checks`); a table without a target column
+# has no downstream task (the metric is None) and so no such check
+register_check(GateCheck("TSTR accuracy ratio", "utility", "downstream", "accuracy_ratio",
+                         "utility.min_tstr_accuracy_ratio", ">=", QUALITY_ADVICE, order=40))
+register_check(GateCheck("TSTR ROC AUC ratio", "utility", "downstream", "auc_ratio", "utility.min_tstr_auc_ratio",
+                         ">=", QUALITY_ADVICE, order=50))
+register_check(GateCheck("TSTR ROC AUC lift over chance, share of real", "utility", "downstream", "auc_lift",
+                         "utility.min_tstr_auc_lift", ">=", QUALITY_ADVICE, order=60))

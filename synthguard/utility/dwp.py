@@ -21,8 +21,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..checks import QUALITY_ADVICE, GateCheck, register_check
 from ..schema import Schema
-from .features import NULL_LEVEL, boolean_levels, category_labels, column_kind, metric_columns, numeric_values, ordered_levels
+from .features import (
+    NULL_LEVEL,
+    boolean_levels,
+    category_labels,
+    column_kind,
+    metric_columns,
+    numeric_values,
+    ordered_levels,
+)
 
 
 @dataclass(frozen=True)
@@ -84,14 +93,13 @@ def dwp(train: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema) -> DwpResu
     points: list[DwpPoint] = []
     numeric: list[NumericShift] = []
     for col in metric_columns(schema, train, synthetic):
-        name = col.name
-        assert name is not None
+        name = col.data_name
         if column_kind(col) == "numeric":
             real_v, syn_v = numeric_values(train[name]), numeric_values(synthetic[name])
             numeric.append(_numeric_shift(name, real_v, syn_v))
             if np.isnan(real_v).any() or np.isnan(syn_v).any():
-                p_r, p_s = float(np.isnan(real_v).mean()), float(np.isnan(syn_v).mean())
-                points.append(DwpPoint(f"{name}={NULL_LEVEL}", name, NULL_LEVEL, p_r, p_s))
+                null_r, null_s = float(np.isnan(real_v).mean()), float(np.isnan(syn_v).mean())
+                points.append(DwpPoint(f"{name}={NULL_LEVEL}", name, NULL_LEVEL, null_r, null_s))
             continue
         real_l = category_labels(train[name], col)
         syn_l = category_labels(synthetic[name], col)
@@ -108,6 +116,9 @@ def dwp(train: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema) -> DwpResu
         for level in levels:
             points.append(DwpPoint(f"{name}={level}", name, level, _share(real_l, level), _share(syn_l, level)))
 
+    mae: float | None
+    rmse: float | None
+    corr: float | None
     if points:
         p_r = np.array([p.p_real for p in points])
         p_s = np.array([p.p_synthetic for p in points])
@@ -117,3 +128,8 @@ def dwp(train: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema) -> DwpResu
     else:
         mae = rmse = corr = None
     return DwpResult(tuple(points), mae, rmse, corr, tuple(numeric))
+
+
+# the release gate's check on this metric (`synthguard.checks`)
+register_check(GateCheck("DWP mean absolute difference", "utility", "dwp", "mae", "utility.max_dwp_mae", "<=",
+                         QUALITY_ADVICE, order=20))

@@ -22,8 +22,18 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import f1_score, r2_score
 
+from ..checks import QUALITY_ADVICE, GateCheck, register_check
 from ..schema import Column, Schema
-from .features import NULL_LEVEL, FeatureSpace, category_labels, column_kind, fit_features, metric_columns, numeric_values, subsample
+from .features import (
+    NULL_LEVEL,
+    FeatureSpace,
+    category_labels,
+    column_kind,
+    fit_features,
+    metric_columns,
+    numeric_values,
+    subsample,
+)
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,9 @@ def dwpre(
         points.append(DwprePoint(col.name, kind, scores[0], scores[1]))
 
     pairs = [(p.real_score, p.synthetic_score) for p in points if p.real_score is not None and p.synthetic_score is not None]
+    mean_abs: float | None
+    sum_sq: float | None
+    mean_syn: float | None
     if pairs:
         real = np.array([_summary_score(r) for r, _ in pairs])
         syn = np.array([_summary_score(s) for _, s in pairs])
@@ -148,3 +161,8 @@ def dwpre(
     else:
         mean_abs = sum_sq = mean_syn = None
     return DwpreResult(tuple(points), mean_abs, sum_sq, mean_syn, len(columns), len(chosen) < len(columns), max_rows)
+
+
+# the release gate's check on this metric (`synthguard.checks`)
+register_check(GateCheck("DWpre mean gap", "utility", "dwpre", "mean_abs_gap", "utility.max_dwpre_gap", "<=",
+                         QUALITY_ADVICE, order=30))

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import SettingError, mapped_errors
 from ..schema import Schema
 from .distance import DistanceResult, distances
 from .downstream import DownstreamResult, downstream
@@ -75,11 +76,13 @@ def evaluate(
 ) -> UtilityReport:
     """Score `synthetic` against `train` (the rows the generator saw) and `holdout` (rows it never
     saw). `target` defaults to the schema's condition column; without either, downstream is None.
-    The same inputs and seed give the same report."""
-    metric_columns(schema, train, holdout, synthetic)  # fail early, naming a missing column
-    if len(train) == 0 or len(holdout) == 0 or len(synthetic) == 0:
-        raise ValueError("train, holdout and synthetic need at least one row each")
-    name = resolve_target(schema, target)
+    The same inputs and seed give the same report. A missing column, an empty frame or an unknown
+    target is a SettingError (a ValueError too), one line naming it."""
+    with mapped_errors(SettingError):
+        metric_columns(schema, train, holdout, synthetic)  # fail early, naming a missing column
+        if len(train) == 0 or len(holdout) == 0 or len(synthetic) == 0:
+            raise SettingError("train, holdout and synthetic need at least one row each")
+        name = resolve_target(schema, target)
     return UtilityReport(
         target=name,
         seed=seed,
@@ -92,3 +95,15 @@ def evaluate(
         quality=quality(train, synthetic, schema, name, seed=seed),
         distance=distances(train, holdout, synthetic, schema, seed=seed),
     )
+
+
+def check_target(target: str | None, schema: Schema, source: str = "the data") -> None:
+    """A train-synthetic-test-real target must be a modelled column of `schema` (resolved against
+    the data); SettingError listing the modelled columns otherwise. None (the condition) passes."""
+    if target is None:
+        return
+    names = [c.name for c in schema.modelled_columns]
+    if target not in names:
+        shown = ", ".join(repr(n) for n in names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        raise SettingError(f"target {target!r} is not a modelled column of {source} (modelled: {shown})",
+                           setting="target")

@@ -18,7 +18,7 @@ matrices of train, holdout and synthetic rows line up.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -130,7 +130,7 @@ def label_key(label: str) -> tuple[int, float, str]:
         return (1, math.inf, label)
 
 
-def ordered_levels(col: Column, observed: Sequence[Any]) -> list[str]:
+def ordered_levels(col: Column, observed: Iterable[Any]) -> list[str]:
     """Declared categories first (schema order), then other observed labels sorted naturally."""
     declared = [_text(c) for c in col.categories] if col.categories is not None else []
     if col.type == "boolean":

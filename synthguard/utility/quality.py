@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..checks import QUALITY_ADVICE, GateCheck, register_check
 from ..schema import Column, Schema
 from .features import category_labels, column_kind, metric_columns, numeric_values, resolve_target
 
@@ -47,18 +48,18 @@ def _for_sdmetrics(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
     """Numbers as float64, datetimes as datetime64, labels as str with NaN for nulls."""
     out: dict[str, object] = {}
     for col in columns:
-        series = frame[col.name]
+        series = frame[col.data_name]
         sdtype = _sdtype(col)
         if sdtype == "datetime":
             stamps = pd.to_datetime(series, errors="coerce")
             if isinstance(stamps.dtype, pd.DatetimeTZDtype):
                 stamps = stamps.dt.tz_convert(None)
-            out[col.name] = stamps.to_numpy()
+            out[col.data_name] = stamps.to_numpy()
         elif sdtype == "numerical":
-            out[col.name] = numeric_values(series)
+            out[col.data_name] = numeric_values(series)
         else:
             labels = category_labels(series, col)
-            out[col.name] = pd.Series(labels, dtype=object).where(~pd.isna(labels), np.nan).to_numpy()
+            out[col.data_name] = pd.Series(labels, dtype=object).where(~pd.isna(labels), np.nan).to_numpy()
     return pd.DataFrame(out)
 
 
@@ -123,3 +124,8 @@ def quality(
         pairs_total=len(pairs),
         notes=tuple(notes),
     )
+
+
+# the release gate's check on this metric (`synthguard.checks`)
+register_check(GateCheck("sdmetrics quality score", "utility", "quality", "score", "utility.min_quality", ">=",
+                         QUALITY_ADVICE, order=10))

@@ -1,0 +1,5 @@
+"""`python -m synthguard.cli`: the same as the `synthguard` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,97 @@
+"""Options that several commands share, as `Annotated` aliases, and the choices they accept.
+
+A bad option value is a usage error (exit 2) before any work: choices are `Literal`s (Typer turns
+them into a choice), numbers carry their bounds, and the defence names are read from the open
+defence registry when the option is parsed. Every option's help shows or describes its default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+import typer
+
+from ..api import MAX_SAMPLE_IMAGES, MAX_SAMPLE_ROWS
+from ..images import IMAGE_TRAIN_DEFAULTS
+
+# Typer turns a Literal into a choice; the lists are the library's (a test checks that they agree)
+ThreatModel = Literal["data", "generator", "critic"]  # audit.THREAT_MODELS
+Backend = Literal["local", "dask"]  # parallel.BACKENDS
+TableFormat = Literal["parquet", "csv"]  # the formats a release writes
+#: training defaults of the two modalities, for the help: `TrainConfig`'s (read without importing
+#: torch; a test checks them) and `images.IMAGE_TRAIN_DEFAULTS`
+TABLE_EPOCHS, TABLE_BATCH = 300, 500
+IMAGE_EPOCHS, IMAGE_BATCH = IMAGE_TRAIN_DEFAULTS["epochs"], IMAGE_TRAIN_DEFAULTS["batch_size"]
+MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seeds stop there
+
+
+def _not_one_of(value: str, names: Any) -> typer.BadParameter:
+    return typer.BadParameter(f"{value!r} is not one of {', '.join(repr(n) for n in names)}.")
+
+
+def known_defense(value: str) -> str:
+    """A registered defence (the registry is open, so it is read when the option is parsed)."""
+    from ..gan.defenses import DEFENSES
+
+    if value not in DEFENSES:
+        raise _not_one_of(value, DEFENSES)
+    return value
+
+
+def known_defenses(value: str) -> str:
+    """Comma-separated registered defences."""
+    from ..gan.defenses import DEFENSES
+
+    for name in (d.strip() for d in value.split(",")):
+        if name and name not in DEFENSES:
+            raise _not_one_of(name, DEFENSES)
+    return value
+
+
+# ---- inputs and outputs --------------------------------------------------------------------------
+DataArg = Annotated[Path, typer.Argument(help="The private data: a .csv or .parquet table, or images (`digits`, a "
+                                         "folder with one sub-folder per class, an .npz).", show_default=False)]
+SchemaOpt = Annotated[Optional[Path], typer.Option("--schema", "-s", help="Schema YAML (inferred, with a warning, if "
+                                                   "omitted; images bring their own).")]
+RequiredSchemaOpt = Annotated[Path, typer.Option("--schema", "-s", help="Schema YAML.")]
+SizeOpt = Annotated[Optional[int], typer.Option("--size", min=1, help="Images: resize to SIZE x SIZE pixels "
+                                                "(default: keep their size, the same for all).")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files (never an input).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED,
+                                      help="Seed for every random choice: same seed, same result.")]
+
+# ---- the training recipe ---------------------------------------------------------------------------
+DefenseOpt = Annotated[str, typer.Option("--defense", callback=known_defense, help="Training defence: mixup (the "
+                                          "paper's), none, or the baselines relaxloss and pargan.")]
+AlphaOpt = Annotated[float, typer.Option("--alpha", help="Mixup's Beta(alpha, alpha) parameter.")]
+DefenseParamOpt = Annotated[Optional[list[str]], typer.Option(
+    "--defense-param", help="A defence setting as KEY=VALUE, repeatable: relaxloss mode=global|per_example, "
+    "holdout=0.1, reference_models=4; pargan partitions=4 (default: the defence's own settings).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="Train on cpu (default) or cuda.")]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Training epochs (passes of the critic over "
+                                                  f"the rows; default: {TABLE_EPOCHS} for tables, {IMAGE_EPOCHS} for "
+                                                  "images).")]
+BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", min=1, help=f"Rows per critic step (default: "
+                                                 f"{TABLE_BATCH} for tables, {IMAGE_BATCH} for images).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="Torch threads (default: torch's choice).")]
+
+# ---- the audit -------------------------------------------------------------------------------------
+ShadowsOpt = Annotated[int, typer.Option("--shadows", min=4, help="Shadow models (even, at least 4; every record is in "
+                                          "half of them).")]
+TargetsOpt = Annotated[int, typer.Option("--targets", min=10, help="Records scored: the most outlying plus a random sample.")]
+AttacksOpt = Annotated[str, typer.Option("--attacks", help="Comma-separated attack families: lira, rmia, logan, ganleaks, domias (and any registered).")]
+ThreatOpt = Annotated[ThreatModel, typer.Option("--threat-model", help="What an attacker holds: data, generator or critic.")]
+WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1,
+                                                   help="Local worker processes (default: one per core).")]
+BackendOpt = Annotated[Backend, typer.Option("--backend", help="Where shadows train: local or dask.")]
+SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address or scheduler file "
+                                                     "(default: none; needed with --backend dask).")]
+RunDirOpt = Annotated[Optional[Path], typer.Option("--run-dir", help="Keep each finished shadow (model and statistics) "
+                      "here (default: none, nothing kept); a rerun with the same folder resumes from them. Refused if "
+                      "it holds another audit's.")]
+
+# ---- sampling --------------------------------------------------------------------------------------
+RowsOpt = Annotated[int, typer.Option("-n", "--rows", help=f"Number of rows to draw (at most {MAX_SAMPLE_ROWS:,}; "
+                                      f"{MAX_SAMPLE_IMAGES:,} images).")]
