@@ -108,11 +108,11 @@ def write_package_rates(found: dict[str, Any]) -> None:
     seq = found["results"]["sequential 4+4+4+4"]
     PACKAGE.write_text(json.dumps({
         "source": "benchmarks/sequential_calibration.py: simulated sequential audits of one attack on single records",
-        "looks": design["looks"], "targets": design["targets"], "n_audits": found["n_audits"],
-        "n_bootstrap": found["n_bootstrap"], "reruns": found.get("reruns", []),
+        "looks": design["looks"], "targets": design["targets"], "reruns": found.get("reruns", []),
         "false_refusal_at_chance_per_attack": round(1.0 - seq["chance"]["passed"]["rate"], 6),
         "false_release_at_limit": {s: seq[s]["passed"] for s in seq if s != "chance"},
-        "mean_shadows_at_chance": seq["chance"]["mean_shadows"]}, indent=1) + "\n")
+        "mean_shadows_at_chance": seq["chance"]["mean_shadows"],
+        "audits_per_cell": {s: seq[s]["n_audits"] for s in seq}}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -57,15 +57,12 @@ class SamplesAccess(Protocol):
 
     def clone(self, **overrides: Any) -> SamplesAccess:
         """An unfitted copy of the recipe; the audit overrides `seed` and `threads` (one each)."""
-        ...
 
     def fit_parsed(self, frame: pd.DataFrame, resolved: Schema) -> Any:
         """Fit on rows already parsed by `resolved` (typed values)."""
-        ...
 
     def sample(self, n: int, condition: Any = None, seed: int | None = None, typed: bool = False) -> pd.DataFrame:
         """`n` synthetic rows; `typed=True` returns them as `Schema.parse` would. Same seed, same rows."""
-        ...
 
 
 @runtime_checkable
@@ -75,7 +72,6 @@ class GeneratorAccess(SamplesAccess, Protocol):
     def reconstruction_loss(self, frame: pd.DataFrame, seed: int = 0) -> np.ndarray:
         """GAN-Leaks' membership loss per parsed row, lower = more member-like; `seed` fixes the
         search's starting codes (the audit gives every shadow the same)."""
-        ...
 
 
 @runtime_checkable
@@ -85,13 +81,11 @@ class CriticAccess(GeneratorAccess, Protocol):
     def critic_statistics(self, frame: pd.DataFrame, m: int = 64, seed: int | None = None) -> dict[str, np.ndarray]:
         """Per parsed row: `critic` (raw D(x, y), LOGAN white-box) and `critic_calibrated` (minus the
         mean critic score of `m` fakes of the row's label; Ji et al.'s statistic); higher = member."""
-        ...
 
     def mixed_query_statistic(self, frame_a: pd.DataFrame, frame_b: pd.DataFrame, m: int = 64,
                               seed: int | None = None) -> np.ndarray:
         """Ji et al.'s adaptive query against mixup, per pair of rows (row i of each frame): the
         calibrated critic statistic of their mixes, averaged; higher = member."""
-        ...
 
 
 #: the protocol each threat model needs
@@ -106,16 +100,13 @@ class LatentGenerator(Protocol):
     @property
     def latent_dim(self) -> int:
         """Size of the latent code z."""
-        ...
 
     def encode(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Parsed rows to (x (n, dim), condition vectors (n, cond_dim)), float32."""
-        ...
 
     def decode_latent(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Soft generator output in encoded space for codes z (n, latent_dim), differentiable in z,
         with the generator's weights frozen and in eval mode."""
-        ...
 
 
 @runtime_checkable
@@ -124,16 +115,13 @@ class ScoringCritic(Protocol):
 
     def encode(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Parsed rows to (x (n, dim), condition vectors (n, cond_dim)), float32."""
-        ...
 
     def critic_scores(self, x: np.ndarray, cond: np.ndarray) -> np.ndarray:
         """D(x, c) of encoded rows under (possibly mixed) condition vectors, float64."""
-        ...
 
     def fake_critic_means(self, label: np.ndarray, m: int = 64, seed: int | None = None) -> np.ndarray:
         """Mean critic score of `m` fakes at one condition vector, per noise block of
         `critic_statistics(frame, m, seed)` (block s: the noise class s's fakes get there)."""
-        ...
 
 
 @runtime_checkable
