@@ -114,6 +114,22 @@ def privacy_checks(policy: Policy, audit: AuditResult) -> list[Check]:
     return checks
 
 
+def check_states(summary: Any, policy: Policy) -> list[str]:
+    """Each privacy limit of the policy for one attack's summary, at one look: "failed" (its lower
+    bound is over the limit), "passed" (resolved, and its upper bound is under), or "open"."""
+    p = policy.privacy
+    states = []
+    for _label, limit, fpr in privacy_limits(p.max_auc, p.max_tpr_at_1pct_fpr, p.max_tpr_at_01pct_fpr):
+        low, high = summary.auc_ci if fpr is None else summary.tpr_ci[fpr]
+        if low > limit:
+            states.append("failed")
+        elif high <= limit and summary.n_nonmembers >= nonmembers_needed(limit, fpr):
+            states.append("passed")
+        else:
+            states.append("open")
+    return states
+
+
 def privacy_decided(policy: Policy, audit: AuditResult) -> bool:
     """A sequential audit's stopping rule, at one look: True when more shadows cannot change the
     privacy verdict. A check is decided *passed* when it is resolved and its upper bound is under
@@ -123,21 +139,10 @@ def privacy_decided(policy: Policy, audit: AuditResult) -> bool:
 
     Every look's intervals are at the level its share of the error allows (`AuditConfig.looks`),
     so the chance that a recipe at a limit passes at SOME look stays within the single-look 2.5%."""
-    p = policy.privacy
-    states = []
-    for attack in audit.attacks.values():
-        s = attack.summary
-        for _label, limit, fpr in privacy_limits(p.max_auc, p.max_tpr_at_1pct_fpr, p.max_tpr_at_01pct_fpr):
-            low, high = s.auc_ci if fpr is None else s.tpr_ci[fpr]
-            if low > limit:
-                states.append("failed")
-            elif high <= limit and s.n_nonmembers >= nonmembers_needed(limit, fpr):
-                states.append("passed")
-            else:
-                states.append("open")
+    states = [state for attack in audit.attacks.values() for state in check_states(attack.summary, policy)]
     if not states:
         return False
-    if p.enforce and "failed" in states:
+    if policy.privacy.enforce and "failed" in states:
         return True
     return "open" not in states
 

@@ -151,16 +151,11 @@ def simulate_error_rates(policy: Policy, n_shadows: int, n_targets: int, n_recor
 
 
 def _look_state(summary: Any, policy: Policy) -> str:
-    """One attack at one look of a sequential audit, by the gate's rule (`gate.privacy_decided`):
-    "failed" (a lower bound over a limit), "passed" (every check resolved and under), or "open"."""
-    p = policy.privacy
-    states = []
-    for _, limit, fpr in privacy_limits(p.max_auc, p.max_tpr_at_1pct_fpr, p.max_tpr_at_01pct_fpr):
-        low, high = summary.auc_ci if fpr is None else summary.tpr_ci[fpr]
-        if low > limit:
-            return "failed"
-        states.append(high <= limit and summary.n_nonmembers >= nonmembers_needed(limit, fpr))
-    return "passed" if all(states) else "open"
+    """One attack at one look of a sequential audit, by the gate's rule (`gate.check_states`)."""
+    from .gate import check_states  # the gate's own rule; imported here, as the gate imports the audit
+
+    states = check_states(summary, policy)
+    return "failed" if "failed" in states else "passed" if all(x == "passed" for x in states) else "open"
 
 
 def simulate_sequential(policy: Policy, model: ScoreModel, looks: list[tuple[int, float]], n_targets: int,
