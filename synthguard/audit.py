@@ -12,6 +12,10 @@ A sequential audit (`AuditConfig.shadows_per_round`) trains the shadows in round
 attacks after each; the caller's `stop` rule may end it early. The looks share the 5% error of a
 single look (`AuditConfig.looks`), so stopping early never raises an error rate.
 
+A recipe that keeps checkpoints (`Synthesizer(checkpoints=...)`) is attacked at each of them with
+the same shadows, targets and masks: `AuditResult.curve()` is the leakage over training, for the
+training of one audit.
+
 Attacks, by what the attacker holds (the threat model; each level includes the ones above it),
 all from one registry (`synthguard.attacks.registry`, where a new attack registers):
 
@@ -40,7 +44,7 @@ from .attacks.access import mixes_records
 from .attacks.mixed_query import pair_records
 from .attacks.registry import THREAT_MODELS, Attack, ScoreInput, attacks, families
 from .attacks.roc import RocSummary, summarize_matrix
-from .attacks.shadows import MODEL_FILE, ShadowTask, balanced_masks, choose_targets, run_shadow
+from .attacks.shadows import MODEL_FILE, ShadowTask, at_checkpoint, balanced_masks, choose_targets, run_shadow
 from .errors import SynthguardError
 from .parallel import run_tasks
 from .rundir import RunDirectory, fingerprint
@@ -78,6 +82,9 @@ class AuditConfig:
     #: real rows kept away from every shadow and scored as RMIA's population; None = the smaller
     #: of `POPULATION_ROWS` and a tenth of the rows when an RMIA attack is selected, else none
     population_rows: int | None = None
+    #: the share of a single look's 5% error this audit may spend (1: all of it); a tuned release
+    #: that audits several defence settings gives each its share, so that together they spend 5%
+    error_share: float = 1.0
 
     def __post_init__(self) -> None:
         if self.run_dir is not None:
@@ -92,6 +99,8 @@ class AuditConfig:
                             f"models, got {self.shadows_per_round}")
         if self.n_targets < 10:
             problems.append(f"the audit needs at least 10 target records, got {self.n_targets}")
+        if not 0 < self.error_share <= 1:
+            problems.append(f"the error share must be in (0, 1], got {self.error_share!r}")
         if self.population_rows is not None and self.population_rows < 0:
             problems.append(f"population rows cannot be negative, got {self.population_rows}")
         if self.threat_model not in THREAT_MODELS:
@@ -125,10 +134,10 @@ class AuditConfig:
         """(shadows, two-sided confidence) at each look. The 5% error of a single look is spent
         over the looks in proportion to the shadows each adds (a Bonferroni split, linear in the
         information), so that however many looks an audit takes, an interval misses its side in at
-        most 2.5% of audits overall."""
+        most 2.5% of audits overall (times `error_share`)."""
         step = self.shadows_per_round or self.n_shadows
         marks = list(range(step, self.n_shadows + 1, step))
-        return [(k, 1.0 - (1.0 - CONFIDENCE) * step / self.n_shadows) for k in marks]
+        return [(k, 1.0 - (1.0 - CONFIDENCE) * self.error_share * step / self.n_shadows) for k in marks]
 
 
 @dataclass
@@ -167,6 +176,16 @@ class AuditResult:
     population_statistics: dict[str, np.ndarray] = field(default_factory=dict)
     #: a sequential audit's looks: shadows, confidence, and whether it stopped there
     looks: list[dict[str, Any]] = field(default_factory=list)
+    #: the training length of the models these attacks scored (None: the recipe does not say)
+    epoch: int | None = None
+    #: a recipe with checkpoints: the same audit at each earlier checkpoint (same shadows, targets
+    #: and masks), by epoch; `curve()` lists them with this one
+    checkpoints: dict[int, AuditResult] = field(default_factory=dict)
+
+    def curve(self) -> list[tuple[int | None, AuditResult]]:
+        """(epochs, the audit of the models at that length) for every checkpoint, in order, this
+        audit (the last epoch) last."""
+        return [*sorted(self.checkpoints.items()), (self.epoch, self)]
 
     @property
     def n_shadows(self) -> int:
@@ -233,7 +252,12 @@ class AuditResult:
             "worst_attack": self.worst.spec.name, "at_chance": self.at_chance,
             "exposed_records": self.exposed_records(), "n_shadows": self.n_shadows,
             "population_rows": self.input_rows(self.population).tolist(), "looks": self.looks,
+            "epoch": self.epoch,
         }
+        if self.checkpoints:  # the leakage curve: every checkpoint's attacks, without scores
+            out["curve"] = [{"epoch": epoch, "worst_attack": result.worst.spec.name,
+                             "attacks": {name: a.to_dict(include_scores=False) for name, a in result.attacks.items()}}
+                            for epoch, result in self.curve()]
         if include_scores:
             out["membership"] = self.membership.astype(int).tolist()
         return out
@@ -304,6 +328,9 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
                         scored, config.critic_fakes, config.synthetic_rows, pairs, config.threat_model, keep)
              for k in range(config.n_shadows)]
     recipe_params = recipe.get_params() if hasattr(recipe, "get_params") else {"recipe": type(recipe).__name__}
+    # the training lengths measured: a recipe's checkpoints and its last epoch (None: it does not say)
+    epochs: tuple[Any, ...] = tuple(getattr(recipe, "checkpoint_epochs", ())) or (
+        getattr(getattr(recipe, "config", None), "epochs", None),)
     results: list[dict[str, np.ndarray]] = []
     reused = 0
     looks: list[dict[str, Any]] = []
@@ -316,10 +343,17 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
         reused += again
         stats, pop_stats = _split(results, len(targets), config.run_dir)
         membership = masks[:k, targets]
-        scored_attacks = _score(stats, pop_stats, membership, config, pairs, confidence)
-        result = AuditResult(config, recipe_params, targets, membership, scored_attacks,
-                             time.perf_counter() - started, n, stats, reused, pairs, population=population_rows,
-                             population_statistics=pop_stats, looks=looks)
+        at_epoch = {}
+        for epoch in epochs:
+            stats_e, pop_e = _at_epoch(stats, epoch, epochs), _at_epoch(pop_stats, epoch, epochs)
+            params = recipe_params if epoch == epochs[-1] else {**recipe_params, "epochs": epoch, "checkpoints": None}
+            scored_attacks = _score(stats_e, pop_e, membership, config, pairs, confidence)
+            at_epoch[epoch] = AuditResult(config, params, targets, membership, scored_attacks,
+                                          time.perf_counter() - started, n, stats_e, reused, pairs,
+                                          population=population_rows, population_statistics=pop_e, looks=looks,
+                                          epoch=epoch)
+        result = at_epoch.pop(epochs[-1])
+        result.checkpoints = at_epoch
         last = j == len(schedule) - 1
         stopped = last or (stop is not None and bool(stop(result)))
         looks.append({"shadows": k, "confidence": round(confidence, 6), "stopped": stopped,
@@ -327,6 +361,15 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
         if stopped:
             return result
     raise AssertionError("unreachable: the last look always stops")
+
+
+def _at_epoch(stats: dict[str, np.ndarray], epoch: Any, epochs: tuple[Any, ...]) -> dict[str, np.ndarray]:
+    """The statistics measured at one checkpoint, under their plain names (the last epoch's are
+    stored under the plain names already)."""
+    if epoch == epochs[-1]:
+        return {name: v for name, v in stats.items() if "@" not in name}
+    suffix = at_checkpoint("", epoch)
+    return {name[: -len(suffix)]: v for name, v in stats.items() if name.endswith(suffix)}
 
 
 def _split(results: list[dict[str, np.ndarray]], n_targets: int, run_dir: str | None
@@ -337,9 +380,9 @@ def _split(results: list[dict[str, np.ndarray]], n_targets: int, run_dir: str | 
     if any(set(r) != names for r in results):
         raise SynthguardError(f"{run_dir}: its shadows hold different statistics; delete it to start over")
     stacked = {name: np.stack([r[name] for r in results]) for name in results[0]}
-    stats = {name: (v if name == "mixed_query" else v[:, :n_targets]) for name, v in stacked.items()}
-    population = {name: v[:, n_targets:] for name, v in stacked.items()
-                  if name != "mixed_query" and v.shape[1] > n_targets}
+    pairs = {name for name in stacked if name.split("@")[0] == "mixed_query"}  # scored per pair, not per row
+    stats = {name: (v if name in pairs else v[:, :n_targets]) for name, v in stacked.items()}
+    population = {name: v[:, n_targets:] for name, v in stacked.items() if name not in pairs and v.shape[1] > n_targets}
     return stats, population
 
 

@@ -14,8 +14,9 @@ from .checks import COPY_ADVICE, MODEL_METRIC, QUALITY_ADVICE, RARE_ADVICE, Gate
 from .policy import Policy
 from .sizing import nonmembers_needed, privacy_limits
 
-__all__ = ["COPY_ADVICE", "QUALITY_ADVICE", "RARE_ADVICE", "Check", "Verdict", "declared_check", "judge",
-           "privacy_advice", "privacy_checks", "privacy_decided", "privacy_lines"]
+__all__ = ["COPY_ADVICE", "QUALITY_ADVICE", "RARE_ADVICE", "SEQUENCE_CHECK", "Check", "Verdict", "declared_check",
+           "judge", "privacy_advice", "privacy_checks", "privacy_decided", "privacy_lines", "sequence_check",
+           "sequence_states"]
 
 
 def privacy_advice(defense: str | None, alpha: float | None) -> str:
@@ -137,14 +138,56 @@ def privacy_decided(policy: Policy, audit: AuditResult) -> bool:
     however many shadows follow). An enforced policy's verdict is decided once one check has
     failed or all have passed; an unenforced one runs until every check is decided.
 
+    An audit with checkpoints is decided under the fixed-sequence rule (`sequence_states`): walking
+    the checkpoints from the shortest, each must be decided; the walk ends, decided, at the first
+    checkpoint with a failed check (no longer training is tested after it).
+
     Every look's intervals are at the level its share of the error allows (`AuditConfig.looks`),
     so the chance that a recipe at a limit passes at SOME look stays within the single-look 2.5%."""
-    states = [state for attack in audit.attacks.values() for state in check_states(attack.summary, policy)]
-    if not states:
-        return False
-    if policy.privacy.enforce and "failed" in states:
-        return True
-    return "open" not in states
+    for _epoch, result in audit.curve():
+        states = [state for attack in result.attacks.values() for state in check_states(attack.summary, policy)]
+        if not states:
+            return False
+        if policy.privacy.enforce and "failed" in states:
+            return True
+        if "open" in states:
+            return False
+    return True
+
+
+def sequence_states(policy: Policy, audit: AuditResult) -> list[tuple[int | None, str]]:
+    """The fixed-sequence test over an audit's checkpoints, from the shortest training: (epochs,
+    "passed" | "failed" | "not tested") each. A checkpoint passes when every privacy check of its
+    audit passes; after the first that fails, no longer checkpoint is tested.
+
+    Why this keeps the error rate of a single verdict however many checkpoints there are: a false
+    release of some checkpoint needs the first checkpoint at or over a limit (in this order) to
+    pass, since every later one is then untested, and that one check passes falsely in at most
+    2.5% of audits (Westfall and Krishen's fixed-sequence procedure; no split of the error is
+    needed). It spends nothing on checkpoints past the first failure, which is where leakage,
+    growing with training, puts them."""
+    out: list[tuple[int | None, str]] = []
+    tested = True
+    for epoch, result in audit.curve():
+        if not tested:
+            out.append((epoch, "not tested"))
+            continue
+        passed = all(c.passed for c in privacy_checks(policy, result))
+        out.append((epoch, "passed" if passed else "failed"))
+        tested = passed
+    return out
+
+
+#: the check a checkpoint gets in a tuned release when a shorter one failed a privacy check
+SEQUENCE_CHECK = "privacy checks of every shorter training (fixed-sequence test)"
+SEQUENCE_ADVICE = ("a shorter training of this recipe failed a privacy check; the checkpoints are tested in order of "
+                   "training length and none after a failure is tested: train fewer epochs or defend more strongly")
+
+
+def sequence_check(failed_before: int, enforced: bool) -> Check:
+    """The fixed-sequence check of one checkpoint: how many shorter checkpoints failed (limit 0)."""
+    return Check(SEQUENCE_CHECK, "privacy", float(failed_before), 0.0, "<=", failed_before == 0, SEQUENCE_ADVICE,
+                 enforced)
 
 
 def judge(policy: Policy, audit: AuditResult, utility: dict[str, Any], min_category_count: int | None) -> Verdict:

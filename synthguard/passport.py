@@ -32,7 +32,7 @@ from .policy import Policy
 FORMAT_VERSION = 1
 
 __all__ = ["AuditSetting", "AuditSize", "FORMAT_VERSION", "FileDigest", "OutputFile", "Passport", "PrivacyLine",
-           "Seeds", "Split"]
+           "Seeds", "Split", "Tuning", "TuningCandidate"]
 
 
 class _Reader:
@@ -227,6 +227,81 @@ def _check(data: Any, where: str) -> Check:
 
 
 @dataclass(frozen=True)
+class TuningCandidate:
+    """One candidate of a tuned release: a defence setting at a checkpoint, every check of the gate
+    there, its privacy state under the fixed-sequence test (passed, failed, not tested), its
+    primary utility value and its strongest attack (`synthguard.gate.privacy_lines`' first line)."""
+
+    defense: str
+    alpha: float | None
+    epochs: int
+    privacy: str                    # passed | failed | not tested
+    passed: bool                    # every enforced check passed
+    utility: float | None           # the primary metric (None: not measured)
+    strongest: PrivacyLine
+    checks: tuple[Check, ...]
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.enforced and not c.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"defense": self.defense, "alpha": self.alpha, "epochs": self.epochs, "privacy": self.privacy,
+                "passed": self.passed, "utility": self.utility, "strongest": self.strongest.to_dict(),
+                "failed": [c.name for c in self.failed], "checks": [c.to_dict() for c in self.checks]}
+
+    @classmethod
+    def _read(cls, r: _Reader) -> TuningCandidate:
+        checks = tuple(_check(c, f"{r.where}.checks[{i}]") for i, c in enumerate(r.get("checks", list)))
+        candidate = cls(r.get("defense", str), r.get("alpha", float, optional=True), r.get("epochs", int),
+                        r.get("privacy", str), r.get("passed", bool), r.get("utility", float, optional=True),
+                        PrivacyLine._read(r.sub("strongest")), checks)
+        if candidate.passed != (not candidate.failed):
+            raise InputError(f"the passport's {r.where} says passed={candidate.passed}, but its checks disagree")
+        return candidate
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """What a tuned release compared and chose (`synthguard.tuning`): the primary metric, how the
+    choice keeps the error rate of one verdict (`method`), each defence setting's audit (its
+    shadows, looks and share of the error), every candidate, and the index of the one written
+    (`chosen`, None when none passed) or, for a refusal, of the closest one."""
+
+    metric: str
+    metric_description: str
+    higher_is_better: bool
+    method: str
+    settings: tuple[dict[str, Any], ...]
+    candidates: tuple[TuningCandidate, ...]
+    chosen: int | None
+    closest: int | None
+    seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "metric_description": self.metric_description,
+                "higher_is_better": self.higher_is_better, "method": self.method,
+                "settings": [dict(x) for x in self.settings], "chosen": self.chosen, "closest": self.closest,
+                "seconds": self.seconds, "candidates": [c.to_dict() for c in self.candidates]}
+
+    @classmethod
+    def _read(cls, r: _Reader) -> Tuning:
+        candidates = tuple(TuningCandidate._read(_Reader(c, f"tuning.candidates[{i}]"))
+                           for i, c in enumerate(r.get("candidates", list)))
+        tuning = cls(r.get("metric", str), r.get("metric_description", str), r.get("higher_is_better", bool),
+                     r.get("method", str), tuple(dict(x) for x in r.get("settings", list)), candidates,
+                     r.get("chosen", int, optional=True), r.get("closest", int, optional=True),
+                     r.get("seconds", float, optional=True))
+        for key in ("chosen", "closest"):
+            index = getattr(tuning, key)
+            if index is not None and not 0 <= index < len(candidates):
+                raise InputError(f"the passport's tuning.{key} ({index}) names no candidate")
+        if tuning.chosen is not None and not candidates[tuning.chosen].passed:
+            raise InputError("the passport's tuning.chosen names a candidate that did not pass")
+        return tuning
+
+
+@dataclass(frozen=True)
 class Passport:
     """Everything a release decided and why, with the hashes that tie it to its inputs and output.
 
@@ -252,6 +327,7 @@ class Passport:
     finished: str | None = None
     seconds: float | None = None
     figures: dict[str, str] = field(default_factory=dict)       # figure key -> PNG file name in the folder
+    tuning: Tuning | None = None        # a tuned release: every candidate and the choice
 
     # ---- derived ---------------------------------------------------------------------------------
     @property
@@ -284,6 +360,7 @@ class Passport:
             "error_rates": dict(self.error_rates), "privacy_summary": [x.to_dict() for x in self.privacy_summary],
             "checks": [c.to_dict() for c in self.checks], "verdict": verdict, "audit": dict(self.audit),
             "utility": dict(self.utility), "versions": dict(self.versions), "figures": dict(self.figures),
+            "tuning": None if self.tuning is None else self.tuning.to_dict(),
         }
 
     def to_json(self) -> str:
@@ -319,10 +396,13 @@ class Passport:
             output=None if output is None else OutputFile._read(_Reader(output, "output")),
             finished=r.get("finished", str, optional=True), seconds=r.get("seconds", float, optional=True),
             figures={str(k): str(v) for k, v in (r.get("figures", Mapping, optional=True) or {}).items()},
+            tuning=None if r.get("tuning", Mapping, optional=True) is None else Tuning._read(r.sub("tuning")),
         )
         recorded = r.get("decision", str)
         if recorded != passport.decision:
             raise InputError(f"the passport says {recorded!r}, but its checks say {passport.decision!r}")
+        if passport.tuning is not None and (passport.tuning.chosen is not None) != passport.passed:
+            raise InputError("the passport's tuning choice does not match its decision")
         if passport.output is not None and not passport.passed:
             raise InputError("the passport records an output file for a refused release")
         stated = r.sub("verdict").get("failed", list, optional=True)

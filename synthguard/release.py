@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,14 +29,26 @@ import pandas as pd
 from . import __version__
 from .api import load_input, make_recipe
 from .audit import AuditConfig, AuditResult, audit
-from .errors import InputError, PolicyError
-from .gate import Verdict, judge, privacy_decided, privacy_lines
+from .errors import InputError, PolicyError, SettingError, SynthguardError
+from .gate import Verdict, judge, privacy_decided, privacy_lines, sequence_check, sequence_states
 from .io import check_new_dir, staged_dir, write_table, write_text
-from .passport import AuditSetting, AuditSize, FileDigest, OutputFile, Passport, PrivacyLine, Seeds, Split
+from .passport import (
+    AuditSetting,
+    AuditSize,
+    FileDigest,
+    OutputFile,
+    Passport,
+    PrivacyLine,
+    Seeds,
+    Split,
+    Tuning,
+    TuningCandidate,
+)
 from .policy import Policy
 from .schema import Schema
 from .sizing import AuditPlan, plan_audit, privacy_limits
 from .synthesizer import Synthesizer
+from .tuning import TuneSettings, UtilityMetric, setting_label
 from .verdict_rates import error_rates
 from .versions import library_versions
 
@@ -49,6 +62,8 @@ class ReleaseOutcome:
     passport: Passport
     verdict: Verdict
     audit: AuditResult
+    #: a tuned release: each defence setting's audit (with its checkpoints' curve), in order
+    audits: tuple[AuditResult, ...] = ()
 
 
 def sha256_file(path: str | Path) -> str:
@@ -126,7 +141,7 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
             recipe: Synthesizer | None = None, fmt: str = "parquet", n_rows: int | None = None,
             schema_path: str | Path | None = None, policy_path: str | Path | None = None,
             size: int | tuple[int, int] | None = None, data_path: str | Path | None = None,
-            audit_options: dict[str, Any] | None = None, seed: int = 0,
+            audit_options: dict[str, Any] | None = None, seed: int = 0, tune: TuneSettings | None = None,
             on_stage: Stage | None = None, on_epoch: Callable[[int, dict[str, float]], None] | None = None,
             on_shadow: Callable[[int, int], None] | None = None) -> ReleaseOutcome:
     """Fit, audit, evaluate and gate; write the release (or the refusal) into `out_dir`.
@@ -146,6 +161,9 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
             schema is replaced by the data's.
         audit_options: settings of the audit beyond the policy's (n_shadows, n_targets, workers,
             backend, scheduler, ...); they may strengthen the policy's audit, never weaken it.
+        tune: compare checkpoints x defence settings (`synthguard.tuning`) and write the passing
+            candidate with the best primary utility; each defence setting costs one fit and one
+            audit. The recipe's defence is replaced by the settings'; its other settings stay.
     """
     stage = on_stage or (lambda _message: None)
     policy = policy or Policy()
@@ -171,6 +189,10 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
     train, holdout = parsed.iloc[train_idx].reset_index(drop=True), parsed.iloc[holdout_idx].reset_index(drop=True)
     recipe = (recipe or make_recipe(schema)).clone(seed=seed)
     recipe.schema = schema
+    if tune is not None:
+        return _release_tuned(tune, recipe, policy, config, frame, schema, parsed, resolved, train_idx, holdout_idx,
+                              out_dir, fmt, n_rows, seed, started, clock, stage, on_epoch, on_shadow,
+                              _inputs(data_path, frame, schema, schema_path, policy, policy_path))
     plan = plan_release_audit(policy, config, recipe, len(train))
     if plan.raised:
         stage(f"auditing {plan.n_targets} records instead of {config.n_targets}: the policy's limits need that many "
@@ -181,11 +203,7 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
     model = recipe.clone().fit_parsed(train, resolved, on_epoch=on_epoch)
     synthetic = model.sample(n_rows or len(train), seed=seed, typed=True)
 
-    if config.shadows_per_round:
-        stage(f"auditing: up to {config.n_shadows} shadow models in rounds of {config.shadows_per_round}, each on "
-              "half of the training rows, until the privacy verdict is decided")
-    else:
-        stage(f"auditing: {config.n_shadows} shadow models, each on half of the training rows")
+    _stage_audit(stage, config)
     audited = audit(train_raw, recipe, schema, config, on_shadow=on_shadow,
                     stop=lambda look: privacy_decided(policy, look))
     audited.row_numbers = train_idx + 1  # exposed records are named by their row in the input
@@ -195,13 +213,30 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
     verdict = judge(policy, audited, utility_dict, model.smallest_category_count())
 
     stage("writing " + ("the release" if verdict.passed else "the refusal (no synthetic rows)"))
-    passport = Passport(
+    passport = _passport(started, _inputs(data_path, frame, schema, schema_path, policy, policy_path), policy, model,
+                         seed, config, len(train), len(holdout), audited, plan, verdict, utility_dict)
+    passport = _write(out_dir, passport, audited, utility, model.schema_.format(synthetic), resolved, fmt, clock)
+    return ReleaseOutcome(verdict.passed, out_dir, passport, verdict, audited)
+
+
+def _stage_audit(stage: Stage, config: AuditConfig, what: str = "") -> None:
+    if config.shadows_per_round:
+        stage(f"auditing{what}: up to {config.n_shadows} shadow models in rounds of {config.shadows_per_round}, each "
+              "on half of the training rows, until the privacy verdict is decided")
+    else:
+        stage(f"auditing{what}: {config.n_shadows} shadow models, each on half of the training rows")
+
+
+def _passport(started: str, inputs: dict[str, Any], policy: Policy, model: Synthesizer, seed: int,
+              config: AuditConfig, n_train: int, n_holdout: int, audited: AuditResult, plan: AuditPlan,
+              verdict: Verdict, utility_dict: dict[str, Any], tuning: Tuning | None = None) -> Passport:
+    """The passport of a release (before writing: no output, figures or finish time yet)."""
+    return Passport(
         synthguard_version=__version__, started=started,
-        inputs={role: FileDigest(item["path"], item["sha256"], item.get("rows"))
-                for role, item in _inputs(data_path, frame, schema, schema_path, policy, policy_path).items()},
+        inputs={role: FileDigest(item["path"], item["sha256"], item.get("rows")) for role, item in inputs.items()},
         recipe=model.get_params(), defense=model.describe_defense(),
         seeds=Seeds(release=seed, audit=config.seed, split=seed),
-        split=Split(train_rows=len(train), holdout_rows=len(holdout), holdout_share=policy.holdout_share),
+        split=Split(train_rows=n_train, holdout_rows=n_holdout, holdout_share=policy.holdout_share),
         policy=policy,
         audit_size=AuditSize(
             required_by_policy=AuditSetting(policy.audit.shadows, policy.audit.targets, policy.audit.threat_model,
@@ -210,10 +245,159 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
                              {"most_shadows": config.n_shadows, "looks": audited.looks}),
             plan=plan.to_dict()),
         verdict=verdict, privacy_summary=tuple(PrivacyLine.from_dict(x) for x in privacy_lines(audited, verdict)),
-        error_rates=error_rates(policy, audited.n_shadows, len(audited.targets)),
-        audit=audited.to_dict(include_scores=False), utility=utility_dict, versions=library_versions())
-    passport = _write(out_dir, passport, audited, utility, model.schema_.format(synthetic), resolved, fmt, clock)
-    return ReleaseOutcome(verdict.passed, out_dir, passport, verdict, audited)
+        error_rates=error_rates(policy, audited.n_shadows, len(audited.targets), audited.looks,
+                                None if tuning is None else tuning.method),
+        audit=audited.to_dict(include_scores=False), utility=utility_dict, versions=library_versions(),
+        tuning=tuning)
+
+
+@dataclass
+class _Setting:
+    """One defence setting of a tuned release, as it runs: its recipe, audit and results."""
+
+    defense: str
+    alpha: float | None
+    recipe: Synthesizer
+    config: AuditConfig
+    plan: AuditPlan
+    model: Synthesizer | None = None
+    audit: AuditResult | None = None
+    utilities: dict[int, tuple[Any, dict[str, Any]]] | None = None
+
+
+def _tuned_settings(tune: TuneSettings, recipe: Synthesizer, policy: Policy, config: AuditConfig, n_train: int
+                    ) -> list[_Setting]:
+    """Every defence setting's recipe (with the checkpoints), audit settings and plan, all checked
+    before any training; each audit spends an equal share of the error."""
+    settings = []
+    problems = []
+    for defense, alpha in tune.parsed_:
+        try:
+            own = recipe.clone(defense=defense, alpha=alpha, checkpoints=tune.schedule(recipe.config.epochs))
+        except SynthguardError as err:
+            problems.append(f"{setting_label(defense, alpha)}: {err}")
+            continue
+        # each setting's audit its own run directory (a folder inside the one given), as its shadows differ
+        run_dir = None if config.run_dir is None else str(Path(config.run_dir) / _slug(defense, alpha))
+        own_config = replace(config, error_share=1.0 / len(tune.parsed_), run_dir=run_dir)
+        plan = plan_release_audit(policy, own_config, own, n_train)
+        own_config.n_targets = plan.n_targets
+        settings.append(_Setting(defense, alpha, own, own_config, plan))
+    if problems:
+        raise SettingError("; ".join(problems), setting="tune")
+    return settings
+
+
+def _release_tuned(tune: TuneSettings, recipe: Synthesizer, policy: Policy, config: AuditConfig, frame: pd.DataFrame,
+                   schema: Schema, parsed: pd.DataFrame, resolved: Schema, train_idx: np.ndarray,
+                   holdout_idx: np.ndarray, out_dir: Path, fmt: str, n_rows: int | None, seed: int, started: str,
+                   clock: float, stage: Stage, on_epoch: Callable[[int, dict[str, float]], None] | None,
+                   on_shadow: Callable[[int, int], None] | None, inputs: dict[str, Any]) -> ReleaseOutcome:
+    """`release` with `tune`: one fit and one audit per defence setting, every checkpoint judged,
+    the best passing candidate written (`synthguard.tuning` says why the choice keeps the error)."""
+    train_raw = frame.iloc[train_idx].reset_index(drop=True)
+    train, holdout = parsed.iloc[train_idx].reset_index(drop=True), parsed.iloc[holdout_idx].reset_index(drop=True)
+    settings = _tuned_settings(tune, recipe, policy, config, len(train))
+    metric = tune.primary(resolved.condition is not None or schema.modality == "image")
+    schedule = settings[0].recipe.checkpoint_epochs
+    stage(f"tuning: {len(settings)} defence setting(s) x {len(schedule)} checkpoints (epochs "
+          f"{', '.join(map(str, schedule))}); each setting costs one fit and one audit of up to "
+          f"{config.n_shadows} shadow models; choosing by {metric.name} ({metric.description})")
+    candidates: list[TuningCandidate] = []
+    at: list[tuple[_Setting, int, AuditResult]] = []   # what each candidate was judged on
+    for i, setting in enumerate(settings, 1):
+        label = f"[{i}/{len(settings)}] {setting_label(setting.defense, setting.alpha)}"
+        stage(f"{label}: fitting the release model on {len(train)} rows ({len(holdout)} held out), keeping "
+              f"epochs {', '.join(map(str, schedule))}")
+        setting.model = setting.recipe.clone().fit_parsed(train, resolved, on_epoch=on_epoch)
+        stage(f"{label}: measuring utility at each checkpoint")
+        setting.utilities = {}
+        for epoch in schedule:
+            model = setting.model.at_epoch(epoch)
+            rows = model.sample(n_rows or len(train), seed=seed, typed=True)
+            setting.utilities[epoch] = measure_utility(train, holdout, rows, resolved, seed)
+        _stage_audit(stage, setting.config, f" {label}")
+        setting.audit = audit(train_raw, setting.recipe, schema, setting.config, on_shadow=on_shadow,
+                              stop=lambda look: privacy_decided(policy, look))
+        for _epoch, result in setting.audit.curve():
+            result.row_numbers = train_idx + 1
+        states = dict(sequence_states(policy, setting.audit))
+        failed_before = 0
+        for at_epoch, result in setting.audit.curve():
+            epoch = int(at_epoch or 0)  # a tuned recipe always says its epochs
+            model = setting.model.at_epoch(epoch)
+            verdict = judge(policy, result, setting.utilities[epoch][1], model.smallest_category_count())
+            verdict = Verdict((*verdict.checks, sequence_check(failed_before, policy.privacy.enforce)))
+            failed_before += states[epoch] != "passed"
+            utility = metric.read(setting.utilities[epoch][1])
+            line = PrivacyLine.from_dict(privacy_lines(result, verdict)[-1])
+            candidates.append(TuningCandidate(setting.defense, setting.alpha, epoch, states[epoch], verdict.passed,
+                                              utility, line, verdict.checks))
+            at.append((setting, epoch, result))
+    chosen, closest = choose(candidates, metric)
+    pick = chosen if chosen is not None else closest
+    assert pick is not None
+    setting, epoch, audited = at[pick]
+    assert setting.model is not None and setting.utilities is not None
+    model = setting.model.at_epoch(epoch)
+    candidate = candidates[pick]
+    verdict = Verdict(candidate.checks)
+    tuning = Tuning(metric.name, metric.description, metric.higher_is_better, TUNING_METHOD,
+                    tuple(_setting_record(s) for s in settings), tuple(candidates), chosen,
+                    None if chosen is not None else closest, round(time.perf_counter() - clock, 1))
+    if chosen is None:
+        stage("no candidate passes every check: refusing, with the closest candidate "
+              f"({setting_label(candidate.defense, candidate.alpha)} at {candidate.epochs} epochs)")
+    stage("writing " + ("the release" if verdict.passed else "the refusal (no synthetic rows)"))
+    passport = _passport(started, inputs, policy, model, seed, setting.config, len(train), len(holdout), audited,
+                         setting.plan, verdict, setting.utilities[epoch][1], tuning)
+    synthetic = model.sample(n_rows or len(train), seed=seed, typed=True)
+    passport = _write(out_dir, passport, audited, setting.utilities[epoch][0], model.schema_.format(synthetic),
+                      resolved, fmt, clock)
+    audits = tuple(s.audit for s in settings if s.audit is not None)
+    return ReleaseOutcome(verdict.passed, out_dir, passport, verdict, audited, audits)
+
+
+#: what a tuned release's passport says about how its choice keeps the error rate of one verdict
+TUNING_METHOD = ("the candidates are every checkpoint of every defence setting; the error of a single verdict is "
+                 "split evenly over the defence settings (each setting's audit spends 1/D of it, over its looks); "
+                 "within a setting the checkpoints are tested in order of training length, each at that setting's "
+                 "full share, and none after the first that fails a privacy check (a fixed-sequence test); so the "
+                 "chance that any passing candidate is at or over a privacy limit stays within 2.5%, as for one "
+                 "untuned release. The written candidate is the passing one with the best primary utility metric "
+                 "(ties: the shorter training, then the earlier setting)")
+
+
+def choose(candidates: list[TuningCandidate], metric: UtilityMetric) -> tuple[int | None, int | None]:
+    """(the passing candidate with the best primary utility, the closest candidate): ties go to the
+    shorter training, then the earlier defence setting; a candidate whose metric was not measured
+    ranks last. The closest is the one with the fewest failed checks, then the best utility."""
+    def utility_key(i: int) -> tuple[float, int, int]:
+        value = candidates[i].utility
+        rank = math.inf if value is None else (-value if metric.higher_is_better else value)
+        return rank, candidates[i].epochs, i
+
+    passing = [i for i, c in enumerate(candidates) if c.passed]
+    if passing:
+        return min(passing, key=utility_key), None
+    if not candidates:
+        return None, None
+    return None, min(range(len(candidates)), key=lambda i: (len(candidates[i].failed), *utility_key(i)))
+
+
+def _slug(defense: str, alpha: float | None) -> str:
+    return defense if alpha is None else f"{defense}-alpha-{alpha:g}"
+
+
+def _setting_record(setting: _Setting) -> dict[str, Any]:
+    assert setting.audit is not None
+    return {"defense": setting.defense, "alpha": setting.alpha, "label": setting_label(setting.defense, setting.alpha),
+            "error_share": setting.config.error_share, "shadows": setting.audit.n_shadows,
+            "most_shadows": setting.config.n_shadows, "targets": len(setting.audit.targets),
+            "looks": setting.audit.looks, "audit_seconds": round(setting.audit.seconds, 1),
+            "curve": [{"epoch": epoch, "worst_attack": result.worst.spec.name,
+                       "auc": result.worst.summary.auc, "auc_ci": list(result.worst.summary.auc_ci)}
+                      for epoch, result in setting.audit.curve()]}
 
 
 def measure_utility(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
@@ -263,7 +447,7 @@ def _write(out_dir: Path, passport: Passport, audited: AuditResult, utility: Any
     """Stage every file, then rename the folder into place; synthetic rows only if the passport
     passed. Returns the passport as written (output, figures and times filled in)."""
     from .images import write_image_samples
-    from .plots import plot_dwp, plot_dwpre
+    from .plots import plot_dwp, plot_dwpre, plot_frontier, plot_leakage_curve
     from .report import write_report
 
     passed = passport.passed
@@ -273,6 +457,9 @@ def _write(out_dir: Path, passport: Passport, audited: AuditResult, utility: Any
         if not images:
             figures["dwp"] = plot_dwp(utility, staging / "dwp.png")
             figures["dwpre"] = plot_dwpre(utility, staging / "dwpre.png")
+        if passport.tuning is not None:  # the privacy-utility frontier and the leakage over training
+            figures["frontier"] = plot_frontier(passport.tuning, passport.policy, staging / "frontier.png")
+            figures["leakage_curve"] = plot_leakage_curve(passport.tuning, staging / "leakage_curve.png")
         output = None
         if passed and images:
             # an .npz of the images, and beside it one PNG grid per class, which the report shows

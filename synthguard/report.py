@@ -36,7 +36,7 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _MISSING = "\u2014"  # em dash for an absent value
 
 # Figures the page places itself; any other key is shown under "Other figures".
-_KNOWN_FIGURES = ("roc", "dwp", "dwpre")
+_KNOWN_FIGURES = ("roc", "dwp", "dwpre", "frontier", "leakage_curve")
 _FIGURE_TEXT = {
     "roc": ("Log-log ROC of each membership-inference attack",
             "True-positive rate against false-positive rate on log axes, so the low-FPR regime that "
@@ -47,6 +47,16 @@ _FIGURE_TEXT = {
     "dwpre": ("Dimension-wise prediction (DWpre) scatter",
               "Score of a model trained on real rows (x) and on synthetic rows (y), both tested on "
               "real holdout rows; points on the diagonal lose nothing."),
+    "frontier": ("Privacy-utility frontier of the candidates",
+                 "The strongest attack\u2019s AUC (left) and TPR at 1% FPR (right), with their intervals, against "
+                 "the primary utility metric; one colour per defence setting, its checkpoints joined in order of "
+                 "training and labelled with their epochs. Filled points pass every check, hollow ones fail or "
+                 "were not tested; dashed lines are the policy\u2019s limits; the ring marks the candidate "
+                 "written (or, for a refusal, the closest one)."),
+    "leakage_curve": ("Leakage over training",
+                      "The strongest attack\u2019s AUC and TPR at 1% FPR, with their intervals, at each "
+                      "checkpoint of each defence setting, side by side; dashed lines are the policy\u2019s "
+                      "limits."),
 }
 
 _COMPARISON = {"<=": "\u2264", ">=": "\u2265", "<": "<", ">": ">", "==": "=", "!=": "\u2260"}
@@ -108,6 +118,20 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; border-top: 1
   table, tr { break-inside: avoid; page-break-inside: avoid; }
   .verdict .word { font-size: 34px; }
 }
+"""
+
+
+# Rules only a tuned release's page needs: added to its stylesheet alone, so an untuned page is
+# byte for byte what it was before tuned releases existed.
+_TUNING_CSS = """
+tr.chosen td { background: var(--ok-bg); }
+tr.chosen td:first-child { box-shadow: inset 4px 0 0 var(--ok); }
+tr.closest td { background: var(--bad-bg); }
+tr.closest td:first-child { box-shadow: inset 4px 0 0 var(--bad); }
+.tag.chosen { background: var(--ok); }
+.tag.closest { background: var(--bad); }
+#tuning-table .ci { display: block; }
+#tuning-figures figure.wide img { max-width: 100%; }
 """
 
 
@@ -376,6 +400,131 @@ def _checks_section(passport: Mapping[str, Any]) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
+def _candidate_label(candidate: Mapping[str, Any]) -> str:
+    from .tuning import setting_label
+
+    alpha: Any = candidate.get("alpha")
+    return setting_label(str(candidate.get("defense", "?")), float(alpha) if _is_num(alpha) else None)
+
+
+def _candidate_failed(candidate: Mapping[str, Any]) -> list[str]:
+    """The names of a candidate's failed enforced checks: as recorded, or from its checks."""
+    if isinstance(candidate.get("failed"), (list, tuple)):
+        return [str(name) for name in candidate["failed"]]
+    return [str(c.get("name", "(unnamed check)")) for c in _list(candidate.get("checks"))
+            if isinstance(c, Mapping) and c.get("passed") is False and c.get("enforced", True) is not False]
+
+
+def _index(value: Any, size: int) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < size else None
+
+
+def _tuning_settings_table(settings: list[Mapping[str, Any]]) -> str:
+    """Each defence setting's audit: its shadows, records, share of the error, looks and interval level."""
+    rows = []
+    for s in settings:
+        looks = [look for look in _list(s.get("looks")) if isinstance(look, Mapping)]
+        level = _level(looks[-1].get("confidence")) if looks and _is_num(looks[-1].get("confidence")) else _MISSING
+        most = s.get("most_shadows")
+        shadows = _fmt(s.get("shadows")) + (f' <span class="note">of at most {_fmt(most)}</span>'
+                                            if _is_num(most) and most != s.get("shadows") else "")
+        share: Any = s.get("error_share")
+        rows.append(f"<tr><td>{_e(s.get('label') or _candidate_label(s))}</td><td class=\"num\">{shadows}</td>"
+                    f'<td class="num">{_fmt(s.get("targets"))}</td>'
+                    f'<td class="num">{_fixed(share * 100, 1) + "%" if _is_num(share) else _MISSING}</td>'
+                    f'<td class="num">{len(looks) if looks else _MISSING}</td><td class="num">{level}</td>'
+                    f'<td class="num">{_fmt(s.get("audit_seconds"))}</td></tr>')
+    if not rows:
+        return ""
+    return ('<h3>Audit of each defence setting</h3><table id="tuning-settings" class="compact"><thead><tr>'
+            '<th>Defence setting</th><th class="num">Shadow models</th><th class="num">Audited records</th>'
+            '<th class="num">Share of the error</th><th class="num">Looks</th><th class="num">Interval level</th>'
+            f'<th class="num">Audit seconds</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _tuning_section(passport: Mapping[str, Any], figures: Mapping[str, Any]) -> str:
+    """A tuned release's comparison: the primary metric, how the choice keeps the error rate of one
+    verdict, each defence setting's audit, one row per candidate (defence setting x checkpoint) with
+    its privacy state, result, utility and strongest attack, the chosen row (or for a refusal the
+    closest) marked, and the frontier and leakage figures. Empty for an untuned release."""
+    tuning = _d(passport.get("tuning"))
+    if not tuning:
+        return ""
+    candidates = [c if isinstance(c, Mapping) else {} for c in _list(tuning.get("candidates"))]
+    chosen = _index(tuning.get("chosen"), len(candidates))
+    closest = _index(tuning.get("closest"), len(candidates)) if chosen is None else None
+    metric = str(tuning.get("metric") or "utility")
+    better = "lower" if tuning.get("higher_is_better") is False else "higher"
+    settings = [s for s in _list(tuning.get("settings")) if isinstance(s, Mapping)]
+    out = ['<h2 id="tuning">Tuning: defence settings \u00d7 checkpoints</h2>']
+
+    n_passed = sum(1 for c in candidates if c.get("passed") is True)
+    epochs = sorted({c["epochs"] for c in candidates if _is_num(c.get("epochs"))})
+    labels = list(dict.fromkeys(_candidate_label(c) for c in candidates))
+    compared = (f"This release compared {len(candidates)} candidate{'s' if len(candidates) != 1 else ''}: "
+                f"{len(labels)} defence setting{'s' if len(labels) != 1 else ''} ({', '.join(map(_e, labels))}) "
+                f"at checkpoints of {', '.join(_fmt(e) for e in epochs)} epochs; {n_passed} passed every check.")
+    if chosen is not None:
+        c = candidates[chosen]
+        outcome = (f" It wrote the passing candidate with the best {_e(metric)}: <b>{_e(_candidate_label(c))}</b> at "
+                   f"<b>{_fmt(c.get('epochs'))} epochs</b> ({_e(metric)} {_fmt(c.get('utility'))}).")
+    elif closest is not None:
+        c = candidates[closest]
+        outcome = (f" No candidate passed every check, so nothing was written; the closest was "
+                   f"<b>{_e(_candidate_label(c))}</b> at <b>{_fmt(c.get('epochs'))} epochs</b>.")
+    else:
+        outcome = " No candidate was chosen."
+    subject = "the chosen candidate" if chosen is not None else "the closest candidate"
+    out.append(f'<p id="tuning-summary">{compared}{outcome} The checks, privacy and utility sections of this '
+               f"page describe {subject}.</p>")
+    description = f": {_e(tuning['metric_description'])}" if tuning.get("metric_description") else ""
+    out.append(f'<p id="tuning-metric">Primary utility metric, {better} is better: <b>{_e(metric)}</b>'
+               f"{description}.</p>")
+    if tuning.get("method"):
+        out.append(f'<p class="note" id="tuning-method"><b>How the error rate is kept:</b> {_e(tuning["method"])}.</p>')
+    out.append(_tuning_settings_table(settings))
+
+    rows = []
+    for i, c in enumerate(candidates):
+        strongest = _d(c.get("strongest"))
+        state = str(c.get("privacy") or _MISSING)
+        state_cls = {"passed": ' class="pass"', "failed": ' class="fail"'}.get(state, "")
+        passed = c.get("passed")
+        result = ('<td class="pass">PASS</td>' if passed is True else
+                  '<td class="fail">FAIL</td>' if passed is False else f"<td>{_MISSING}</td>")
+        failed = _candidate_failed(c)
+        first = f' <span class="desc">first: {_e(failed[0])}</span>' if failed else ""
+        tag, cls = "", ""
+        if i == chosen:
+            tag, cls = '<span class="tag chosen">chosen</span>', ' class="chosen"'
+        elif i == closest:
+            tag, cls = '<span class="tag closest">closest (refused)</span>', ' class="closest"'
+        attack = f'<span class="desc">{_e(strongest["attack"])}</span>' if strongest.get("attack") else ""
+        rows.append(
+            f'<tr{cls} data-candidate="{i}"><td>{_e(_candidate_label(c))}{tag}</td>'
+            f'<td class="num">{_fmt(c.get("epochs"))}</td><td{state_cls}>{_e(state)}</td>{result}'
+            f'<td class="num">{_fmt(c.get("utility"))}</td>'
+            f'<td class="num">{_interval(strongest.get("auc"), strongest.get("auc_ci"), 3)}{attack}</td>'
+            f'<td class="num">{_interval(strongest.get("tpr_at_1pct"), strongest.get("tpr_at_1pct_ci"), 4)}</td>'
+            f"<td>{len(failed)}{first}</td></tr>")
+    if rows:
+        out.append('<h3>Every candidate</h3><p class="note">Privacy: the fixed-sequence test of the setting\u2019s '
+                   "checkpoints, from the shortest training (none is tested after the first that fails). Result: "
+                   "every enforced check of the policy at that checkpoint. The strongest attack\u2019s intervals "
+                   "are at its setting\u2019s level (above).</p>"
+                   '<table id="tuning-table"><thead><tr><th>Defence setting</th><th class="num">Epochs</th>'
+                   f'<th>Privacy</th><th>Result</th><th class="num">{_e(metric)}</th>'
+                   '<th class="num">Strongest attack: AUC [CI]</th><th class="num">TPR @ 1% FPR [CI]</th>'
+                   f'<th>Failed checks</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    else:
+        out.append('<p class="note">The passport records no candidates.</p>')
+    shown = [_figure(k, figures[k], *_FIGURE_TEXT[k], wide=True) for k in ("frontier", "leakage_curve")
+             if k in figures]
+    if shown:
+        out.append(f'<div class="figures" id="tuning-figures">{"".join(shown)}</div>')
+    return "".join(out)
+
+
 def _attack_rows(audit: Mapping[str, Any]) -> str:
     worst = audit.get("worst_attack")
     rows = []
@@ -627,6 +776,7 @@ def render_report(passport: Passport | Mapping[str, Any], figures: Mapping[str, 
     source = f" for <code>{_e(data['path'])}</code>" if data.get("path") else ""
     when = f" \u00b7 finished {_e(passport['finished'])}" if passport.get("finished") else ""
     version = f" \u00b7 synthguard {_e(passport['synthguard_version'])}" if passport.get("synthguard_version") else ""
+    tuned = bool(_d(passport.get("tuning")))
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
     parts = [
         "<!DOCTYPE html>",
@@ -634,11 +784,12 @@ def render_report(passport: Passport | Mapping[str, Any], figures: Mapping[str, 
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">',  # a constant, no double quotes
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>synthguard release report: {_e(decision)}</title>",
-        f"<style>{_CSS}</style></head><body><main>",
+        f"<style>{_CSS}{_TUNING_CSS if tuned else ''}</style></head><body><main>",
         f'<h1>synthguard release report</h1><p class="subtitle">Synthetic data{source}{version}{when}</p>',
         _verdict_section(passport),
         _lead_section(passport),
         _checks_section(passport),
+        _tuning_section(passport, figures),
         _privacy_section(passport, figures),
         _utility_section(passport, figures),
         _other_figures(figures),

@@ -78,6 +78,9 @@ class Synthesizer:
         device: where to train, `cpu` (default) or `cuda`; the fitted model lives on the CPU.
         rare_category_count: categories held by fewer rows are merged into one slot.
         max_modes: most mixture modes per continuous column.
+        checkpoints: epochs at which `fit` keeps the networks' weights (the last epoch is always
+            kept): `at_epoch(e)` is then the model of epoch e, identical to a fit of e epochs with
+            the same seed (training never reads its total length), at no extra training.
         **train_options: any TrainConfig field (epochs, batch_size, n_critic, critic_dims, ...).
 
     Every setting is checked here, before any data is read (`_validate_params`): a setting out of
@@ -96,7 +99,7 @@ class Synthesizer:
     def __init__(self, schema: Schema | None = None, *, defense: str = "mixup", alpha: float | None = None,
                  lambda_mode: str | None = None, defense_params: dict[str, Any] | None = None, seed: int = 0,
                  threads: int | None = None, device: str = "cpu", rare_category_count: int = 5,
-                 max_modes: int = 10, **train_options: Any) -> None:
+                 max_modes: int = 10, checkpoints: Iterable[int] | None = None, **train_options: Any) -> None:
         self.schema = schema
         self.defense = defense
         self.alpha = alpha
@@ -107,6 +110,7 @@ class Synthesizer:
         self.threads = threads
         self.rare_category_count = rare_category_count
         self.max_modes = max_modes
+        self.checkpoints = checkpoints
         try:
             self._validate_params(train_options)
         except (TypeError, ValueError) as err:
@@ -155,6 +159,18 @@ class Synthesizer:
                 raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
         self._make_defense()  # the defence checks its own settings (alpha > 0, partitions, ...)
         resolve_device(self.device)
+        if self.checkpoints is not None:
+            if isinstance(self.checkpoints, (str, bytes)) or not isinstance(self.checkpoints, Iterable):
+                raise ValueError(f"checkpoints must be a list of epochs, got {self.checkpoints!r}")
+            kept = sorted({whole_setting("each checkpoint", e, 1) for e in self.checkpoints})
+            if kept and kept[-1] > self.config.epochs:
+                raise ValueError(f"checkpoint {kept[-1]} is past the last epoch ({self.config.epochs})")
+            self.checkpoints = tuple(kept)
+
+    @property
+    def checkpoint_epochs(self) -> tuple[int, ...]:
+        """The epochs whose weights a fit keeps, in order: the checkpoints and the last epoch."""
+        return tuple(sorted({*(self.checkpoints or ()), self.config.epochs}))
 
     # ---- parameters ----------------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
@@ -162,6 +178,7 @@ class Synthesizer:
         return {"defense": self.defense, "alpha": self.alpha, "lambda_mode": self.lambda_mode,
                 "defense_params": dict(self.defense_params), "seed": self.seed, "device": self.device,
                 "rare_category_count": self.rare_category_count, "max_modes": self.max_modes,
+                "checkpoints": None if self.checkpoints is None else list(self.checkpoints),
                 **self.config.to_dict()}
 
     def clone(self, **overrides: Any) -> Synthesizer:
@@ -216,8 +233,13 @@ class Synthesizer:
                      on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> Synthesizer:
         """Train the GAN on rows already encoded by `self.encoder_` (float32 X and condition)."""
 
+        keep = set(self.checkpoint_epochs) - {self.config.epochs}
+        self.checkpoints_: dict[int, tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]] = {}
+
         def hook(epoch: int, stats: dict[str, float], gan: TrainedGAN) -> None:
             self.gan_ = gan  # so that the callback may sample from the model as it trains
+            if epoch in keep:  # copies: training goes on changing the live weights
+                self.checkpoints_[epoch] = (_copied(gan.generator.state_dict()), _copied(gan.critic.state_dict()))
             if on_epoch is not None:
                 on_epoch(epoch, stats)
 
@@ -226,6 +248,34 @@ class Synthesizer:
                               device=self.device)
         self.n_rows_ = len(x)
         return self
+
+    def at_epoch(self, epoch: int) -> Synthesizer:
+        """The fitted model as it was after `epoch` epochs (one of `checkpoint_epochs`): a new
+        Synthesizer whose recipe says `epochs=epoch` and keeps no checkpoints, with the weights
+        kept at that epoch. It is the model a fit of `epoch` epochs with the same seed gives; the
+        encoder is shared with this model (it is never changed after the fit)."""
+        self._check_fitted()
+        if epoch == self.config.epochs:
+            generator_state, critic_state = self.gan_.generator.state_dict(), self.gan_.critic.state_dict()
+        elif epoch in getattr(self, "checkpoints_", {}):
+            generator_state, critic_state = self.checkpoints_[epoch]
+        else:
+            kept = ", ".join(str(e) for e in [*sorted(getattr(self, "checkpoints_", {})), self.config.epochs])
+            raise SynthguardError(f"no weights kept at epoch {epoch!r}; this model kept epochs {kept}")
+        model = self.clone(epochs=epoch, checkpoints=None)
+        model.schema_, model.encoder_, model.n_rows_ = self.schema_, self.encoder_, self.n_rows_
+        model._sample_seed = self._sample_seed
+        n_critics = model._make_defense().n_critics
+        with seeded_torch(0):  # the initial weights are replaced: this only keeps the global stream untouched
+            generator, critics = build_gan(model._network_factory(), self.encoder_.dim, self.encoder_.cond_dim,
+                                           model.config, n_critics)
+        critic = critics[0] if n_critics == 1 else CriticEnsemble(critics)
+        generator.load_state_dict(generator_state, strict=True)
+        critic.load_state_dict(critic_state, strict=True)
+        generator.eval()
+        critic.eval()
+        model.gan_ = TrainedGAN(generator, critic, OutputHeads(self.encoder_.spans), list(self.gan_.history[:epoch]))
+        return model
 
     def describe_defense(self) -> dict[str, Any]:
         """The defence and its settings, for reports."""
@@ -544,6 +594,10 @@ def _frozen(*modules: torch.nn.Module) -> Iterator[None]:
             for p, flag in zip(m.parameters(), flags, strict=True):
                 p.requires_grad_(flag)
             m.train(was_training)
+
+
+def _copied(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in state.items()}
 
 
 def _contiguous(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

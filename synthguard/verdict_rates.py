@@ -33,7 +33,7 @@ from .attacks.simulate import ScoreModel, balanced_design
 from .policy import Policy
 from .sizing import nonmembers_needed, privacy_limits
 
-__all__ = ["ErrorRate", "error_rates", "simulate_error_rates", "simulated_attack"]
+__all__ = ["ErrorRate", "error_rates", "simulate_error_rates", "simulate_tuning", "simulated_attack"]
 
 CONFIDENCE = 0.95
 #: the share of audits whose upper bound may lie below a true value at the limit, by construction
@@ -185,6 +185,50 @@ def simulate_sequential(policy: Policy, model: ScoreModel, looks: list[tuple[int
             "true_auc": model.true_auc(), "true_tpr": {"0.01": model.true_tpr(0.01), "0.001": model.true_tpr(0.001)}}
 
 
+def simulate_tuning(limit: float, truths: list[list[float]], n_shadows: int, n_targets: int, n_audits: int = 500,
+                    n_bootstrap: int = 200, seed: int = 0, base: ScoreModel | None = None) -> dict[str, Any]:
+    """A tuned release's false releases, simulated with a known truth: one AUC limit, D defence
+    settings whose checkpoints have the true AUCs `truths[d]` (in order of training length), every
+    candidate audited by `n_shadows` x `n_targets` scores of its own.
+
+    Two rules: `tuned` (the release's: each setting at 1/D of the error, checkpoints in a fixed
+    sequence, none after the first failure) and `naive` (every candidate at the single verdict's
+    95%, any that passes may be chosen). A false release is a trial in which some candidate whose
+    true AUC is at or over the limit passes: whatever the utility, the choice could then fall on
+    it, so its rate bounds the chosen candidate's. Candidates' scores are drawn independently,
+    which is the naive rule's worst case; a real audit scores every checkpoint on the same shadows,
+    whose results move together. The tuned rule's bound does not depend on that."""
+    base = base or ScoreModel()
+    rng = np.random.default_rng(seed)
+    n_settings = len(truths)
+    levels = {"tuned": 1.0 - (1.0 - CONFIDENCE) / n_settings, "naive": CONFIDENCE}
+    needed = nonmembers_needed(limit, None)
+    events = {rule: 0 for rule in levels}
+    for i in range(n_audits):
+        unsafe_passed = dict.fromkeys(levels, False)
+        for setting in truths:
+            walking = True  # the tuned rule's fixed sequence: still testing
+            for auc in setting:
+                unsafe = auc >= limit
+                if not (walking or unsafe):
+                    continue  # neither rule can release an unsafe candidate here
+                member = balanced_design(n_shadows, n_targets, rng)
+                scores = base.with_auc(auc).draw(member, rng)
+                for rule, level in levels.items():
+                    if rule == "tuned" and not walking:
+                        continue
+                    summary = summarize_matrix(scores, member, n_bootstrap=n_bootstrap, confidence=level, seed=i)
+                    passed = summary.auc_ci[1] <= limit and summary.n_nonmembers >= needed
+                    unsafe_passed[rule] |= passed and unsafe
+                    if rule == "tuned":
+                        walking = passed
+        for rule in levels:
+            events[rule] += unsafe_passed[rule]
+    return {"limit": limit, "truths": truths, "n_shadows": n_shadows, "n_targets": n_targets, "n_audits": n_audits,
+            "n_bootstrap": n_bootstrap, "levels": levels, "bound": FALSE_RELEASE_BOUND,
+            "false_release": {rule: ErrorRate(events[rule], n_audits).to_dict() for rule in levels}}
+
+
 def _stored(name: str = "verdict_rates.json") -> dict[str, Any] | None:
     try:
         text = resources.files("synthguard").joinpath(f"data/{name}").read_text()
@@ -194,8 +238,9 @@ def _stored(name: str = "verdict_rates.json") -> dict[str, Any] | None:
 
 
 def error_rates(policy: Policy, n_shadows: int, n_targets: int,
-                looks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """What a passport says about the verdict's error rates at this policy and audit size."""
+                looks: list[dict[str, Any]] | None = None, tuning: str | None = None) -> dict[str, Any]:
+    """What a passport says about the verdict's error rates at this policy and audit size; `tuning`
+    is a tuned release's account of how its choice keeps them (`release.TUNING_METHOD`)."""
     out: dict[str, Any] = {
         "definitions": {
             "false_release": "a recipe whose true leakage is at or above a privacy limit passes",
@@ -224,4 +269,9 @@ def error_rates(policy: Policy, n_shadows: int, n_targets: int,
         measured = _stored("sequential_rates.json")
         if measured is not None:
             out["sequential"]["measured"] = measured
+    if tuning is not None:
+        out["tuning"] = {"how": tuning}
+        measured = _stored("tuning_rates.json")
+        if measured is not None:
+            out["tuning"]["measured"] = measured
     return out

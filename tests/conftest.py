@@ -91,3 +91,23 @@ def refused(tmp_path_factory, ofp_full, ofp_schema):
                       audit_options={**SMALL_AUDIT, "synthetic_rows": 2000})
     assert not outcome.passed
     return outcome
+
+
+@pytest.fixture(scope="session")
+def tuned_release(tmp_path_factory, ofp_full, ofp_schema):
+    """A real tuned release: no defence and mixup, checkpoints at 2, 4 and 8 epochs of a tiny GAN on
+    400 OFP rows, each setting audited by 4 shadows under the data threat model, the lenient
+    policy. Returns the outcome and the tuning settings."""
+    from synthguard.release import release
+    from synthguard.synthesizer import Synthesizer
+    from synthguard.tuning import TuneSettings
+
+    settings = TuneSettings(("none", "mixup:1"), (2, 4))
+    folder = tmp_path_factory.mktemp("tuned") / "rel"
+    # the data threat model: the attacks on synthetic rows alone, the cheapest audit per checkpoint
+    policy = Policy.from_dict({**LENIENT_UTILITY_POLICY.to_dict(),
+                               "audit": {**LENIENT_UTILITY_POLICY.to_dict()["audit"], "threat_model": "data"}})
+    outcome = release(ofp_full.iloc[:400], ofp_schema, folder, policy=policy,
+                      recipe=Synthesizer(ofp_schema, **{**TINY, "epochs": 8}), audit_options=SMALL_AUDIT, seed=1,
+                      tune=settings)
+    return outcome, settings

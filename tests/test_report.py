@@ -214,14 +214,21 @@ def test_write_report_is_atomic(released, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
 
-def test_report_in_real_browser(refused, tmp_path):
+def check_in_chromium(outcome, tmp_path: Path) -> tuple[str, Path]:
+    """Render a release's report from its release.json and check it in real Chromium
+    (scripts/check_report.py): every figure decoded. Returns the checker's output and screenshot."""
     if not shutil.which("chromium"):
         pytest.skip("chromium is not installed (Debian: apt-get install -y chromium)")
-    figures = figures_of(refused)
-    report = write_report(Passport.load(refused.out_dir / "release.json"), figures, tmp_path / "report.html")
+    figures = figures_of(outcome)
+    report = write_report(Passport.load(outcome.out_dir / "release.json"), figures, tmp_path / "report.html")
     shot = tmp_path / "shot.png"
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_report.py"), str(report),
                            "--screenshot", str(shot)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr or done.stdout
     assert f"{len(figures)} <img> fully decoded" in done.stdout
+    return done.stdout, shot
+
+
+def test_report_in_real_browser(refused, tmp_path):
+    _output, shot = check_in_chromium(refused, tmp_path)
     assert shot.read_bytes().startswith(PNG_MAGIC)

@@ -66,6 +66,19 @@ class SamplesAccess(Protocol):
 
 
 @runtime_checkable
+class CheckpointAccess(Protocol):
+    """A model that kept its weights at several training lengths (any threat model may add it): the
+    audit then measures every statistic at each, for the leakage curve over training."""
+
+    @property
+    def checkpoint_epochs(self) -> tuple[int, ...]:
+        """The epochs kept, in order, the last epoch last."""
+
+    def at_epoch(self, epoch: int) -> Any:
+        """The fitted model as it was after `epoch` epochs (one of `checkpoint_epochs`)."""
+
+
+@runtime_checkable
 class GeneratorAccess(SamplesAccess, Protocol):
     """The `generator` threat model: the generator too (its latent space can be searched)."""
 
@@ -234,6 +247,6 @@ def model_bytes(model: Any) -> bytes | None:
     return model.to_bytes() if hasattr(model, "to_bytes") else None
 
 
-__all__ = ["COMPUTED_FROM", "PROTOCOLS", "CriticAccess", "GeneratorAccess", "LatentGenerator", "PrimitiveAccess",
+__all__ = ["COMPUTED_FROM", "PROTOCOLS", "CheckpointAccess", "CriticAccess", "GeneratorAccess", "LatentGenerator", "PrimitiveAccess",
            "SamplesAccess", "ScoringCritic", "Serialisable", "check_access", "missing_for", "mixes_records",
            "model_access", "model_bytes", "protocol_members"]

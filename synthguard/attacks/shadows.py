@@ -23,7 +23,7 @@ import torch
 
 from ..schema import Schema
 from ..utility.features import FeatureSpace
-from .access import SamplesAccess, check_access, model_access, model_bytes
+from .access import CheckpointAccess, SamplesAccess, check_access, model_access, model_bytes
 from .domias import density_ratio
 from .ganleaks import nearest_distance
 from .logan import blackbox_scores
@@ -91,11 +91,32 @@ class ShadowTask:
 
 
 def run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
-    """Train one shadow and return each statistic for every target (arrays of length T)."""
+    """Train one shadow and return each statistic for every target (arrays of length T). A recipe
+    that keeps checkpoints (`checkpoint_epochs`) is measured at each: the statistics of epoch e
+    are returned under `statistic@e` (`at_checkpoint`), the last epoch's under the plain names."""
     torch.set_num_threads(1)  # workers share the cores; two threads each measured 16-40x slower
     check_access(task.recipe, task.threat_model)  # before any training: one line naming what it lacks
     model = task.recipe.clone(seed=task.seed, threads=1)
     model.fit_parsed(task.frame[task.member].reset_index(drop=True), task.schema)
+    out = _statistics(model, task)
+    if isinstance(model, CheckpointAccess):
+        for epoch in model.checkpoint_epochs[:-1]:
+            out.update({at_checkpoint(name, epoch): value
+                        for name, value in _statistics(model.at_epoch(epoch), task).items()})
+    if task.keep_model:
+        model_file = model_bytes(model)  # the model's own `to_bytes`
+        if model_file is not None:  # bytes, not a path: a Dask worker may not see the run directory
+            out[MODEL_FILE] = np.frombuffer(model_file, dtype=np.uint8)
+    return out
+
+
+def at_checkpoint(name: str, epoch: int) -> str:
+    """The result key of statistic `name` measured on a shadow's checkpoint of `epoch` epochs."""
+    return f"{name}@{epoch}"
+
+
+def _statistics(model: Recipe, task: ShadowTask) -> dict[str, np.ndarray]:
+    """Every statistic the task's threat model allows, measured on one fitted model."""
     access = model_access(model, task.threat_model)  # statistics it lacks, computed from its primitives
     targets = task.frame.iloc[task.targets].reset_index(drop=True)
     # statistics beyond the threat model are skipped: no attack selected may use them
@@ -119,8 +140,4 @@ def run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
         out["mixed_query"] = access.mixed_query_statistic(targets.iloc[idx_a].reset_index(drop=True),
                                                          targets.iloc[idx_b].reset_index(drop=True),
                                                          m=task.critic_fakes, seed=task.seed).astype(np.float64)
-    if task.keep_model:
-        model_file = model_bytes(model)  # the model's own `to_bytes`
-        if model_file is not None:  # bytes, not a path: a Dask worker may not see the run directory
-            out[MODEL_FILE] = np.frombuffer(model_file, dtype=np.uint8)
     return out

@@ -13,7 +13,9 @@ from typing import Annotated, Any, Literal, Optional
 import typer
 
 from ..api import MAX_SAMPLE_IMAGES, MAX_SAMPLE_ROWS
+from ..errors import SettingError
 from ..images import IMAGE_TRAIN_DEFAULTS
+from ..tuning import DEFAULT_CHECKPOINTS, DEFAULT_DEFENSES, UTILITY_METRICS
 
 # Typer turns a Literal into a choice; the lists are the library's (a test checks that they agree)
 ThreatModel = Literal["data", "generator", "critic"]  # audit.THREAT_MODELS
@@ -47,6 +49,53 @@ def known_defenses(value: str) -> str:
         if name and name not in DEFENSES:
             raise _not_one_of(name, DEFENSES)
     return value
+
+
+def known_metric(value: str | None) -> str | None:
+    """A registered primary utility metric of a tuned release (the registry is open)."""
+    if value is not None and value not in UTILITY_METRICS:
+        raise _not_one_of(value, UTILITY_METRICS)
+    return value
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    """Comma-separated items, stripped, empty ones left out."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def known_defense_settings(value: str | None) -> str | None:
+    """Comma-separated defence settings of a tuned release (`none`, `mixup:ALPHA`, any registered
+    defence), checked by `tuning.TuneSettings` (a repeat, an alpha on a defence without one, ...)."""
+    if value is None:
+        return None
+    from ..tuning import TuneSettings
+
+    try:
+        TuneSettings(defenses=split_list(value))
+    except SettingError as err:
+        raise typer.BadParameter(str(err)) from None
+    return value
+
+
+def parse_checkpoints(text: str | None) -> tuple[int, ...] | None:
+    """`--checkpoints 10,20,40` as epochs (None stays None). Text that is not whole epochs of at
+    least 1 is a SettingError naming the `checkpoints` setting (the CLI adds its option); an
+    epoch past the recipe's last is found by the recipe (`Synthesizer(checkpoints=...)`)."""
+    if text is None:
+        return None
+    epochs = []
+    for item in split_list(text):
+        try:
+            epoch = int(item)
+        except ValueError:
+            epoch = 0
+        if epoch < 1:
+            raise SettingError(f"checkpoints must be whole epochs of at least 1 separated by commas (such as "
+                               f"10,20,40), got {text!r}", setting="checkpoints")
+        epochs.append(epoch)
+    if not epochs:
+        raise SettingError("checkpoints: give at least one epoch (such as 10,20,40)", setting="checkpoints")
+    return tuple(epochs)
 
 
 # ---- inputs and outputs --------------------------------------------------------------------------
@@ -91,6 +140,25 @@ SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Dask s
 RunDirOpt = Annotated[Optional[Path], typer.Option("--run-dir", help="Keep each finished shadow (model and statistics) "
                       "here (default: none, nothing kept); a rerun with the same folder resumes from them. Refused if "
                       "it holds another audit's.")]
+
+AuditCheckpointsOpt = Annotated[Optional[str], typer.Option(
+    "--checkpoints", help="Also attack the models as they were at these epochs (comma-separated, such as 10,20,40; "
+    "the last epoch always): the same shadow models keep their weights there, so no extra training; prints the "
+    "leakage curve (default: the last epoch only).")]
+
+# ---- a tuned release -------------------------------------------------------------------------------
+TuneOpt = Annotated[bool, typer.Option("--tune", help="Compare defence settings x checkpoints and release the "
+                                       "passing candidate with the best utility; each defence setting costs one "
+                                       "fit and one audit. Replaces --defense and --alpha.")]
+TuneDefensesOpt = Annotated[Optional[str], typer.Option(
+    "--tune-defenses", callback=known_defense_settings, help="With --tune: comma-separated defence settings, a "
+    f"defence or mixup:ALPHA (default: {','.join(DEFAULT_DEFENSES)}).")]
+TuneCheckpointsOpt = Annotated[Optional[str], typer.Option(
+    "--checkpoints", help="With --tune: comma-separated epochs to compare, the last epoch always one (default: "
+    f"those of {','.join(map(str, DEFAULT_CHECKPOINTS))} short of --epochs).")]
+TuneMetricOpt = Annotated[Optional[str], typer.Option(
+    "--tune-metric", callback=known_metric, help="With --tune: the utility the choice optimises, one of "
+    f"{', '.join(UTILITY_METRICS)} (default: tstr for images or a table with a condition column, else quality).")]
 
 # ---- sampling --------------------------------------------------------------------------------------
 RowsOpt = Annotated[int, typer.Option("-n", "--rows", help=f"Number of rows to draw (at most {MAX_SAMPLE_ROWS:,}; "

@@ -2,6 +2,7 @@
 
     synthguard audit mimic.csv --schema mimic.yaml --shadows 16 --targets 500 -o audit.json --plots plots/
     synthguard audit mimic.csv --schema mimic.yaml --run-dir runs/mimic      # a rerun resumes from it
+    synthguard audit mimic.csv --schema mimic.yaml --checkpoints 10,20,40 --epochs 80   # leakage over training
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from ._common import (
     collect_warnings,
     handle_errors,
     print_audit,
+    print_curve,
     print_resumed,
+    recipe_with_checkpoints,
     shadow_progress,
     wrote,
 )
 from ._options import (
     AlphaOpt,
     AttacksOpt,
+    AuditCheckpointsOpt,
     BackendOpt,
     BatchOpt,
     DataArg,
@@ -43,6 +47,7 @@ from ._options import (
     TargetsOpt,
     ThreatOpt,
     WorkersOpt,
+    parse_checkpoints,
 )
 
 
@@ -81,15 +86,18 @@ def audit(
     scheduler: SchedulerOpt = None,
     run_dir: RunDirOpt = None,
     size: SizeOpt = None,
+    checkpoints: AuditCheckpointsOpt = None,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Attack the training procedure on DATA with shadow models; print AUC and TPR at low FPR."""
+    """Attack the training procedure on DATA with shadow models; print AUC and TPR at low FPR.
+    With --checkpoints, also at those epochs of training (the leakage curve)."""
     import json
 
     from .. import api
     from ..audit import audit as run_audit
 
+    epochs_kept = parse_checkpoints(checkpoints)
     inputs = [data, schema, run_dir]
     if output is not None:
         check_output(output, inputs, overwrite, quiet)
@@ -99,9 +107,12 @@ def audit(
         loaded = api.load_input(data, schema, size=size, stream=False)
         recipe = api.make_recipe(loaded.schema, defense=defense, alpha=alpha, defense_settings=defense_param,
                                  device=device, seed=seed, epochs=epochs, batch_size=batch_size)
+        recipe = recipe_with_checkpoints(recipe, epochs_kept)
         with shadow_progress(quiet) as on_shadow:
             result = run_audit(loaded.frame, recipe, loaded.schema, config, on_shadow=on_shadow)
     print_audit(result)
+    if epochs_kept is not None:
+        print_curve(result)
     if not quiet:
         print_resumed(result)
     if output is not None:

@@ -3,24 +3,30 @@ policy passes (else exit 3, with the passport and the report saying why).
 
     synthguard release mimic.csv --schema mimic.yaml --policy policy.yaml -o release/
     synthguard release digits -o release-digits/ --shadows 16
+    synthguard release mimic.csv --schema mimic.yaml -o release/ --tune --tune-defenses none,mixup:1 \
+        --checkpoints 50,100,200 --epochs 300      # the best passing candidate of 2 settings x 4 epochs
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from ..errors import ReleaseRefused
+from ..errors import ReleaseRefused, SynthguardError
 from ._common import (
     check_output_folder,
     collect_warnings,
     epoch_progress,
+    given_options,
     handle_errors,
     out,
     print_audit,
+    print_candidates,
     print_resumed,
+    recipe_with_checkpoints,
+    setting_text,
     shadow_progress,
     stage_printer,
 )
@@ -41,12 +47,50 @@ from ._options import (
     SizeOpt,
     TableFormat,
     ThreatModel,
+    TuneCheckpointsOpt,
+    TuneDefensesOpt,
+    TuneMetricOpt,
+    TuneOpt,
     WorkersOpt,
+    parse_checkpoints,
+    split_list,
 )
+
+if TYPE_CHECKING:
+    from ..tuning import TuneSettings
+
+
+def tune_settings(ctx: typer.Context, tune: bool, defenses: str | None, checkpoints: str | None,
+                  metric: str | None) -> TuneSettings | None:
+    """The options of a tuned release as `TuneSettings` (None without --tune). Before any work, one
+    line for: a tuning option without --tune, or --defense, --alpha or --defense-param beside it
+    (the tuned defence settings replace them), or checkpoints that are not whole epochs."""
+    if not tune:
+        stray = [option for option, value in (("--tune-defenses", defenses), ("--checkpoints", checkpoints),
+                                              ("--tune-metric", metric)) if value is not None]
+        if stray:
+            many = len(stray) > 1
+            raise SynthguardError(f"{_listed(stray)} {'apply' if many else 'applies'} only to a tuned release: add "
+                                  f"--tune, or leave {'them' if many else 'it'} out")
+        return None
+    clash = given_options(ctx, "defense", "alpha", "defense_param")
+    if clash:
+        raise SynthguardError(f"{_listed(clash)} cannot be combined with --tune: the tuned defence settings replace "
+                              f"{'them' if len(clash) > 1 else 'it'}; list the settings to compare in "
+                              "--tune-defenses (such as none,mixup:1,mixup:4)")
+    from ..tuning import DEFAULT_DEFENSES, TuneSettings
+
+    return TuneSettings(defenses=DEFAULT_DEFENSES if defenses is None else split_list(defenses),
+                        checkpoints=parse_checkpoints(checkpoints), metric=metric)
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 @handle_errors
 def release(
+    ctx: typer.Context,
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Release folder to create (must be new or empty).")],
     schema: SchemaOpt = None,
@@ -72,32 +116,50 @@ def release(
     scheduler: SchedulerOpt = None,
     run_dir: RunDirOpt = None,
     size: SizeOpt = None,
+    tune: TuneOpt = False,
+    tune_defenses: TuneDefensesOpt = None,
+    checkpoints: TuneCheckpointsOpt = None,
+    tune_metric: TuneMetricOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Fit, audit, evaluate and gate: write the synthetic data only if the policy passes (else exit 3)."""
+    """Fit, audit, evaluate and gate: write the synthetic data only if the policy passes (else exit 3).
+    With --tune, compare defence settings x checkpoints and write the best passing candidate."""
     from .. import api
     from ..parallel import default_workers
     from ..policy import Policy
     from ..release import release as run_release
 
+    tuned = tune_settings(ctx, tune, tune_defenses, checkpoints, tune_metric)
     check_output_folder(output, [data, schema, policy, run_dir])
     pol = Policy.load(policy) if policy is not None else Policy()
     with collect_warnings(quiet):
         loaded = api.load_input(data, schema, size=size, stream=False)
         recipe = api.make_recipe(loaded.schema, defense=defense, alpha=alpha, defense_settings=defense_param,
                                  device=device, seed=seed, epochs=epochs, batch_size=batch_size)
+        if tuned is not None and tuned.checkpoints is not None:  # an epoch past the last: refused before training
+            recipe_with_checkpoints(recipe, tuple(tuned.checkpoints))
+        fits = 1 if tuned is None else len(tuned.defenses)
         overrides = {"n_shadows": shadows, "n_targets": targets, "threat_model": threat_model, "workers": workers,
                      "backend": backend, "scheduler": scheduler, "run_dir": None if run_dir is None else str(run_dir)}
         n_shadows = shadows if shadows is not None else pol.audit.shadows
         local = backend == "local"  # a cluster's pace is unknown here: the estimate covers the model fit
         progress = epoch_progress(recipe.config.epochs, quiet, shadows=n_shadows if local else 0,
                                   workers=workers or default_workers(n_shadows),
-                                  first_round=pol.audit.shadows_per_round)
-        with progress as on_epoch, shadow_progress(quiet) as on_shadow:
+                                  first_round=pol.audit.shadows_per_round, fits=fits)
+        with progress as on_epoch, shadow_progress(quiet, audits=fits) as on_shadow:
             outcome = run_release(loaded.frame, loaded.schema, output, policy=pol, recipe=recipe, fmt=fmt,
                                   schema_path=schema, policy_path=policy, data_path=data, audit_options=overrides,
-                                  seed=seed, on_stage=stage_printer(quiet), on_epoch=on_epoch, on_shadow=on_shadow)
+                                  seed=seed, tune=tuned, on_stage=stage_printer(quiet), on_epoch=on_epoch,
+                                  on_shadow=on_shadow)
     verdict = outcome.verdict
+    tuning = outcome.passport.tuning
+    if tuning is not None:
+        print_candidates(tuning)
+        pick = tuning.chosen if tuning.chosen is not None else tuning.closest
+        if pick is not None:
+            c = tuning.candidates[pick]
+            out.print(f"the {'chosen' if tuning.chosen is not None else 'closest'} candidate, "
+                      f"{setting_text(c.defense, c.alpha)} at {c.epochs} epochs:", highlight=False)
     print_audit(outcome.audit, verdict)
     if not quiet:
         print_resumed(outcome.audit)
