@@ -190,7 +190,7 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
     recipe = (recipe or make_recipe(schema)).clone(seed=seed)
     recipe.schema = schema
     if tune is not None:
-        return _release_tuned(tune, recipe, policy, config, frame, schema, parsed, resolved, train_idx, holdout_idx,
+        return _release_tuned(tune, recipe, policy, config, schema, resolved, train_raw, train, holdout, train_idx,
                               out_dir, fmt, n_rows, seed, started, clock, stage, on_epoch, on_shadow,
                               _inputs(data_path, frame, schema, schema_path, policy, policy_path))
     plan = plan_release_audit(policy, config, recipe, len(train))
@@ -288,15 +288,13 @@ def _tuned_settings(tune: TuneSettings, recipe: Synthesizer, policy: Policy, con
     return settings
 
 
-def _release_tuned(tune: TuneSettings, recipe: Synthesizer, policy: Policy, config: AuditConfig, frame: pd.DataFrame,
-                   schema: Schema, parsed: pd.DataFrame, resolved: Schema, train_idx: np.ndarray,
-                   holdout_idx: np.ndarray, out_dir: Path, fmt: str, n_rows: int | None, seed: int, started: str,
+def _release_tuned(tune: TuneSettings, recipe: Synthesizer, policy: Policy, config: AuditConfig, schema: Schema,
+                   resolved: Schema, train_raw: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataFrame,
+                   train_idx: np.ndarray, out_dir: Path, fmt: str, n_rows: int | None, seed: int, started: str,
                    clock: float, stage: Stage, on_epoch: Callable[[int, dict[str, float]], None] | None,
                    on_shadow: Callable[[int, int], None] | None, inputs: dict[str, Any]) -> ReleaseOutcome:
     """`release` with `tune`: one fit and one audit per defence setting, every checkpoint judged,
     the best passing candidate written (`synthguard.tuning` says why the choice keeps the error)."""
-    train_raw = frame.iloc[train_idx].reset_index(drop=True)
-    train, holdout = parsed.iloc[train_idx].reset_index(drop=True), parsed.iloc[holdout_idx].reset_index(drop=True)
     settings = _tuned_settings(tune, recipe, policy, config, len(train))
     metric = tune.primary(resolved.condition is not None or schema.modality == "image")
     schedule = settings[0].recipe.checkpoint_epochs
