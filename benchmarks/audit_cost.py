@@ -15,7 +15,13 @@ shadows each audit trained, and each one's strongest attack, so that a cheaper a
 sees less shows as such.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audit_cost.py [--table ofp|doctorcontacts]
-        [--epochs 300] [--workers 2] [--skip-fixed] [--json out.json]
+        [--epochs 300] [--workers 2] [--skip-fixed] [--previous-training] [--json out.json]
+
+`--previous-training` repeats the fit and the new default audit with the training defaults
+synthguard had before the time-to-quality work (batch 500, learning rate 2e-4, no moving
+average of the generator), so that the leakage of the two training defaults is compared on the
+same split, targets and audit: every attack's AUC and TPR at 1% FPR, with intervals, is printed
+and written for each.
 
 Run it alone on the machine: it prints the load average beside every timing.
 """
@@ -42,6 +48,8 @@ from synthguard.synthesizer import Synthesizer
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = {"ofp": "ofp", "doctorcontacts": "doctorcontacts", "medexp": "medexp"}
 PREVIOUS_FAMILIES = ("lira", "logan", "ganleaks", "domias")
+#: the training defaults before benchmarks/levers.py chose the current ones
+PREVIOUS_TRAINING = {"batch_size": 500, "lr": 2e-4, "ema": 0.0}
 
 
 def summary(result: AuditResult, policy: Policy, seconds: float, fit_seconds: float, load: float) -> dict[str, Any]:
@@ -52,43 +60,37 @@ def summary(result: AuditResult, policy: Policy, seconds: float, fit_seconds: fl
             "targets": len(result.targets), "looks": result.looks, "load_at_start": round(load, 2),
             "privacy_passed": all(c.passed for c in checks), "failed": [c.name for c in checks if not c.passed],
             "strongest": {"attack": worst.spec.name, "auc": round(worst.summary.auc, 4),
-                          "auc_ci": [round(v, 4) for v in worst.summary.auc_ci]}}
+                          "auc_ci": [round(v, 4) for v in worst.summary.auc_ci]},
+            "attacks": {name: {"auc": round(a.summary.auc, 4), "auc_ci": [round(v, 4) for v in a.summary.auc_ci],
+                               "tpr_1pct": round(a.summary.tpr_at[0.01], 4),
+                               "tpr_1pct_ci": [round(v, 4) for v in a.summary.tpr_ci[0.01]]}
+                        for name, a in result.attacks.items()}}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", choices=sorted(TABLES), default="ofp")
-    parser.add_argument("--epochs", type=int, default=None, help="default: synthguard's default")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads of the single fit")
-    parser.add_argument("--defense", default="mixup")
-    parser.add_argument("--skip-fixed", action="store_true", help="time only the fit and the new default audit")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-    warnings.simplefilter("ignore")
-    name = TABLES[args.table]
-    raw = read_table(ROOT / "synthguard" / "data" / f"{name}.csv")
-    schema = Schema.load(ROOT / "schemas" / f"{name}.yaml")
-    policy = Policy()
-    train_idx, _ = split_holdout(len(raw), policy.holdout_share, 0)
-    train = raw.iloc[train_idx].reset_index(drop=True)
-    options = {"epochs": args.epochs} if args.epochs else {}
-    recipe = Synthesizer(schema, defense=args.defense, seed=0, **options)
+def print_attacks(label: str, attacks: dict[str, Any]) -> None:
+    print(f"  {label}: every attack (AUC [95% CI], TPR at 1% FPR [CI])")
+    for name, a in sorted(attacks.items(), key=lambda kv: -kv[1]["auc"]):
+        print(f"    {name:<22} {a['auc']:.3f} [{a['auc_ci'][0]:.3f}, {a['auc_ci'][1]:.3f}]   "
+              f"{a['tpr_1pct']:.4f} [{a['tpr_1pct_ci'][0]:.4f}, {a['tpr_1pct_ci'][1]:.4f}]", flush=True)
+
+
+def measure(prefix: str, recipe: Synthesizer, train: Any, schema: Schema, policy: Policy,
+            args: argparse.Namespace) -> dict[str, Any]:
+    """One fit of `recipe` (the reference), then its audits; keys start with `prefix`."""
 
     def progress(label: str) -> Any:
         return lambda done, total: print(f"  {label}: shadow {done}/{total} at {time.perf_counter() - clock:.0f} s",
                                          flush=True)
 
-    print(f"{args.table}: {len(train)} training rows, {recipe.config.epochs} epochs, defence {args.defense}; "
+    settings = {k: v for k, v in recipe.get_params().items() if k in ("batch_size", "lr", "ema", "epochs")}
+    print(f"{prefix}{args.table}: {len(train)} training rows, defence {args.defense}, {settings}; "
           f"load {os.getloadavg()[0]:.2f}", flush=True)
     load = os.getloadavg()[0]
     clock = time.perf_counter()
     recipe.clone(threads=args.threads).fit(train)
     fit_seconds = time.perf_counter() - clock
-    report: dict[str, Any] = {"table": args.table, "rows": len(train), "epochs": recipe.config.epochs,
-                              "defense": args.defense, "fit": {"seconds": round(fit_seconds, 1),
-                                                               "threads": args.threads, "load_at_start": round(load, 2)},
-                              "workers": args.workers}
+    report: dict[str, Any] = {f"{prefix}fit": {"seconds": round(fit_seconds, 1), "threads": args.threads,
+                                               "load_at_start": round(load, 2), "training": settings}}
     print(f"one fit: {fit_seconds:.1f} s (load {load:.2f} at start)", flush=True)
 
     new = audit_settings(policy, {"workers": args.workers}, 0)
@@ -103,12 +105,41 @@ def main() -> None:
         clock = time.perf_counter()
         result = audit(train, recipe, schema, config, on_shadow=progress(label), stop=stop)
         seconds = time.perf_counter() - clock
-        report[label] = summary(result, policy, seconds, fit_seconds, load)
-        r = report[label]
+        r = report[prefix + label] = summary(result, policy, seconds, fit_seconds, load)
         print(f"{label}: {seconds:.0f} s = {r['ratio_to_fit']:.2f} x the fit (release {r['release_ratio']:.2f} x); "
               f"{r['shadows_trained']} shadows x {r['targets']} targets; privacy {'passes' if r['privacy_passed'] else 'fails'}; "
               f"strongest {r['strongest']['attack']} AUC {r['strongest']['auc']:.3f} {r['strongest']['auc_ci']} "
               f"(load {load:.2f} at start, {os.getloadavg()[0]:.2f} at end)", flush=True)
+        print_attacks(prefix + label, r["attacks"])
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", choices=sorted(TABLES), default="ofp")
+    parser.add_argument("--epochs", type=int, default=None, help="default: synthguard's default")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of the single fit")
+    parser.add_argument("--defense", default="mixup")
+    parser.add_argument("--skip-fixed", action="store_true", help="time only the fit and the new default audit")
+    parser.add_argument("--previous-training", action="store_true",
+                        help="also fit and audit the previous training defaults (batch 500, lr 2e-4, no EMA)")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    name = TABLES[args.table]
+    raw = read_table(ROOT / "synthguard" / "data" / f"{name}.csv")
+    schema = Schema.load(ROOT / "schemas" / f"{name}.yaml")
+    policy = Policy()
+    train_idx, _ = split_holdout(len(raw), policy.holdout_share, 0)
+    train = raw.iloc[train_idx].reset_index(drop=True)
+    options = {"epochs": args.epochs} if args.epochs else {}
+    report: dict[str, Any] = {"table": args.table, "rows": len(train), "defense": args.defense, "workers": args.workers}
+    trainings = {"": {}, "previous training defaults: ": PREVIOUS_TRAINING} if args.previous_training else {"": {}}
+    for prefix, training in trainings.items():
+        recipe = Synthesizer(schema, defense=args.defense, seed=0, **options, **training)
+        report.update(measure(prefix, recipe, train, schema, policy, args))
+    report["epochs"] = recipe.config.epochs
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1) + "\n")

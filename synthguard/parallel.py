@@ -24,6 +24,8 @@ from .errors import SynthguardError
 T = TypeVar("T")
 R = TypeVar("R")
 BACKENDS = ("local", "dask")
+#: how long the dask backend waits for its scheduler before saying it cannot reach it
+DASK_CONNECT_TIMEOUT = "10s"
 PARENT_POLL_SECONDS = 0.5
 _watching: int | None = None  # in a worker: the parent pid its watchdog thread watches
 
@@ -140,7 +142,7 @@ def _run_dask(fn: Callable[[T], R], tasks: Sequence[T], scheduler: str | None,
         raise SynthguardError("the dask backend needs --scheduler tcp://HOST:PORT or a scheduler file path")
     kwargs = {"scheduler_file": scheduler} if os.path.isfile(scheduler) else {"address": scheduler}
     try:
-        client = Client(timeout="10s", **kwargs)
+        client = Client(timeout=DASK_CONNECT_TIMEOUT, **kwargs)
     except OSError as err:
         raise SynthguardError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
     try:

@@ -31,7 +31,10 @@ def test_dask_backend_matches_local_workers(ofp_full, ofp_schema):
     np.testing.assert_array_equal(local.membership, remote.membership)
 
 
-def test_dask_backend_needs_a_scheduler(ofp_full, ofp_schema):
+def test_dask_backend_needs_a_scheduler(ofp_full, ofp_schema, monkeypatch):
+    from synthguard import parallel
+
+    monkeypatch.setattr(parallel, "DASK_CONNECT_TIMEOUT", "2s")  # nothing listens there: no need to wait 10 s
     with pytest.raises(SynthguardError, match="needs --scheduler"):
         audit(ofp_full.iloc[:60], Synthesizer(ofp_schema, **SMALL_NET), ofp_schema, backend="dask", **AUDIT)
     with pytest.raises(SynthguardError, match="cannot reach the Dask scheduler"):

@@ -108,7 +108,7 @@ def test_fit_sample_save_load_round_trip(fitted, tmp_path):
 def test_training_progress_never_reports_nan(table, schema):
     # 120 rows in batches of 64: one critic step per epoch, a generator step every fifth
     seen = []
-    with pytest.warns(SynthguardWarning, match=r"1 critic step\(s\) at batch_size=64 .* takes 1 step\(s\) in 6 epochs"):
+    with pytest.warns(SynthguardWarning, match=r"1 critic step\(s\) at a batch of 64 .* takes 1 step\(s\) in 6 epochs"):
         synth = Synthesizer(schema, defense="none", seed=0, threads=1, **{**TINY, "epochs": 6}).fit(
             table, on_epoch=lambda epoch, stats: seen.append(dict(stats)))
     assert [s["g_steps"] for s in seen] == [0, 0, 0, 0, 1, 0]

@@ -23,7 +23,7 @@ Backend = Literal["local", "dask"]  # parallel.BACKENDS
 TableFormat = Literal["parquet", "csv"]  # the formats a release writes
 #: training defaults of the two modalities, for the help: `TrainConfig`'s (read without importing
 #: torch; a test checks them) and `images.IMAGE_TRAIN_DEFAULTS`
-TABLE_EPOCHS, TABLE_BATCH = 300, 500
+TABLE_EPOCHS, TABLE_BATCH = 300, "auto"
 IMAGE_EPOCHS, IMAGE_BATCH = IMAGE_TRAIN_DEFAULTS["epochs"], IMAGE_TRAIN_DEFAULTS["batch_size"]
 MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seeds stop there
 
@@ -123,7 +123,8 @@ EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Train
                                                   f"the rows; default: {TABLE_EPOCHS} for tables, {IMAGE_EPOCHS} for "
                                                   "images).")]
 BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", min=1, help=f"Rows per critic step (default: "
-                                                 f"{TABLE_BATCH} for tables, {IMAGE_BATCH} for images).")]
+                                                 "for tables, chosen from the rows: about a thirtieth of them, a "
+                                                 f"power of two from 64 to 512; {IMAGE_BATCH} for images).")]
 ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="Torch threads (default: torch's choice).")]
 
 # ---- the audit -------------------------------------------------------------------------------------

@@ -1,0 +1,189 @@
+"""Training levers of synthguard's generator: quality and TSTR over fitting time, per setting.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/levers.py --table ofp --budget 60 --every 6 \\
+        --config default --config "n_critic=1" --config "batch_size=128;n_critic=2" ... [--json out.json]
+
+One seeded 80/20 split of a bundled table. Each `--config` is a set of Synthesizer settings
+(`key=value;key=value`, values read as Python literals; `default` is the recipe as shipped). Every
+setting is fitted in this process, one after another, with `--threads` torch threads (default 1),
+for `--budget` seconds of fitting; every `--every` seconds the model's rows (as many as the train
+set) are scored: sdmetrics quality and the TSTR ROC AUC of a gradient-boosting model for each
+`--targets` column on the held-out 20%. Scoring is not counted as fitting time.
+
+Time is the process's CPU time (`time.process_time`), not the wall clock: with one thread it is
+the fitting time of a quiet machine even when other work shares the CPU, so that settings measured
+at different moments compare. The wall clock is recorded beside it, with the load average. Use
+`fit_speed.py` for wall-clock comparisons with CTGAN and TVAE.
+
+`--reference Q,AUC1,AUC2,...` prints, per setting, the first time at which its quality and every
+target's AUC reach those figures (for example the better of CTGAN-300 and TVAE-300 from
+fit_speed.py). Never part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from _peers_common import fmt, split
+from fit_speed import Scorer
+
+ROOT = Path(__file__).resolve().parents[1]
+#: per bundled table: the schema's condition column first, then one other target
+TARGETS = {"ofp": ("hlth", "privins"), "medexp": ("health", "physlim"), "doctorcontacts": ("health", "physlim")}
+
+
+class _Budget(Exception):
+    """Raised from the epoch callback when the fitting budget is spent."""
+
+
+def parse_config(text: str) -> dict[str, Any]:
+    if text.strip() in ("", "default"):
+        return {}
+    out: dict[str, Any] = {}
+    for part in text.split(";"):
+        key, _, value = part.partition("=")
+        if not _:
+            raise SystemExit(f"--config {text!r}: {part!r} is not key=value")
+        try:
+            out[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value.strip()
+    return out
+
+
+def run_setting(name: str, options: dict[str, Any], raw_train: pd.DataFrame, schema: Any,
+                judge: Scorer, budget: float, every: float, threads: int, seed: int) -> dict[str, Any]:
+    import torch
+
+    from synthguard.synthesizer import Synthesizer
+
+    torch.set_num_threads(threads)
+    settings = {"seed": seed, "threads": threads, "epochs": 100_000, **options}
+    synth = Synthesizer(schema, **settings)
+    n = len(raw_train)
+    points: list[dict[str, Any]] = []
+    paused_cpu = paused_wall = 0.0
+    start_cpu, start_wall = time.process_time(), time.perf_counter()
+    next_eval = every
+    load = [os.getloadavg()[0]]
+
+    def score(epoch: int, cpu: float, wall: float) -> None:
+        rows = synth.sample(n, seed=seed + 1, typed=True)
+        point: dict[str, Any] = {"epoch": epoch, "cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2)}
+        point.update({k: v for k, v in judge(rows).items() if k == "quality" or k.startswith("auc_")})
+        points.append(point)
+        aucs = " ".join(f"{t} {fmt(point[f'auc_{t}'])}" for t in judge.targets)
+        print(f"  {name:<28} epoch {epoch:>5} cpu {cpu:6.1f} s  Q {fmt(point['quality'])}  AUC {aucs}", flush=True)
+
+    def on_epoch(epoch: int, stats: dict[str, Any]) -> None:
+        nonlocal paused_cpu, paused_wall, next_eval
+        cpu = time.process_time() - start_cpu - paused_cpu
+        wall = time.perf_counter() - start_wall - paused_wall
+        if cpu < next_eval and cpu < budget:
+            return
+        entered_cpu, entered_wall = time.process_time(), time.perf_counter()
+        score(epoch, cpu, wall)
+        load.append(os.getloadavg()[0])
+        next_eval = cpu + every
+        paused_cpu += time.process_time() - entered_cpu
+        paused_wall += time.perf_counter() - entered_wall
+        if cpu >= budget:
+            raise _Budget
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            synth.fit(raw_train, on_epoch=on_epoch)
+        except _Budget:
+            pass
+    epochs = len(synth.gan_.history)
+    g_steps = sum(h["g_steps"] for h in synth.gan_.history)
+    return {"name": name, "options": options, "epochs": epochs, "generator_steps": g_steps,
+            "seconds_per_epoch": sorted(h["seconds"] for h in synth.gan_.history)[epochs // 2],
+            "load": [min(load), max(load)], "points": points}
+
+
+def first_reaching(points: list[dict[str, Any]], reference: list[float], targets: tuple[str, ...]) -> dict[str, Any] | None:
+    for p in points:
+        if p["quality"] >= reference[0] and all(p[f"auc_{t}"] >= r for t, r in zip(targets, reference[1:], strict=True)):
+            return p
+    return None
+
+
+def markdown(report: dict[str, Any], at: float = 30.0) -> str:
+    """One row per setting: the scores at the first point past `at` CPU seconds and at the end."""
+    targets = report["targets"]
+    head = ["setting", "s/epoch", f"epoch at {at:g} s", f"Q at {at:g} s",
+            *(f"AUC {t} at {at:g} s" for t in targets), "epochs in budget", "Q at end", *(f"AUC {t} at end" for t in targets)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in report["results"]:
+        mid = next((p for p in r["points"] if p["cpu_seconds"] >= at), r["points"][-1])
+        end = r["points"][-1]
+        cells = [f"`{r['name']}`", f"{r['seconds_per_epoch']:.3f}", str(mid["epoch"]), fmt(mid["quality"]),
+                 *(fmt(mid[f"auc_{t}"]) for t in targets), str(r["epochs"]), fmt(end["quality"]),
+                 *(fmt(end[f"auc_{t}"]) for t in targets)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--table", choices=sorted(TARGETS), default="ofp")
+    parser.add_argument("--targets", default=None, help="TSTR targets, comma-separated (default: condition and one other)")
+    parser.add_argument("--budget", type=float, default=60.0, help="CPU seconds of fitting per setting (default 60)")
+    parser.add_argument("--every", type=float, default=6.0, help="score every so many CPU seconds (default 6)")
+    parser.add_argument("--config", action="append", default=None, help="Synthesizer settings key=value;... (repeat)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reference", default=None, help="Q,AUC per target: print when each setting first reaches them")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    from synthguard.io import read_table, write_text
+    from synthguard.schema import Schema
+
+    targets = tuple(args.targets.split(",")) if args.targets else TARGETS[args.table]
+    raw = read_table(ROOT / "synthguard" / "data" / f"{args.table}.csv")
+    schema = Schema.load(ROOT / "schemas" / f"{args.table}.yaml")
+    resolved = schema.resolve(list(raw.columns))
+    raw_train, raw_holdout = split(raw, args.seed)
+    train, holdout = schema.parse(raw_train), schema.parse(raw_holdout)
+    judge = Scorer(train, holdout, resolved, targets, args.seed)
+    reference = [float(v) for v in args.reference.split(",")] if args.reference else None
+    if reference is not None and len(reference) != 1 + len(targets):
+        raise SystemExit(f"--reference needs {1 + len(targets)} numbers: quality, then one AUC per target")
+    print(f"{args.table}: {len(train)} train rows, targets {', '.join(targets)}; budget {args.budget:g} CPU s, "
+          f"{args.threads} thread(s); load {os.getloadavg()[0]:.2f}", flush=True)
+    results = []
+    for text in args.config or ["default"]:
+        results.append(run_setting(text, parse_config(text), raw_train, schema, judge, args.budget, args.every,
+                                   args.threads, args.seed))
+    print(f"\n{'setting':<34} {'s/epoch':>7} {'epochs':>6} {'G steps':>7} {'Q end':>6} "
+          + " ".join(f"{'AUC ' + t:>12}" for t in targets) + ("  reaches reference at" if reference else ""))
+    for r in results:
+        end = r["points"][-1]
+        line = (f"{r['name']:<34} {r['seconds_per_epoch']:7.3f} {r['epochs']:>6} {r['generator_steps']:>7} "
+                f"{fmt(end['quality']):>6} " + " ".join(f"{fmt(end[f'auc_{t}']):>12}" for t in targets))
+        if reference:
+            hit = first_reaching(r["points"], reference, targets)
+            r["reaches_reference"] = hit
+            line += "  never" if hit is None else f"  {hit['cpu_seconds']:.1f} s (epoch {hit['epoch']})"
+        print(line + f"   load {r['load'][0]:.2f}-{r['load'][1]:.2f}")
+    report = {"table": args.table, "targets": list(targets), "budget": args.budget, "threads": args.threads,
+              "seed": args.seed, "reference": reference, "results": results}
+    if args.json is not None:
+        write_text(args.json, json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

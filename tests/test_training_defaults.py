@@ -1,0 +1,67 @@
+"""The training defaults chosen for time to quality: a batch chosen from the table's size and an
+exponential moving average of the generator (benchmarks/levers.py measures them)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from synthguard.errors import SynthguardError
+from synthguard.gan.trainer import GeneratorAverage, TrainConfig, auto_batch_size
+from synthguard.synthesizer import Synthesizer
+
+from .conftest import TINY
+
+
+@pytest.mark.parametrize(("rows", "batch"), [(10, 64), (2_000, 64), (3_525, 128), (4_460, 128), (8_000, 256),
+                                             (16_149, 512), (1_000_000, 512)])
+def test_auto_batch_size_follows_the_table_size(rows: int, batch: int) -> None:
+    assert auto_batch_size(rows) == batch
+
+
+def test_auto_is_the_default_batch_and_sets_the_steps_per_epoch(ofp_schema, ofp_full) -> None:
+    assert TrainConfig().batch_size == "auto"
+    rows = ofp_full.iloc[:400]
+    settings = {**TINY, "batch_size": "auto", "n_critic": 1, "epochs": 2}
+    model = Synthesizer(ofp_schema, seed=0, **settings).fit(rows)
+    # 400 rows: auto picks 64 (the floor), so 6 critic steps, and at n_critic = 1 as many generator steps
+    assert [h["g_steps"] for h in model.gan_.history] == [400 // auto_batch_size(400)] * 2
+    explicit = Synthesizer(ofp_schema, seed=0, **{**settings, "batch_size": 200}).fit(rows)
+    assert [h["g_steps"] for h in explicit.gan_.history] == [2, 2]
+
+
+def test_generator_average_follows_its_decay_schedule() -> None:
+    live = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        live.weight.fill_(0.0)
+    average = GeneratorAverage(live, decay=0.5)
+    expected = 0.0
+    for step, value in enumerate([1.0, 2.0, 3.0, 4.0, 5.0], start=1):
+        with torch.no_grad():
+            live.weight.fill_(value)
+        average.update(live)
+        decay = min(0.5, (1 + step) / (10 + step))  # the warm-up keeps early updates heavy
+        expected = decay * expected + (1 - decay) * value
+        assert average.model.weight.item() == pytest.approx(expected)
+    assert average.model is not live and live.weight.item() == 5.0
+
+
+def test_the_average_is_sampled_but_never_feeds_back_into_training(ofp_schema, ofp_raw) -> None:
+    rows = ofp_raw.iloc[:300]
+    plain = Synthesizer(ofp_schema, seed=2, **{**TINY, "ema": 0.0}).fit(rows)
+    averaged = Synthesizer(ofp_schema, seed=2, **{**TINY, "ema": 0.9}).fit(rows)
+    # same seed: the critic (trained against the live generator) is the same to the bit
+    for name, tensor in plain.gan_.critic.state_dict().items():
+        assert torch.equal(tensor, averaged.gan_.critic.state_dict()[name]), name
+    # but what is sampled is the average, not the live generator
+    differs = [not torch.equal(t, averaged.gan_.generator.state_dict()[n])
+               for n, t in plain.gan_.generator.state_dict().items() if t.is_floating_point()]
+    assert any(differs)
+    assert not plain.sample(50, seed=1).equals(averaged.sample(50, seed=1))
+
+
+@pytest.mark.parametrize(("setting", "value"), [("ema", 1.0), ("ema", -0.1), ("batch_size", "big"),
+                                                ("batch_size", 0)])
+def test_bad_training_settings_are_one_line_errors(ofp_schema, setting: str, value: object) -> None:
+    with pytest.raises(SynthguardError, match=setting):
+        Synthesizer(ofp_schema, **{setting: value})
