@@ -95,13 +95,13 @@ def render_document(out_root: Path, peers: Path | None) -> str:
         parts += tuning_section(json.loads(calibration.read_text())), ""
     speed = sorted(out_root.glob("fit_speed*.json"))
     if speed:
-        parts += time_to_quality_section([json.loads(f.read_text()) for f in speed],
+        parts += time_to_quality_section([json.loads(f.read_text()) for f in speed], [f.stem for f in speed],
                                          {f.stem: json.loads(f.read_text()) for f in sorted(out_root.glob("levers_*.json"))},
                                          os.path.relpath(out_root, ROOT / "docs")), ""
     return "\n".join(parts)
 
 
-def time_to_quality_section(runs: list[dict], levers: dict[str, dict], rel: str) -> str:
+def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str, dict], rel: str) -> str:
     """synthguard against CTGAN and TVAE over fit time (`benchmarks/fit_speed.py`), and the training
     levers behind the defaults (`benchmarks/levers.py`)."""
     from levers import markdown as levers_table
@@ -147,8 +147,12 @@ def time_to_quality_section(runs: list[dict], levers: dict[str, dict], rel: str)
                      f"500x256x256 product: {f(sp.get('times_matmul_bound'), 2)} x the matmul bound."), ""]
             if t.get("plot"):
                 out += [f"![{t['table']}: time to quality]({rel}/{Path(t['plot']).name})", ""]
-    out += ["```", "OMP_NUM_THREADS=2 .venv/bin/python benchmarks/fit_speed.py --tables ofp,medexp --check-every 10 "
-            "--json docs/results/fit_speed.json", "```", ""]
+    out.append("```")
+    for run, name in zip(runs, names, strict=True):
+        st = run["settings"]
+        out.append(f"OMP_NUM_THREADS=2 .venv/bin/python benchmarks/fit_speed.py --tables {','.join(st['tables'])} "
+                   f"--check-every {st['check_every']} --json docs/results/{name}.json   # {run['total_seconds']:.0f} s")
+    out += ["```", ""]
     if levers:
         out += ["### The levers behind the defaults (benchmarks/levers.py)", "",
                 "Each setting fitted on OFP's or DoctorContacts' training split with one torch thread for a budget of "

@@ -549,7 +549,8 @@ class Synthesizer:
         try:
             schema = Schema.from_yaml(parts["schema.yaml"].decode())
             # a model trained on a GPU loads (and samples) on the CPU of a machine without one
-            synth = cls(schema, threads=threads, **{**manifest["params"], "device": "cpu"})
+            # a model saved before the generator's moving average existed was trained without one
+            synth = cls(schema, threads=threads, **{"ema": 0.0, **manifest["params"], "device": "cpu"})
             synth.schema_ = schema
             synth.encoder_ = synth._encoder_from_state(schema, json.loads(parts["encoder.json"]))
             n_critics = synth._make_defense().n_critics

@@ -65,3 +65,23 @@ def test_the_average_is_sampled_but_never_feeds_back_into_training(ofp_schema, o
 def test_bad_training_settings_are_one_line_errors(ofp_schema, setting: str, value: object) -> None:
     with pytest.raises(SynthguardError, match=setting):
         Synthesizer(ofp_schema, **{setting: value})
+
+
+def test_a_model_saved_before_the_average_existed_loads_as_trained_without_one(ofp_schema, ofp_raw, tmp_path):
+    import json
+    import zipfile
+
+    model = Synthesizer(ofp_schema, seed=1, **{**TINY, "ema": 0.0}).fit(ofp_raw)
+    model.save(tmp_path / "new.sgm")
+    # the same file as an older synthguard wrote it: no `ema` among the recipe's settings
+    with zipfile.ZipFile(tmp_path / "new.sgm") as src, zipfile.ZipFile(tmp_path / "old.sgm", "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "manifest.json":
+                manifest = json.loads(data)
+                del manifest["params"]["ema"]
+                data = json.dumps(manifest).encode()
+            dst.writestr(name, data)
+    old = Synthesizer.load(tmp_path / "old.sgm")
+    assert old.get_params() == model.get_params() and old.config.ema == 0.0
+    assert old.sample(40, seed=2).equals(model.sample(40, seed=2))
