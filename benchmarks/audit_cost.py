@@ -38,11 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from synthguard.audit import AuditResult, audit
-from synthguard.gate import privacy_checks, privacy_decided
+from synthguard.gate import check_states, privacy_checks, privacy_decided
 from synthguard.io import read_table
 from synthguard.policy import Policy
 from synthguard.release import audit_settings, plan_release_audit, split_holdout
 from synthguard.schema import Schema
+from synthguard.sizing import privacy_limits
 from synthguard.synthesizer import Synthesizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +66,32 @@ def summary(result: AuditResult, policy: Policy, seconds: float, fit_seconds: fl
                                "tpr_1pct": round(a.summary.tpr_at[0.01], 4),
                                "tpr_1pct_ci": [round(v, 4) for v in a.summary.tpr_ci[0.01]]}
                         for name, a in result.attacks.items()}}
+
+
+def open_checks(policy: Policy, look: AuditResult) -> list[str]:
+    """The privacy checks a look left undecided (attack: limit, with the interval's upper end)."""
+    p = policy.privacy
+    out = []
+    for name, attack in look.attacks.items():
+        s = attack.summary
+        for (label, _limit, fpr), state in zip(privacy_limits(p.max_auc, p.max_tpr_at_1pct_fpr, p.max_tpr_at_01pct_fpr),
+                                               check_states(s, policy), strict=True):
+            if state == "open":
+                upper = s.auc_ci[1] if fpr is None else s.tpr_ci[fpr][1]
+                out.append(f"{name}: {label} (upper {upper:.4f})")
+    return out
+
+
+def looking(policy: Policy, record: list[dict[str, Any]]) -> Any:
+    """The gate's stopping rule, recording at each look which checks were still open."""
+
+    def stop(look: AuditResult) -> bool:
+        record.append({"shadows": look.n_shadows, "open": open_checks(policy, look)})
+        print(f"    look at {look.n_shadows} shadows: {len(record[-1]['open'])} checks open "
+              f"{record[-1]['open'][:6]}", flush=True)
+        return privacy_decided(policy, look)
+
+    return stop
 
 
 def print_attacks(label: str, attacks: dict[str, Any]) -> None:
@@ -95,7 +122,8 @@ def measure(prefix: str, recipe: Synthesizer, train: Any, schema: Schema, policy
 
     new = audit_settings(policy, {"workers": args.workers}, 0)
     new.n_targets = plan_release_audit(policy, new, recipe, len(train)).n_targets
-    runs = {"new default (sequential, rmia)": (new, lambda look: privacy_decided(policy, look))}
+    open_at_looks: list[dict[str, Any]] = []
+    runs = {"new default (sequential, rmia)": (new, looking(policy, open_at_looks))}
     if not args.skip_fixed:
         old = replace(new, shadows_per_round=None, attacks=PREVIOUS_FAMILIES, n_targets=policy.audit.targets)
         old.n_targets = plan_release_audit(policy, old, recipe, len(train)).n_targets
@@ -106,6 +134,8 @@ def measure(prefix: str, recipe: Synthesizer, train: Any, schema: Schema, policy
         result = audit(train, recipe, schema, config, on_shadow=progress(label), stop=stop)
         seconds = time.perf_counter() - clock
         r = report[prefix + label] = summary(result, policy, seconds, fit_seconds, load)
+        if stop is not None:
+            r["open_at_looks"] = open_at_looks
         print(f"{label}: {seconds:.0f} s = {r['ratio_to_fit']:.2f} x the fit (release {r['release_ratio']:.2f} x); "
               f"{r['shadows_trained']} shadows x {r['targets']} targets; privacy {'passes' if r['privacy_passed'] else 'fails'}; "
               f"strongest {r['strongest']['attack']} AUC {r['strongest']['auc']:.3f} {r['strongest']['auc_ci']} "

@@ -93,6 +93,9 @@ def render_document(out_root: Path, peers: Path | None) -> str:
     calibration = out_root / "tuning_calibration.json"
     if calibration.exists():
         parts += tuning_section(json.loads(calibration.read_text())), ""
+    costs = sorted(out_root.glob("audit_cost*.json")) + sorted(out_root.glob("audit_training_defaults*.json"))
+    if costs:
+        parts += audit_cost_section([(f.stem, json.loads(f.read_text())) for f in costs]), ""
     speed = sorted(out_root.glob("fit_speed*.json"))
     if speed:
         parts += time_to_quality_section([json.loads(f.read_text()) for f in speed], [f.stem for f in speed],
@@ -195,6 +198,38 @@ def tuning_section(found: dict) -> str:
         "95%, any passing one may be chosen. The bound for one untuned verdict is 0.025.", "",
         "```", "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tuning_calibration.py --audits 400 "
         "--json docs/results/tuning_calibration.json", "```", "", table(found)])
+
+
+def audit_cost_section(runs: list[tuple[str, dict]]) -> str:
+    """Each audit `benchmarks/audit_cost.py` timed, as a multiple of one fit of the release model
+    measured in the same run, with the shadows it trained and its strongest attack."""
+    rows = ["| file | table | training | fit s | audit | shadows (looks) | audit s | audit / fit | release / fit "
+            "| strongest attack, AUC [CI] | load at start |", "|" + " --- |" * 11]
+    for stem, run in runs:
+        for key, entry in run.items():
+            if not isinstance(entry, dict) or "release_ratio" not in entry:
+                continue
+            prefix = key.split(": ")[0] + ": " if ": " in key else ""
+            fit = run.get(f"{prefix}fit", {})
+            # files from before the training defaults changed record none: theirs were batch 500, lr 2e-4
+            training = fit.get("training") or {"batch_size": 500, "lr": 0.0002, "ema": 0.0}
+            looks = ", ".join(str(look["shadows"]) for look in entry.get("looks", []))
+            worst = entry["strongest"]
+            rows.append(f"| {stem} | {run['table']} | {', '.join(f'{k} {v}' for k, v in training.items() if k != 'epochs')} "
+                        f"| {fit.get('seconds', float('nan')):.0f} | {key.split(': ')[-1]} "
+                        f"| {entry['shadows_trained']} ({looks}) | {entry['seconds']:.0f} | {entry['ratio_to_fit']:.2f} "
+                        f"| {entry['release_ratio']:.2f} | {worst['attack']} {worst['auc']:.3f} "
+                        f"[{worst['auc_ci'][0]:.3f}, {worst['auc_ci'][1]:.3f}] | {entry['load_at_start']:.2f} |")
+    return "\n".join([
+        "## What an audit costs (benchmarks/audit_cost.py)", "",
+        "Each row: one audit of the default mixup recipe at 300 epochs on the release's training split (80% of the "
+        "rows), timed beside one fit of the release model (2 torch threads) in the same run, with 2 shadow workers of "
+        "one thread each on this 2-core machine. `release / fit` is the whole release (fit + audit) as a multiple of "
+        "the fit; the sequential default stops at the first look where the gate's verdict is decided. Files written "
+        "before the shadows kept the release model's batch (`audit_cost_ofp`, `audit_training_defaults_ofp`) trained "
+        "shadows at their own half's batch (or the fixed batch of the time).", "",
+        "```", "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audit_cost.py --table ofp --skip-fixed --json "
+        "docs/results/audit_cost_ofp_shadow_batch.json", "```", "", *rows])
 
 
 def power_section(found: dict) -> str:

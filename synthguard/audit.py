@@ -3,10 +3,12 @@
     result = audit(frame, recipe=Synthesizer(schema, defense="mixup", epochs=300), n_shadows=16)
 
 K shadow models are trained with the release's exact recipe, each on a random half of the data
-(every record in exactly half of them). Every shadow in turn is the victim and the others the
-attacker's references; each attack scores every (victim, target record) pair, higher = more
-likely a member, and the pooled scores and true memberships give one ROC per attack. A few real
-rows (`AuditConfig.population_rows`) go to no shadow: RMIA compares targets with them.
+(every record in exactly half of them); settings a recipe chooses from the table's size (the
+batch of `batch_size="auto"`) are those of a fit on the whole frame, the release model's. Every
+shadow in turn is the victim and the others the attacker's references; each attack scores every
+(victim, target record) pair, higher = more likely a member, and the pooled scores and true
+memberships give one ROC per attack. A few real rows (`AuditConfig.population_rows`) go to no
+shadow: RMIA compares targets with them.
 
 A sequential audit (`AuditConfig.shadows_per_round`) trains the shadows in rounds and looks at the
 attacks after each; the caller's `stop` rule may end it early. The looks share the 5% error of a
@@ -40,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .attacks.access import mixes_records
+from .attacks.access import TableSized, mixes_records
 from .attacks.mixed_query import pair_records
 from .attacks.registry import THREAT_MODELS, Attack, ScoreInput, attacks, families
 from .attacks.roc import RocSummary, summarize_matrix
@@ -311,6 +313,8 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
     n = len(parsed)
     if n < 20:
         raise SynthguardError(f"the audit needs at least 20 rows, got {n}")
+    if isinstance(recipe, TableSized):  # settings chosen from the table's size: the release model's
+        recipe = recipe.sized_for(n)
     features = fit_features(parsed, resolved)
     population = features.transform(parsed)
     # keep at least half the rows out of the targets, so every shadow has real reference rows

@@ -85,3 +85,54 @@ def test_a_model_saved_before_the_average_existed_loads_as_trained_without_one(o
     old = Synthesizer.load(tmp_path / "old.sgm")
     assert old.get_params() == model.get_params() and old.config.ema == 0.0
     assert old.sample(40, seed=2).equals(model.sample(40, seed=2))
+
+
+def test_sized_for_pins_auto_at_the_whole_tables_batch(ofp_schema) -> None:
+    recipe = Synthesizer(ofp_schema, seed=4, epochs=2)
+    pinned = recipe.sized_for(3_525)
+    assert pinned.config.batch_size == auto_batch_size(3_525) == 128
+    assert recipe.config.batch_size == "auto"  # the recipe itself is left as it was
+    assert {k: v for k, v in pinned.get_params().items() if k != "batch_size"} == \
+        {k: v for k, v in recipe.get_params().items() if k != "batch_size"}
+    explicit = Synthesizer(ofp_schema, batch_size=200)
+    assert explicit.sized_for(3_525).config.batch_size == 200
+
+
+class _FirstShadow(Exception):
+    pass
+
+
+class _Recording:
+    """A recipe that records the rows and the batch of the first shadow it is asked to fit, then
+    ends the audit (the audit runs in this process: workers=1)."""
+
+    def __init__(self, inner, seen):
+        self.inner, self.seen = inner, seen
+
+    def clone(self, **overrides):
+        return _Recording(self.inner.clone(**overrides), self.seen)
+
+    def sized_for(self, rows):
+        return _Recording(self.inner.sized_for(rows), self.seen)
+
+    def fit_parsed(self, frame, resolved, on_epoch=None):
+        self.seen.append((len(frame), self.inner.config.batch_size))
+        raise _FirstShadow
+
+    def __getattr__(self, name):  # get_params, sample, ...: the inner recipe's
+        if name.startswith("__") or name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def test_the_audits_shadows_train_with_the_release_models_batch(ofp_schema, ofp_full) -> None:
+    from synthguard.audit import audit
+
+    rows = ofp_full.iloc[:2_800]  # auto: 128 for the whole 2,800 rows, 64 for a shadow's half
+    seen: list[tuple[int, object]] = []
+    with pytest.raises(_FirstShadow):
+        audit(rows, _Recording(Synthesizer(ofp_schema, seed=0, epochs=1), seen), ofp_schema,
+              n_shadows=4, n_targets=50, workers=1, threat_model="data")
+    (shadow_rows, batch), = seen
+    assert shadow_rows < 1_500 and auto_batch_size(shadow_rows) == 64
+    assert batch == auto_batch_size(len(rows)) == 128

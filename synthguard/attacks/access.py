@@ -79,6 +79,16 @@ class CheckpointAccess(Protocol):
 
 
 @runtime_checkable
+class TableSized(Protocol):
+    """A recipe with settings it chooses from the size of the table it is fitted on (a batch
+    chosen from the row count). The audit pins them at the release table's size before training
+    shadows on halves of it, so that every shadow trains with the release model's settings."""
+
+    def sized_for(self, rows: int) -> Any:
+        """The recipe with every size-dependent setting fixed at its value for a fit on `rows` rows."""
+
+
+@runtime_checkable
 class GeneratorAccess(SamplesAccess, Protocol):
     """The `generator` threat model: the generator too (its latent space can be searched)."""
 

@@ -124,7 +124,8 @@ def auto_batch_size(rows: int) -> int:
     rows / 30 (about 30 critic steps, 6 generator steps at n_critic = 5, per epoch), kept between
     64 and 512. A fixed batch gives a small table a handful of generator steps per epoch (OFP's
     3,525 rows at 500: 7 critic steps, 1.4 generator steps) and a large one many; measured in
-    benchmarks/levers.py. Shadows of an audit follow the same rule on their own rows."""
+    benchmarks/levers.py. An audit's shadows, on halves of a table, train with the batch of the
+    whole table (`Synthesizer.sized_for`)."""
     wanted = max(rows, 1) / AUTO_STEPS_PER_EPOCH
     low, high = AUTO_BATCH_RANGE
     return int(min(max(2 ** round(math.log2(max(wanted, 1))), low), high))
