@@ -10,12 +10,18 @@ Three timings, one after the other, on the release's training split (80% of the 
 3. the new default: the policy's sequential audit (rounds of 4 shadows up to 16, RMIA added, the
    targets its first look needs), stopped by the gate's rule (`gate.privacy_decided`).
 
-It prints each audit's cost as a multiple of the fit, the whole release's (fit + audit), the
-shadows each audit trained, and each one's strongest attack, so that a cheaper audit that simply
-sees less shows as such.
+It prints each audit's cost as a multiple of the fit, the whole release's (fit + audit, one
+after the other), the shadows each audit trained, and each one's strongest attack, so that a
+cheaper audit that simply sees less shows as such; and the checks each look left open.
+
+4. with `--release`: a whole `release()` of the table under the default policy (it splits off the
+   same training rows), timed from start to written folder. There the release model trains
+   beside the audit's shadow workers (`release._beside_audit`), so this is the release's real
+   cost as a multiple of the fit of step 1. `--skip-audits` leaves out steps 2 and 3.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audit_cost.py [--table ofp|doctorcontacts]
-        [--epochs 300] [--workers 2] [--skip-fixed] [--previous-training] [--json out.json]
+        [--epochs 300] [--workers 2] [--skip-fixed] [--release [--skip-audits]]
+        [--previous-training] [--json out.json]
 
 `--previous-training` repeats the fit and the new default audit with the training defaults
 synthguard had before the time-to-quality work (batch 500, learning rate 2e-4, no moving
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 import warnings
 from dataclasses import replace
@@ -41,7 +48,7 @@ from synthguard.audit import AuditResult, audit
 from synthguard.gate import check_states, privacy_checks, privacy_decided
 from synthguard.io import read_table
 from synthguard.policy import Policy
-from synthguard.release import audit_settings, plan_release_audit, split_holdout
+from synthguard.release import audit_settings, plan_release_audit, release, split_holdout
 from synthguard.schema import Schema
 from synthguard.sizing import privacy_limits
 from synthguard.synthesizer import Synthesizer
@@ -101,9 +108,10 @@ def print_attacks(label: str, attacks: dict[str, Any]) -> None:
               f"{a['tpr_1pct']:.4f} [{a['tpr_1pct_ci'][0]:.4f}, {a['tpr_1pct_ci'][1]:.4f}]", flush=True)
 
 
-def measure(prefix: str, recipe: Synthesizer, train: Any, schema: Schema, policy: Policy,
+def measure(prefix: str, recipe: Synthesizer, raw: Any, train: Any, schema: Schema, policy: Policy,
             args: argparse.Namespace) -> dict[str, Any]:
-    """One fit of `recipe` (the reference), then its audits; keys start with `prefix`."""
+    """One fit of `recipe` on `train` (the reference), then its audits and, with `--release`, a
+    whole release of `raw` (which splits off the same `train`); keys start with `prefix`."""
 
     def progress(label: str) -> Any:
         return lambda done, total: print(f"  {label}: shadow {done}/{total} at {time.perf_counter() - clock:.0f} s",
@@ -123,8 +131,8 @@ def measure(prefix: str, recipe: Synthesizer, train: Any, schema: Schema, policy
     new = audit_settings(policy, {"workers": args.workers}, 0)
     new.n_targets = plan_release_audit(policy, new, recipe, len(train)).n_targets
     open_at_looks: list[dict[str, Any]] = []
-    runs = {"new default (sequential, rmia)": (new, looking(policy, open_at_looks))}
-    if not args.skip_fixed:
+    runs = {} if args.skip_audits else {"new default (sequential, rmia)": (new, looking(policy, open_at_looks))}
+    if not (args.skip_fixed or args.skip_audits):
         old = replace(new, shadows_per_round=None, attacks=PREVIOUS_FAMILIES, n_targets=policy.audit.targets)
         old.n_targets = plan_release_audit(policy, old, recipe, len(train)).n_targets
         runs = {"previous default (16 at once)": (old, None), **runs}
@@ -141,6 +149,21 @@ def measure(prefix: str, recipe: Synthesizer, train: Any, schema: Schema, policy
               f"strongest {r['strongest']['attack']} AUC {r['strongest']['auc']:.3f} {r['strongest']['auc_ci']} "
               f"(load {load:.2f} at start, {os.getloadavg()[0]:.2f} at end)", flush=True)
         print_attacks(prefix + label, r["attacks"])
+    if args.release:
+        label = "whole release (the fit beside the audit)"
+        load = os.getloadavg()[0]
+        clock = time.perf_counter()
+        with tempfile.TemporaryDirectory() as folder:
+            outcome = release(raw, schema, Path(folder) / "release", policy=policy, recipe=recipe, seed=0,
+                              audit_options={"workers": args.workers},
+                              on_shadow=progress(label), on_stage=lambda text: print(f"  {text}", flush=True))
+        seconds = time.perf_counter() - clock
+        r = report[prefix + label] = summary(outcome.audit, policy, seconds, fit_seconds, load)
+        r.update(whole_release=True, release_ratio=round(seconds / fit_seconds, 2), passed=outcome.passed,
+                 failed=[c.name for c in outcome.verdict.failed])
+        print(f"{label}: {seconds:.0f} s = {r['release_ratio']:.2f} x the fit; {r['shadows_trained']} shadows; "
+              f"{'released' if outcome.passed else 'refused: ' + outcome.verdict.summary()} "
+              f"(load {load:.2f} at start, {os.getloadavg()[0]:.2f} at end)", flush=True)
     return report
 
 
@@ -152,6 +175,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the single fit")
     parser.add_argument("--defense", default="mixup")
     parser.add_argument("--skip-fixed", action="store_true", help="time only the fit and the new default audit")
+    parser.add_argument("--release", action="store_true",
+                        help="also time a whole release (the default policy; the fit runs beside the audit)")
+    parser.add_argument("--skip-audits", action="store_true", help="no audit on its own (with --release)")
     parser.add_argument("--previous-training", action="store_true",
                         help="also fit and audit the previous training defaults (batch 500, lr 2e-4, no EMA)")
     parser.add_argument("--json", type=Path, default=None)
@@ -168,7 +194,7 @@ def main() -> None:
     trainings = {"": {}, "previous training defaults: ": PREVIOUS_TRAINING} if args.previous_training else {"": {}}
     for prefix, training in trainings.items():
         recipe = Synthesizer(schema, defense=args.defense, seed=0, **options, **training)
-        report.update(measure(prefix, recipe, train, schema, policy, args))
+        report.update(measure(prefix, recipe, raw, train, schema, policy, args))
     report["epochs"] = recipe.config.epochs
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

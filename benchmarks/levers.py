@@ -4,7 +4,8 @@
         --config default --config "n_critic=1" --config "batch_size=128;n_critic=2" ... [--json out.json]
 
 One seeded 80/20 split of a bundled table. Each `--config` is a set of Synthesizer settings
-(`key=value;key=value`, values read as Python literals; `default` is the recipe as shipped). Every
+(`key=value;key=value`, values read as Python literals; `default` is the recipe as shipped;
+`generator=residual` swaps in a trial generator of pre-activation residual blocks). Every
 setting is fitted in this process, one after another, with `--threads` torch threads (default 1),
 for `--budget` seconds of fitting; every `--every` seconds the model's rows (as many as the train
 set) are scored: sdmetrics quality and the TSTR ROC AUC of a gradient-boosting model for each
@@ -59,6 +60,39 @@ def parse_config(text: str) -> dict[str, Any]:
     return out
 
 
+def residual_networks(data_dim: int, cond_dim: int, config: Any) -> tuple[Any, Any]:
+    """A trial generator for the `generator=residual` lever: an input layer to the first width,
+    then one pre-activation residual block (BatchNorm, ReLU, Linear, added to its input) per entry
+    of `generator_dims`, then BatchNorm, ReLU and the output layer; the critic as shipped. The
+    shipped generator's blocks are CTGAN's, which concatenate each block's output to its input."""
+    import torch
+    from torch import nn
+
+    from synthguard.gan.networks import Critic
+
+    class ResidualGenerator(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            width = config.generator_dims[0]
+            self.z_dim = config.z_dim
+            self.first = nn.Linear(config.z_dim + cond_dim, width)
+            self.blocks = nn.ModuleList(nn.Sequential(nn.BatchNorm1d(width), nn.ReLU(), nn.Linear(width, width))
+                                        for _ in config.generator_dims)
+            self.last = nn.Sequential(nn.BatchNorm1d(width), nn.ReLU(), nn.Linear(width, data_dim))
+
+        def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+            h = self.first(torch.cat([z, cond], dim=1))
+            for block in self.blocks:
+                h = h + block(h)
+            return self.last(h)
+
+    return ResidualGenerator(), Critic(data_dim, cond_dim, config.critic_dims, config.critic_dropout)
+
+
+#: `generator=NAME` in a --config: a trial network factory instead of the shipped one
+GENERATORS = {"residual": residual_networks}
+
+
 def run_setting(name: str, options: dict[str, Any], raw_train: pd.DataFrame, schema: Any,
                 judge: Scorer, budget: float, every: float, threads: int, seed: int) -> dict[str, Any]:
     import torch
@@ -66,8 +100,17 @@ def run_setting(name: str, options: dict[str, Any], raw_train: pd.DataFrame, sch
     from synthguard.synthesizer import Synthesizer
 
     torch.set_num_threads(threads)
+    options = dict(options)
+    trial = options.pop("generator", None)
+    if trial is not None and trial not in GENERATORS:
+        raise SystemExit(f"--config generator={trial}: unknown (choose from {', '.join(GENERATORS)})")
     settings = {"seed": seed, "threads": threads, "epochs": 100_000, **options}
-    synth = Synthesizer(schema, **settings)
+
+    class Trial(Synthesizer):  # the shipped recipe with a trial network (never saved)
+        def _network_factory(self) -> Any:
+            return GENERATORS[str(trial)]
+
+    synth = (Synthesizer if trial is None else Trial)(schema, **settings)
     n = len(raw_train)
     points: list[dict[str, Any]] = []
     paused_cpu = paused_wall = 0.0

@@ -166,7 +166,13 @@ def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str
                 "lr 1e-3 and ema 0.99.", ""]
         for name, found in levers.items():
             at = 90.0 if found["table"] == "doctorcontacts" else 30.0
-            out += [f"`{name}` ({found['table']}, budget {found['budget']:g} CPU s):", "", levers_table(found, at), ""]
+            trial = any("generator=" in r["name"] for r in found["results"])
+            if trial:  # a trial network against the recipe as shipped, at the end of the budget
+                at = found["budget"]
+            out += [f"`{name}` ({found['table']}, budget {found['budget']:g} CPU s"
+                    + ("; `default` here is the recipe as shipped, `generator=residual` a trial generator of "
+                       "pre-activation residual blocks defined in the benchmark" if trial else "") + "):", "",
+                    levers_table(found, at), ""]
     return "\n".join(out)
 
 
@@ -217,7 +223,8 @@ def audit_cost_section(runs: list[tuple[str, dict]]) -> str:
             worst = entry["strongest"]
             rows.append(f"| {stem} | {run['table']} | {', '.join(f'{k} {v}' for k, v in training.items() if k != 'epochs')} "
                         f"| {fit.get('seconds', float('nan')):.0f} | {key.split(': ')[-1]} "
-                        f"| {entry['shadows_trained']} ({looks}) | {entry['seconds']:.0f} | {entry['ratio_to_fit']:.2f} "
+                        f"| {entry['shadows_trained']} ({looks}) | {entry['seconds']:.0f} "
+                        f"| {'-' if entry.get('whole_release') else format(entry['ratio_to_fit'], '.2f')} "
                         f"| {entry['release_ratio']:.2f} | {worst['attack']} {worst['auc']:.3f} "
                         f"[{worst['auc_ci'][0]:.3f}, {worst['auc_ci'][1]:.3f}] | {entry['load_at_start']:.2f} |")
     return "\n".join([
@@ -225,11 +232,16 @@ def audit_cost_section(runs: list[tuple[str, dict]]) -> str:
         "Each row: one audit of the default mixup recipe at 300 epochs on the release's training split (80% of the "
         "rows), timed beside one fit of the release model (2 torch threads) in the same run, with 2 shadow workers of "
         "one thread each on this 2-core machine. `release / fit` is the whole release (fit + audit) as a multiple of "
-        "the fit; the sequential default stops at the first look where the gate's verdict is decided. Files written "
+        "the fit; the sequential default stops at the first look where the gate's verdict is decided. A `whole release` "
+        "row times `release()` itself, where the release model trains beside the audit's shadow workers: its "
+        "`release / fit` is the real cost (its audit column is the release's, no audit timed alone). Files written "
         "before the shadows kept the release model's batch (`audit_cost_ofp`, `audit_training_defaults_ofp`) trained "
         "shadows at their own half's batch (or the fixed batch of the time).", "",
         "```", "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audit_cost.py --table ofp --skip-fixed --json "
-        "docs/results/audit_cost_ofp_shadow_batch.json", "```", "", *rows])
+        "docs/results/audit_cost_ofp_shadow_batch.json",
+        "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audit_cost.py --table ofp --release --skip-audits --json "
+        "docs/results/audit_cost_ofp_release.json", "```", "(and `--table doctorcontacts` for the other files)", "",
+        *rows])
 
 
 def power_section(found: dict) -> str:

@@ -313,8 +313,8 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
     n = len(parsed)
     if n < 20:
         raise SynthguardError(f"the audit needs at least 20 rows, got {n}")
-    if isinstance(recipe, TableSized):  # settings chosen from the table's size: the release model's
-        recipe = recipe.sized_for(n)
+    sized = recipe.sized_for(n) if isinstance(recipe, TableSized) else None
+    recipe = recipe if sized is None else sized  # settings chosen from the table's size: the release model's
     features = fit_features(parsed, resolved)
     population = features.transform(parsed)
     # keep at least half the rows out of the targets, so every shadow has real reference rows

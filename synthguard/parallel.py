@@ -11,12 +11,13 @@ about a second of the parent's death (a killed audit leaves no orphaned worker t
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from .errors import SynthguardError
@@ -28,6 +29,7 @@ BACKENDS = ("local", "dask")
 DASK_CONNECT_TIMEOUT = "10s"
 PARENT_POLL_SECONDS = 0.5
 _watching: int | None = None  # in a worker: the parent pid its watchdog thread watches
+_held = threading.local()  # per thread: where workers' warnings go instead of `warnings.warn`
 
 
 def _watch_parent(parent: int) -> None:
@@ -82,11 +84,36 @@ class _Rewarn:
         for item in caught:
             if item not in self.seen:
                 self.seen.add(item)
-                warnings.warn(item[2], _warning_class(item[0], item[1]), stacklevel=2)
+                held = getattr(_held, "warnings", None)
+                if held is not None:
+                    held.append((_warning_class(item[0], item[1]), item[2]))
+                else:
+                    warnings.warn(item[2], _warning_class(item[0], item[1]), stacklevel=2)
+
+
+@contextlib.contextmanager
+def holding_warnings() -> Iterator[list[tuple[type[Warning], str]]]:
+    """In this thread, keep the warnings that tasks raise in other processes in the list yielded
+    (category, message), instead of raising them. For tasks run from a thread of their own: the
+    warnings module's filters belong to the whole process, so a warning raised in that thread while
+    another thread has them switched off for a moment would be lost; the caller raises the kept
+    ones in its own thread afterwards."""
+    held: list[tuple[type[Warning], str]] = []
+    before = getattr(_held, "warnings", None)
+    _held.warnings = held
+    try:
+        yield held
+    finally:
+        _held.warnings = before
 
 
 def default_workers(n_tasks: int) -> int:
     return max(1, min(os.cpu_count() or 1, n_tasks))
+
+
+def in_this_process(backend: str, workers: int | None, n_tasks: int) -> bool:
+    """Whether `run_tasks` runs its tasks in this process (one local worker) rather than in others."""
+    return backend == "local" and (workers or default_workers(n_tasks)) == 1
 
 
 def run_tasks(fn: Callable[[T], R], tasks: Sequence[T], *, backend: str = "local", workers: int | None = None,

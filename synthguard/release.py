@@ -4,7 +4,8 @@
 
 The real rows are split into a training part and a held-out part (for utility only). The release
 model is fitted on the training part; the audit trains shadow models with the same recipe on
-halves of it; utility is measured against the held-out rows; the policy's gate decides.
+halves of it (in other processes, while the release model trains: `_beside_audit`); utility is
+measured against the held-out rows; the policy's gate decides.
 
 Everything is written into a hidden staging folder beside the output folder and renamed into
 place at the end, so an interrupted run leaves no partial release. A refused release writes its
@@ -16,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -32,6 +35,7 @@ from .audit import AuditConfig, AuditResult, audit
 from .errors import InputError, PolicyError, SettingError, SynthguardError
 from .gate import Verdict, judge, privacy_decided, privacy_lines, sequence_check, sequence_states
 from .io import check_new_dir, staged_dir, write_table, write_text
+from .parallel import default_workers, holding_warnings, in_this_process
 from .passport import (
     AuditSetting,
     AuditSize,
@@ -46,7 +50,7 @@ from .passport import (
 )
 from .policy import Policy
 from .schema import Schema
-from .sizing import AuditPlan, plan_audit, privacy_limits
+from .sizing import DECISION_MARGIN, AuditPlan, plan_audit, privacy_limits
 from .synthesizer import Synthesizer
 from .tuning import TuneSettings, UtilityMetric, setting_label
 from .verdict_rates import error_rates
@@ -112,23 +116,23 @@ def plan_release_audit(policy: Policy, config: AuditConfig, recipe: Any, n_train
     """Targets raised to what the policy's limits need; PolicyError before any training when the
     table cannot give enough with these shadows (`synthguard.sizing`).
 
-    A sequential audit gets the targets its FIRST look needs (as many as the table allows), so that
-    a recipe far from every limit is decided after one round; it is refused only when even its
-    last look could not resolve the limits."""
+    A sequential audit gets the targets its FIRST look needs, with `sizing.DECISION_MARGIN` (as
+    many as the table allows), so that a recipe clear of every limit is decided after one round;
+    it is refused only when even its last look could not resolve the limits."""
     with_pairs = config.scores_pairs(recipe)
     epochs = getattr(getattr(recipe, "config", None), "epochs", None)
     limits = privacy_limits(policy.privacy.max_auc, policy.privacy.max_tpr_at_1pct_fpr,
                             policy.privacy.max_tpr_at_01pct_fpr)
     rows = n_train - config.n_population_rows(n_train)  # RMIA's population rows are never targets
 
-    def plan_for(shadows: int) -> AuditPlan:
+    def plan_for(shadows: int, margin: float = 1.0) -> AuditPlan:
         return plan_audit(limits, shadows, config.n_targets, rows, with_pairs, epochs=epochs,
-                          workers=config.workers or 2)
+                          workers=config.workers or 2, margin=margin)
 
     plan = last = plan_for(config.n_shadows)
     first = config.looks()[0][0]
     if first < config.n_shadows:
-        plan = plan_for(first)
+        plan = plan_for(first, DECISION_MARGIN)
         plan.problems = last.problems
     if plan.problems and policy.privacy.enforce:
         raise PolicyError(f"the policy's privacy limits cannot be resolved on {n_train:,} training rows: "
@@ -195,21 +199,39 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
                               _inputs(data_path, frame, schema, schema_path, policy, policy_path))
     plan = plan_release_audit(policy, config, recipe, len(train))
     if plan.raised:
-        stage(f"auditing {plan.n_targets} records instead of {config.n_targets}: the policy's limits need that many "
-              "non-member scores")
+        why = ("the first look is planned for twice the non-member scores that resolve the policy's limits, as far "
+               "as the table allows" if config.shadows_per_round else "the policy's limits need that many non-member "
+               "scores")
+        stage(f"auditing {plan.n_targets} records instead of {config.n_targets}: {why}")
     config.n_targets = plan.n_targets
 
-    stage(f"fitting the release model on {len(train)} rows ({len(holdout)} held out)")
-    model = recipe.clone().fit_parsed(train, resolved, on_epoch=on_epoch)
-    synthetic = model.sample(n_rows or len(train), seed=seed, typed=True)
+    def run_audit(cancelled: Callable[[], bool]) -> AuditResult:
+        return audit(train_raw, recipe, schema, config, on_shadow=on_shadow,
+                     stop=lambda look: cancelled() or privacy_decided(policy, look))
 
-    _stage_audit(stage, config)
-    audited = audit(train_raw, recipe, schema, config, on_shadow=on_shadow,
-                    stop=lambda look: privacy_decided(policy, look))
+    def fit_and_measure(on_epoch: Callable[[int, dict[str, float]], None] | None, threads: int | None
+                        ) -> tuple[Synthesizer, pd.DataFrame, Any, dict[str, Any]]:
+        model = recipe.clone(threads=threads).fit_parsed(train, resolved, on_epoch=on_epoch)
+        synthetic = model.sample(n_rows or len(train), seed=seed, typed=True)
+        stage("measuring utility against the held-out rows")
+        return (model, synthetic, *measure_utility(train, holdout, synthetic, resolved, seed))
+
+    round_size = config.shadows_per_round or config.n_shadows
+    beside = not in_this_process(config.backend, config.workers, round_size)
+    if beside and config.backend == "local":  # pinned, so that no round (a resumed one of one shadow
+        config.workers = config.workers or default_workers(round_size)  # too) trains in this process
+    fitting = f"fitting the release model on {len(train)} rows ({len(holdout)} held out)"
+    if beside:
+        _stage_audit(stage, config)
+        stage(fitting + ", beside the audit's shadow models")
+        (model, synthetic, utility, utility_dict), audited = _beside_audit(fit_and_measure, run_audit, on_epoch,
+                                                                           getattr(recipe, "threads", None))
+    else:
+        stage(fitting)
+        model, synthetic, utility, utility_dict = fit_and_measure(on_epoch, getattr(recipe, "threads", None))
+        _stage_audit(stage, config)
+        audited = run_audit(lambda: False)
     audited.row_numbers = train_idx + 1  # exposed records are named by their row in the input
-
-    stage("measuring utility against the held-out rows")
-    utility, utility_dict = measure_utility(train, holdout, synthetic, resolved, seed)
     verdict = judge(policy, audited, utility_dict, model.smallest_category_count())
 
     stage("writing " + ("the release" if verdict.passed else "the refusal (no synthetic rows)"))
@@ -217,6 +239,52 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
                          seed, config, len(train), len(holdout), audited, plan, verdict, utility_dict)
     passport = _write(out_dir, passport, audited, utility, model.schema_.format(synthetic), resolved, fmt, clock)
     return ReleaseOutcome(verdict.passed, out_dir, passport, verdict, audited)
+
+
+def _beside_audit(fit: Callable[[Callable[[int, dict[str, float]], None] | None, int | None], Any],
+                  run_audit: Callable[[Callable[[], bool]], AuditResult],
+                  on_epoch: Callable[[int, dict[str, float]], None] | None, threads: int | None
+                  ) -> tuple[Any, AuditResult]:
+    """`fit(on_epoch, threads)` here while `run_audit(cancelled)` runs in a thread of its own,
+    its shadows training in other processes; returns (what the fit returned, the audit).
+
+    On a machine of few cores the shadows' processes and the fit then share the cores from the
+    start, instead of the fit first holding them all with threads that small batches use poorly,
+    so the release takes about the CPU time of the fit and the shadows divided by the cores
+    (benchmarks/audit_cost.py `--release`). The fit takes one torch thread unless the recipe names
+    its threads: beside the shadows more would only contend. Seeds are per model, so neither
+    changes the other's result. If the audit fails the fit stops at its next epoch with the
+    audit's error; if the fit fails the audit stops after its current round."""
+    cancelled = threading.Event()
+    found: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            with holding_warnings() as held:
+                found["warnings"] = held
+                found["audit"] = run_audit(cancelled.is_set)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
+            found["error"] = exc
+
+    def epoch(number: int, stats: dict[str, float]) -> None:
+        if "error" in found:
+            raise found["error"]
+        if on_epoch is not None:
+            on_epoch(number, stats)
+
+    thread = threading.Thread(target=work, name="synthguard-audit", daemon=True)
+    thread.start()
+    try:
+        fitted = fit(epoch, threads or 1)
+        thread.join()
+    except BaseException:
+        cancelled.set()
+        raise
+    for category, message in found.get("warnings", []):  # the shadows' warnings, raised in the caller's thread
+        warnings.warn(message, category, stacklevel=3)
+    if "error" in found:
+        raise found["error"]
+    return fitted, found["audit"]
 
 
 def _stage_audit(stage: Stage, config: AuditConfig, what: str = "") -> None:

@@ -42,6 +42,12 @@ from typing import Any
 
 #: standard errors between the chance value and a limit for the limit to be resolved
 RESOLUTION_Z = {"auc": 6.0, "tpr": 10.0}
+#: a sequential audit's first look is planned for this many times the non-member scores each limit
+#: needs to be resolved (as far as the table allows). Resolved, a check at chance passes; with the
+#: margin a recipe a little above chance, as most trained ones are, is decided at that look too
+#: rather than after another round of shadows. Targets cost scoring only (seconds per shadow),
+#: a round of shadows costs training (benchmarks/audit_cost.py)
+DECISION_MARGIN = 2.0
 #: seconds per training row per epoch of the default network on one core of this 2-core machine
 #: (benchmarks/scale.py: 1.08 s per epoch for 20,000 DoctorContacts rows); for rough estimates only
 SECONDS_PER_ROW_EPOCH = 5.4e-5
@@ -132,9 +138,11 @@ def privacy_limits(max_auc: float, max_tpr_at_1pct_fpr: float, max_tpr_at_01pct_
 
 
 def plan_audit(limits: Iterable[tuple[str, float, float | None]], n_shadows: int, n_targets: int,
-               n_population: int, with_pairs: bool, epochs: int | None = None, workers: int = 2) -> AuditPlan:
-    """Targets raised to what every limit needs; problems when no number of targets the table
-    allows is enough with these shadows (then: how many shadows would do, and roughly how long)."""
+               n_population: int, with_pairs: bool, epochs: int | None = None, workers: int = 2,
+               margin: float = 1.0) -> AuditPlan:
+    """Targets raised to what every limit needs (times `margin`, as far as the table allows);
+    problems when no number of targets the table allows is enough with these shadows (then: how
+    many shadows would do, and roughly how long; the margin never makes a problem)."""
     max_targets = max(1, n_population // 2)   # the audit keeps half the rows out of the targets
     kinds = [False, True] if with_pairs else [False]
     limits = list(limits)
@@ -144,7 +152,7 @@ def plan_audit(limits: Iterable[tuple[str, float, float | None]], n_shadows: int
         for label, limit, fpr in limits:
             n0 = nonmembers_needed(limit, fpr)
             requirements.append(Requirement(label, pairs, n0, targets_needed(pairs, n_shadows, n0), 0.0))
-            needed = max(needed, requirements[-1].targets)
+            needed = max(needed, targets_needed(pairs, n_shadows, math.ceil(margin * n0)))
     planned = min(needed, max_targets)
     requirements = [Requirement(r.check, r.pairs, r.nonmembers, r.targets,
                                 expected_nonmembers(r.pairs, n_shadows, planned)) for r in requirements]

@@ -190,15 +190,15 @@ class Synthesizer:
             params.update({name: overrides.get(name) for name in ("alpha", "lambda_mode")})
         return type(self)(self.schema, **params)
 
-    def sized_for(self, rows: int) -> Synthesizer:
+    def sized_for(self, rows: int) -> Synthesizer | None:
         """This recipe with `batch_size="auto"` fixed at the batch a fit on `rows` rows uses (an
-        unfitted clone; the recipe itself when its batch is a number). An audit trains its shadows,
+        unfitted clone; None when its batch is a number). An audit trains its shadows,
         each on half of the release table, with the release model's batch this way: the same
         settings on half the rows, as LiRA's shadows repeat their target's training. Resolved on
         the half instead, `auto` would halve a shadow's batch and double the weight of each of its
         records in every step it takes part in, a leakier training than the one audited."""
         if self.config.batch_size != AUTO:
-            return self
+            return None
         return self.clone(batch_size=auto_batch_size(rows))
 
     def _make_defense(self):  # noqa: ANN202 - small factory

@@ -226,7 +226,10 @@ def test_an_existing_release_folder_is_not_overwritten(tmp_path, ofp400):
 # kills the child while the release is staged but not yet renamed into place. The library has no
 # test hook; the pause is this script's.
 PAUSED_CLI = """
-import sys, time
+import signal, sys, time
+# Ctrl-C as at a terminal: a test run started as a background job (make test &) hands its children
+# SIGINT ignored, and the interrupted release would then never see it
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import synthguard.release, synthguard.report
 module, name = {"rows": (synthguard.release, "write_table"), "report": (synthguard.report, "write_report")}[sys.argv.pop(1)]
 original = getattr(module, name)

@@ -173,3 +173,24 @@ def test_a_check_the_audit_cannot_resolve_fails_closed_and_says_so():
     assert all(c.passed for c in privacy_checks(lenient, result))   # at chance, resolved: passes
     off = Policy.from_dict({"privacy": {"enforce": False}})
     assert not any(c.enforced for c in privacy_checks(off, result))
+
+
+def test_a_sequential_release_plans_its_first_look_with_a_margin(ofp_schema):
+    from synthguard.audit import AuditConfig
+    from synthguard.release import plan_release_audit
+    from synthguard.sizing import DECISION_MARGIN
+    from synthguard.synthesizer import Synthesizer
+
+    policy = Policy()
+    recipe = Synthesizer(ofp_schema)  # mixup: the mixed-record pairs need the most targets
+    config = AuditConfig(n_shadows=16, n_targets=policy.audit.targets, shadows_per_round=4)
+    large = plan_release_audit(policy, config, recipe, 20_000)
+    first = config.looks()[0][0]
+    assert DECISION_MARGIN > 1 and not large.problems
+    for r in large.requirements:  # every limit gets the margin's multiple of what resolves it
+        assert expected_nonmembers(r.pairs, first, large.n_targets) >= DECISION_MARGIN * r.nonmembers
+    bare = plan_audit(privacy_limits(0.6, 0.05, 0.01), first, config.n_targets, 20_000 - 250, with_pairs=True)
+    assert large.n_targets >= DECISION_MARGIN * bare.n_targets - 4
+    # a table of OFP's size gives what it can (half its rows) and is not refused for the margin
+    small = plan_release_audit(policy, config, recipe, 3_525)
+    assert small.n_targets == small.max_targets and not small.problems

@@ -85,7 +85,8 @@ class TableSized(Protocol):
     shadows on halves of it, so that every shadow trains with the release model's settings."""
 
     def sized_for(self, rows: int) -> Any:
-        """The recipe with every size-dependent setting fixed at its value for a fit on `rows` rows."""
+        """The recipe with every size-dependent setting fixed at its value for a fit on `rows` rows,
+        or None when no setting depends on the size (the audit then keeps the recipe it was given)."""
 
 
 @runtime_checkable

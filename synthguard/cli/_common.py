@@ -168,16 +168,22 @@ def _losses(stats: dict[str, float]) -> str:
 
 
 def run_estimate(seconds_per_epoch: float, epochs: int, shadows: int = 0, workers: int = 1,
-                 first_round: int | None = None, fits: int = 1) -> str:
+                 first_round: int | None = None, fits: int = 1, beside: bool = False) -> str:
     """The whole run's duration, from one epoch of the model fit. Each shadow trains the same
     recipe for the same epochs on half the rows, and `workers` of them run at once, so
 
         total = fits * seconds_per_epoch * epochs * (1 + shadows * 0.5 / workers)
 
-    (attacks, utility and writing are minutes at most beside this). A sequential audit trains
-    between its first round and all `shadows`: the estimate is then a range. A tuned release
-    repeats the fit and the audit for each of its `fits` defence settings."""
+    (attacks, utility and writing are minutes at most beside this). With `beside` the fit runs
+    while the shadows train (`workers` + 1 processes, the epoch timed while they share the cores):
+
+        total = seconds_per_epoch * epochs * max(1, (1 + shadows * 0.5) / (workers + 1))
+
+    A sequential audit trains between its first round and all `shadows`: the estimate is then a
+    range. A tuned release repeats the fit and the audit for each of its `fits` defence settings."""
     def total(k: int) -> float:
+        if beside:
+            return fits * seconds_per_epoch * epochs * max(1.0, (1 + k * 0.5) / (max(1, workers) + 1))
         return fits * seconds_per_epoch * epochs * (1 + k * 0.5 / max(1, workers))
 
     per_epoch = f"({seconds_per_epoch:.1f}s per epoch)"
@@ -195,12 +201,13 @@ def run_estimate(seconds_per_epoch: float, epochs: int, shadows: int = 0, worker
 
 @contextmanager
 def epoch_progress(total: int, quiet: bool, label: str = "training", shadows: int = 0,
-                   workers: int = 1, first_round: int | None = None, fits: int = 1
+                   workers: int = 1, first_round: int | None = None, fits: int = 1, beside: bool = False
                    ) -> Iterator[Callable[[int, dict[str, float]], None] | None]:
     """Progress of an epoch loop: yields the `on_epoch` callback (None when quiet). On a terminal,
     a bar that appears at the first epoch, so that input errors found before training print alone;
     otherwise (a log file) a plain line every tenth of the epochs, with the time elapsed. After the
-    second epoch, one line estimates the whole run, `shadows` shadow fits included.
+    second epoch, one line estimates the whole run, `shadows` shadow fits included (trained
+    beside the fit with `beside`, see `run_estimate`).
 
     With `fits` > 1 (a tuned release: one fit per defence setting) the epochs restart at 1 for
     each fit: each is labelled `[i/fits] training` and the bar starts over; the estimate, from
@@ -222,7 +229,7 @@ def epoch_progress(total: int, quiet: bool, label: str = "training", shadows: in
         if run["fit"] == 1 and epoch == 1:
             clock["first"] = now
         elif run["fit"] == 1 and epoch == 2 and "first" in clock:
-            line = run_estimate(now - clock["first"], total, shadows, workers, first_round, fits)
+            line = run_estimate(now - clock["first"], total, shadows, workers, first_round, fits, beside)
         return line, (f"[{run['fit']}/{fits}] {label}" if fits > 1 else label)
 
     if not err.is_terminal:

@@ -143,9 +143,10 @@ def release(
                      "backend": backend, "scheduler": scheduler, "run_dir": None if run_dir is None else str(run_dir)}
         n_shadows = shadows if shadows is not None else pol.audit.shadows
         local = backend == "local"  # a cluster's pace is unknown here: the estimate covers the model fit
+        n_workers = workers or default_workers(pol.audit.shadows_per_round or n_shadows)
         progress = epoch_progress(recipe.config.epochs, quiet, shadows=n_shadows if local else 0,
-                                  workers=workers or default_workers(n_shadows),
-                                  first_round=pol.audit.shadows_per_round, fits=fits)
+                                  workers=n_workers, first_round=pol.audit.shadows_per_round, fits=fits,
+                                  beside=local and n_workers > 1 and tuned is None)
         with progress as on_epoch, shadow_progress(quiet, audits=fits) as on_shadow:
             outcome = run_release(loaded.frame, loaded.schema, output, policy=pol, recipe=recipe, fmt=fmt,
                                   schema_path=schema, policy_path=policy, data_path=data, audit_options=overrides,

@@ -1,0 +1,108 @@
+"""The release model trains while the audit's shadows train in other processes: the same release
+as one after the other, errors from either side stop the other, and the shadows' warnings reach
+the caller's thread."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthguard.cli._common import run_estimate
+from synthguard.errors import SynthguardError, SynthguardWarning
+from synthguard.parallel import holding_warnings, in_this_process, run_tasks
+from synthguard.release import _beside_audit, release
+from synthguard.synthesizer import Synthesizer
+
+from .conftest import LENIENT_UTILITY_POLICY, SMALL_AUDIT, TINY
+
+
+def _warn_in_worker(i: int) -> int:
+    warnings.warn(f"shadow {i % 2} says so", SynthguardWarning, stacklevel=1)
+    return i
+
+
+def test_in_this_process_only_with_one_local_worker() -> None:
+    assert in_this_process("local", 1, 4)
+    assert in_this_process("local", None, 1)
+    assert not in_this_process("local", 2, 4) and not in_this_process("dask", 1, 4)
+
+
+def test_held_warnings_are_kept_for_the_caller_not_raised(recwarn) -> None:
+    with holding_warnings() as held:
+        assert run_tasks(_warn_in_worker, list(range(4)), workers=2) == [0, 1, 2, 3]
+    assert not [w for w in recwarn if issubclass(w.category, SynthguardWarning)]
+    assert sorted(message for _, message in held) == ["shadow 0 says so", "shadow 1 says so"]
+    assert {category for category, _ in held} == {SynthguardWarning}
+
+
+def test_an_audit_error_stops_the_fit_at_its_next_epoch() -> None:
+    epochs_run: list[int] = []
+
+    def failing_audit(cancelled):
+        raise SynthguardError("a shadow failed")
+
+    def fit(on_epoch, threads):
+        for epoch in range(1, 1_000_000):
+            epochs_run.append(epoch)
+            on_epoch(epoch, {})
+        return "fitted"
+
+    with pytest.raises(SynthguardError, match="a shadow failed"):
+        _beside_audit(fit, failing_audit, None, None)
+    assert len(epochs_run) < 1_000_000 - 1
+
+
+def test_a_fit_error_cancels_the_audit_and_is_raised() -> None:
+    seen: dict[str, bool] = {}
+
+    def audit_until_cancelled(cancelled):
+        for _ in range(500):  # looks at the cancel flag between rounds
+            if cancelled():
+                seen["cancelled"] = True
+                return "stopped"
+            time.sleep(0.01)
+        return "finished"
+
+    def fit(on_epoch, threads):
+        raise ValueError("the fit failed")
+
+    with pytest.raises(ValueError, match="the fit failed"):
+        _beside_audit(fit, audit_until_cancelled, None, None)
+    deadline = time.monotonic() + 5
+    while "cancelled" not in seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert seen == {"cancelled": True}
+
+
+def test_the_fit_gets_one_thread_unless_the_recipe_names_its_threads() -> None:
+    def fit(on_epoch, threads):
+        return threads
+
+    assert _beside_audit(fit, lambda cancelled: "audit", None, None) == (1, "audit")
+    assert _beside_audit(fit, lambda cancelled: "audit", None, 3) == (3, "audit")
+
+
+def test_a_release_beside_its_audit_equals_one_after_the_other(tmp_path, ofp_full, ofp_schema) -> None:
+    rows = ofp_full.iloc[:400]
+    recipe = Synthesizer(ofp_schema, **{**TINY, "epochs": 8})  # the `released` fixture's: it passes
+    outcomes = {workers: release(rows, ofp_schema, tmp_path / f"w{workers}", policy=LENIENT_UTILITY_POLICY,
+                                 recipe=recipe, audit_options={**SMALL_AUDIT, "workers": workers}, seed=1, fmt="csv")
+                for workers in (1, 2)}
+    one, two = outcomes[1], outcomes[2]
+    assert one.passed and two.passed, one.verdict.summary()
+    for name, attack in one.audit.attacks.items():
+        np.testing.assert_array_equal(attack.scores, two.audit.attacks[name].scores)
+    assert [c.measured for c in one.verdict.checks] == [c.measured for c in two.verdict.checks]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "w1" / "synthetic.csv"),
+                                  pd.read_csv(tmp_path / "w2" / "synthetic.csv"))
+
+
+def test_the_estimate_of_a_fit_beside_its_shadows() -> None:
+    # 2 s/epoch x 10 epochs x (1 + 16 shadows x 0.5) / (2 workers + the fit) = 60 s
+    assert "1m00s" in run_estimate(2.0, 10, shadows=16, workers=2, beside=True)
+    # from the first round of 4 (the fit's own 20 s: it cannot end sooner) to all 16
+    assert "20s to 1m00s" in run_estimate(2.0, 10, shadows=16, workers=2, first_round=4, beside=True)
