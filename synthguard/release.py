@@ -200,8 +200,8 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
     plan = plan_release_audit(policy, config, recipe, len(train))
     if plan.raised:
         why = ("the first look is planned for twice the non-member scores that resolve the policy's limits, as far "
-               "as the table allows" if config.shadows_per_round else "the policy's limits need that many non-member "
-               "scores")
+               "as the table allows" if config.looks()[0][0] < config.n_shadows
+               else "the policy's limits need that many non-member scores")
         stage(f"auditing {plan.n_targets} records instead of {config.n_targets}: {why}")
     config.n_targets = plan.n_targets
 
