@@ -86,19 +86,17 @@ def test_the_fit_gets_one_thread_unless_the_recipe_names_its_threads() -> None:
     assert _beside_audit(fit, lambda cancelled: "audit", None, 3) == (3, "audit")
 
 
-def test_a_release_beside_its_audit_equals_one_after_the_other(tmp_path, ofp_full, ofp_schema) -> None:
-    rows = ofp_full.iloc[:400]
-    recipe = Synthesizer(ofp_schema, **{**TINY, "epochs": 8})  # the `released` fixture's: it passes
-    outcomes = {workers: release(rows, ofp_schema, tmp_path / f"w{workers}", policy=LENIENT_UTILITY_POLICY,
-                                 recipe=recipe, audit_options={**SMALL_AUDIT, "workers": workers}, seed=1, fmt="csv")
-                for workers in (1, 2)}
-    one, two = outcomes[1], outcomes[2]
-    assert one.passed and two.passed, one.verdict.summary()
-    for name, attack in one.audit.attacks.items():
-        np.testing.assert_array_equal(attack.scores, two.audit.attacks[name].scores)
-    assert [c.measured for c in one.verdict.checks] == [c.measured for c in two.verdict.checks]
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "w1" / "synthetic.csv"),
-                                  pd.read_csv(tmp_path / "w2" / "synthetic.csv"))
+def test_a_release_beside_its_audit_equals_one_after_the_other(tmp_path, released, ofp_full, ofp_schema) -> None:
+    # `released` (conftest) is this release with one worker: fit, then audit, in this process
+    recipe = Synthesizer(ofp_schema, **{**TINY, "epochs": 8})
+    beside = release(ofp_full.iloc[:400], ofp_schema, tmp_path / "rel", policy=LENIENT_UTILITY_POLICY, recipe=recipe,
+                     audit_options={**SMALL_AUDIT, "workers": 2}, seed=1)
+    assert SMALL_AUDIT["workers"] == 1 and released.passed and beside.passed, beside.verdict.summary()
+    for name, attack in released.audit.attacks.items():
+        np.testing.assert_array_equal(attack.scores, beside.audit.attacks[name].scores)
+    assert [c.measured for c in released.verdict.checks] == [c.measured for c in beside.verdict.checks]
+    pd.testing.assert_frame_equal(pd.read_parquet(released.out_dir / "synthetic.parquet"),
+                                  pd.read_parquet(tmp_path / "rel" / "synthetic.parquet"))
 
 
 def test_the_estimate_of_a_fit_beside_its_shadows() -> None:
