@@ -5,7 +5,6 @@ the caller's thread."""
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -13,16 +12,11 @@ import pytest
 
 from synthguard.cli._common import run_estimate
 from synthguard.errors import SynthguardError, SynthguardWarning
-from synthguard.parallel import holding_warnings, in_this_process, run_tasks
+from synthguard.parallel import _Rewarn, holding_warnings, in_this_process
 from synthguard.release import _beside_audit, release
 from synthguard.synthesizer import Synthesizer
 
 from .conftest import LENIENT_UTILITY_POLICY, SMALL_AUDIT, TINY
-
-
-def _warn_in_worker(i: int) -> int:
-    warnings.warn(f"shadow {i % 2} says so", SynthguardWarning, stacklevel=1)
-    return i
 
 
 def test_in_this_process_only_with_one_local_worker() -> None:
@@ -32,11 +26,16 @@ def test_in_this_process_only_with_one_local_worker() -> None:
 
 
 def test_held_warnings_are_kept_for_the_caller_not_raised(recwarn) -> None:
+    # what a worker's recorded warnings become in the process that ran the tasks (no pool needed:
+    # tests/test_hardening_files.py runs the workers themselves)
+    caught = [("synthguard.errors", "SynthguardWarning", f"shadow {i % 2} says so") for i in range(4)]
     with holding_warnings() as held:
-        assert run_tasks(_warn_in_worker, list(range(4)), workers=2) == [0, 1, 2, 3]
+        _Rewarn()(caught)
     assert not [w for w in recwarn if issubclass(w.category, SynthguardWarning)]
     assert sorted(message for _, message in held) == ["shadow 0 says so", "shadow 1 says so"]
     assert {category for category, _ in held} == {SynthguardWarning}
+    _Rewarn()(caught)  # outside the block: raised as before
+    assert len([w for w in recwarn if issubclass(w.category, SynthguardWarning)]) == 2
 
 
 def test_an_audit_error_stops_the_fit_at_its_next_epoch() -> None:
