@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from threadpoolctl import threadpool_limits
 
 from ..schema import Schema
 from ..utility.features import FeatureSpace
@@ -95,6 +96,14 @@ def run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
     that keeps checkpoints (`checkpoint_epochs`) is measured at each: the statistics of epoch e
     are returned under `statistic@e` (`at_checkpoint`), the last epoch's under the plain names."""
     torch.set_num_threads(1)  # workers share the cores; two threads each measured 16-40x slower
+    # numpy's BLAS gets one thread too, wherever the task runs: a loky worker is limited to it
+    # already, this process is not, and a float64 product summed by two threads can differ from
+    # one thread's in the last bit, so a shadow's scores would depend on where it ran
+    with threadpool_limits(limits=1):
+        return _run_shadow(task)
+
+
+def _run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
     check_access(task.recipe, task.threat_model)  # before any training: one line naming what it lacks
     model = task.recipe.clone(seed=task.seed, threads=1)
     model.fit_parsed(task.frame[task.member].reset_index(drop=True), task.schema)
