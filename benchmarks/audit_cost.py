@@ -48,7 +48,7 @@ from synthguard.audit import AuditResult, audit
 from synthguard.gate import check_states, privacy_checks, privacy_decided
 from synthguard.io import read_table
 from synthguard.policy import Policy
-from synthguard.release import audit_settings, plan_release_audit, release, split_holdout
+from synthguard.release import audit_settings, count_entities, plan_release_audit, release, split_holdout
 from synthguard.schema import Schema
 from synthguard.sizing import privacy_limits
 from synthguard.synthesizer import Synthesizer
@@ -129,12 +129,13 @@ def measure(prefix: str, recipe: Synthesizer, raw: Any, train: Any, schema: Sche
     print(f"one fit: {fit_seconds:.1f} s (load {load:.2f} at start)", flush=True)
 
     new = audit_settings(policy, {"workers": args.workers}, 0)
-    new.n_targets = plan_release_audit(policy, new, recipe, len(train)).n_targets
+    persons = count_entities(schema.resolve(list(train.columns)), train)  # None: a row is the unit
+    new.n_targets = plan_release_audit(policy, new, recipe, len(train), persons).n_targets
     open_at_looks: list[dict[str, Any]] = []
     runs = {} if args.skip_audits else {"new default (sequential, rmia)": (new, looking(policy, open_at_looks))}
     if not (args.skip_fixed or args.skip_audits):
         old = replace(new, shadows_per_round=None, attacks=PREVIOUS_FAMILIES, n_targets=policy.audit.targets)
-        old.n_targets = plan_release_audit(policy, old, recipe, len(train)).n_targets
+        old.n_targets = plan_release_audit(policy, old, recipe, len(train), persons).n_targets
         runs = {"previous default (16 at once)": (old, None), **runs}
     for label, (config, stop) in runs.items():
         load = os.getloadavg()[0]
@@ -187,7 +188,8 @@ def main() -> None:
     raw = read_table(ROOT / "synthguard" / "data" / f"{name}.csv")
     schema = Schema.load(ROOT / "schemas" / f"{name}.yaml")
     policy = Policy()
-    train_idx, _ = split_holdout(len(raw), policy.holdout_share, 0)
+    # the release's own split: by person where the schema names an entity (DoctorContacts)
+    train_idx, _ = split_holdout(len(raw), policy.holdout_share, 0, schema.resolve(list(raw.columns)).entities(raw))
     train = raw.iloc[train_idx].reset_index(drop=True)
     options = {"epochs": args.epochs} if args.epochs else {}
     report: dict[str, Any] = {"table": args.table, "rows": len(train), "defense": args.defense, "workers": args.workers}

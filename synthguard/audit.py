@@ -269,11 +269,22 @@ def _derive(seed: int, *stream: int) -> int:
     return int(np.random.SeedSequence([seed, *stream]).generate_state(1)[0])
 
 
+def one_row_each(entities: np.ndarray, seed: int) -> np.ndarray:
+    """For entity codes 0..E-1 per row, one row of each entity drawn at random: (E,) row indices,
+    entity e's row at position e."""
+    order = np.random.default_rng(seed).permutation(len(entities))
+    codes, first = np.unique(entities[order], return_index=True)
+    if len(codes) != int(entities.max()) + 1:
+        raise ValueError("entity codes must be 0..E-1, each used")
+    return order[first]
+
+
 def design_masks(config: AuditConfig, n_rows: int, targets: np.ndarray, population: np.ndarray,
                  pairs: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
     """(shadows, rows) bool training masks. Each round of shadows is balanced on its own (every row
     in exactly half of the round's models), so any number of whole rounds is a balanced audit;
-    both records of a mixed-query pair go to the same models; population rows go to none."""
+    both records of a mixed-query pair go to the same models; population rows go to none. With
+    entities the "rows" here are persons (`audit` expands them to their rows)."""
     step = config.shadows_per_round or config.n_shadows
     masks = np.vstack([balanced_masks(step, n_rows, _derive(config.seed, 2, j))
                        for j in range(config.n_shadows // step)]) if config.shadows_per_round else \
@@ -313,23 +324,38 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
     n = len(parsed)
     if n < 20:
         raise SynthguardError(f"the audit needs at least 20 rows, got {n}")
+    # the unit of membership: a row, or with the schema's `entity` a person and all of its rows
+    entities = resolved.entities(frame)
+    unit = np.arange(n) if entities is None else entities
+    n_units = n if entities is None else int(entities.max()) + 1
+    if n_units < 20:
+        raise SynthguardError(f"the audit needs at least 20 persons (entity {resolved.entity!r}), got {n_units}")
     sized = recipe.sized_for(n) if isinstance(recipe, TableSized) else None
     recipe = recipe if sized is None else sized  # settings chosen from the table's size: the release model's
     features = fit_features(parsed, resolved)
     population = features.transform(parsed)
-    # keep at least half the rows out of the targets, so every shadow has real reference rows
-    n_targets = min(config.n_targets, n // 2)
-    targets = choose_targets(population, n_targets, _derive(config.seed, 1))
-    reserved = config.n_population_rows(n)
-    rest = np.setdiff1d(np.arange(n), targets)
-    population_rows = np.sort(np.random.default_rng(_derive(config.seed, 6)).choice(
+    # keep at least half the units out of the targets, so every shadow has real reference rows; a
+    # person is audited through one of its rows, so that records are persons for the intervals too
+    n_targets = min(config.n_targets, n_units // 2)
+    representative = np.arange(n) if entities is None else one_row_each(entities, _derive(config.seed, 8))
+    target_units = choose_targets(population[representative], n_targets, _derive(config.seed, 1))
+    targets = representative[target_units]
+    reserved = config.n_population_rows(n_units)
+    rest = np.setdiff1d(np.arange(n_units), target_units)
+    population_units = np.sort(np.random.default_rng(_derive(config.seed, 6)).choice(
         rest, min(reserved, len(rest) // 2), replace=False)) if reserved else np.zeros(0, dtype=np.int64)
+    population_rows = population_units if entities is None else np.flatnonzero(np.isin(unit, population_units))
     pairs = pair_records(None, len(targets), _derive(config.seed, 5)) if config.scores_pairs(recipe) else None
-    masks = design_masks(config, n, targets, population_rows, pairs)
+    # a person's rows are in or out of a shadow's training together
+    masks = design_masks(config, n_units, target_units, population_units, pairs)[:, unit]
     scored = np.concatenate([targets, population_rows])  # population rows are measured like targets
+    # a target person's other rows are no shadow's reference rows: near copies of the target, they
+    # would make it look like a non-member whenever the shadow did not train on it
+    siblings = None if entities is None else np.setdiff1d(np.flatnonzero(np.isin(unit, target_units)), targets)
     keep = config.run_dir is not None
     tasks = [ShadowTask(k, _derive(config.seed, 3, k), recipe, parsed, resolved, features, population, masks[k],
-                        scored, config.critic_fakes, config.synthetic_rows, pairs, config.threat_model, keep)
+                        scored, config.critic_fakes, config.synthetic_rows, pairs, config.threat_model, keep,
+                        siblings)
              for k in range(config.n_shadows)]
     recipe_params = recipe.get_params() if hasattr(recipe, "get_params") else {"recipe": type(recipe).__name__}
     # the training lengths measured: a recipe's checkpoints and its last epoch (None: it does not say)

@@ -133,7 +133,7 @@ def run_experiment(frame: pd.DataFrame, schema: Schema, config: ExperimentConfig
     stage = on_stage or (lambda _message: None)
     resolved = schema.resolve(list(frame.columns), dataset)
     parsed = schema.parse(frame, dataset)
-    train_idx, holdout_idx = split_holdout(len(parsed), config.holdout_share, config.seed)
+    train_idx, holdout_idx = split_holdout(len(parsed), config.holdout_share, config.seed, resolved.entities(frame))
     train_raw = frame.iloc[train_idx].reset_index(drop=True)
     train, holdout = parsed.iloc[train_idx].reset_index(drop=True), parsed.iloc[holdout_idx].reset_index(drop=True)
     # every recipe first: a wrong setting of the last defence is an error before any training

@@ -123,18 +123,28 @@ class Seeds:
 
 @dataclass(frozen=True)
 class Split:
-    """Rows the release model trained on, and rows held out for utility only."""
+    """Rows the release model trained on, and rows held out for utility only; with an entity
+    column, whole persons were held out (`holdout_share` of the persons) and their counts."""
 
     train_rows: int
     holdout_rows: int
     holdout_share: float
+    entity: str | None = None
+    train_entities: int | None = None
+    holdout_entities: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"train_rows": self.train_rows, "holdout_rows": self.holdout_rows, "holdout_share": self.holdout_share}
+        out: dict[str, Any] = {"train_rows": self.train_rows, "holdout_rows": self.holdout_rows,
+                               "holdout_share": self.holdout_share}
+        if self.entity is not None:
+            out.update(entity=self.entity, train_entities=self.train_entities, holdout_entities=self.holdout_entities)
+        return out
 
     @classmethod
     def _read(cls, r: _Reader) -> Split:
-        return cls(r.get("train_rows", int), r.get("holdout_rows", int), r.get("holdout_share", float))
+        return cls(r.get("train_rows", int), r.get("holdout_rows", int), r.get("holdout_share", float),
+                   r.get("entity", str, optional=True), r.get("train_entities", int, optional=True),
+                   r.get("holdout_entities", int, optional=True))
 
 
 @dataclass(frozen=True)

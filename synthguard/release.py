@@ -83,12 +83,27 @@ def _now() -> str:
 
 
 
-def split_holdout(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded (train, holdout) row indices; the holdout is never trained on."""
+def split_holdout(n: int, share: float, seed: int, entities: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, holdout) row indices; the holdout is never trained on. With `entities` (a
+    person code per row, `Schema.entities`) whole persons are held out, `share` of the persons:
+    a person's rows on both sides would let the real-data baseline recognise the person (its
+    downstream accuracy then measures memory, which a private generator must not match)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
-    order = rng.permutation(n)
-    n_holdout = max(1, int(round(n * share)))
-    return np.sort(order[n_holdout:]), np.sort(order[:n_holdout])
+    if entities is None:
+        order = rng.permutation(n)
+        n_holdout = max(1, int(round(n * share)))
+        return np.sort(order[n_holdout:]), np.sort(order[:n_holdout])
+    n_entities = int(entities.max()) + 1 if len(entities) else 0
+    held = rng.permutation(n_entities)[:max(1, int(round(n_entities * share)))]
+    out = np.isin(entities, held)
+    return np.flatnonzero(~out), np.flatnonzero(out)
+
+
+def count_entities(schema: Schema, frame: pd.DataFrame) -> int | None:
+    """How many persons a raw frame holds, or None when the schema names no entity."""
+    entities = schema.entities(frame)
+    return None if entities is None else int(entities.max()) + 1
 
 
 def audit_settings(policy: Policy, audit_options: dict[str, Any] | None, seed: int) -> AuditConfig:
@@ -112,18 +127,21 @@ def audit_settings(policy: Policy, audit_options: dict[str, Any] | None, seed: i
     return config
 
 
-def plan_release_audit(policy: Policy, config: AuditConfig, recipe: Any, n_train: int) -> AuditPlan:
+def plan_release_audit(policy: Policy, config: AuditConfig, recipe: Any, n_train: int,
+                       n_entities: int | None = None) -> AuditPlan:
     """Targets raised to what the policy's limits need; PolicyError before any training when the
     table cannot give enough with these shadows (`synthguard.sizing`).
 
     A sequential audit gets the targets its FIRST look needs, with `sizing.DECISION_MARGIN` (as
     many as the table allows), so that a recipe clear of every limit is decided after one round;
-    it is refused only when even its last look could not resolve the limits."""
+    it is refused only when even its last look could not resolve the limits. With `n_entities` (the
+    schema names an entity) the audit's records are persons, at most half of them."""
     with_pairs = config.scores_pairs(recipe)
     epochs = getattr(getattr(recipe, "config", None), "epochs", None)
     limits = privacy_limits(policy.privacy.max_auc, policy.privacy.max_tpr_at_1pct_fpr,
                             policy.privacy.max_tpr_at_01pct_fpr)
-    rows = n_train - config.n_population_rows(n_train)  # RMIA's population rows are never targets
+    units = n_train if n_entities is None else n_entities
+    rows = units - config.n_population_rows(units)  # RMIA's population rows are never targets
 
     def plan_for(shadows: int, margin: float = 1.0) -> AuditPlan:
         return plan_audit(limits, shadows, config.n_targets, rows, with_pairs, epochs=epochs,
@@ -135,7 +153,8 @@ def plan_release_audit(policy: Policy, config: AuditConfig, recipe: Any, n_train
         plan = plan_for(first, DECISION_MARGIN)
         plan.problems = last.problems
     if plan.problems and policy.privacy.enforce:
-        raise PolicyError(f"the policy's privacy limits cannot be resolved on {n_train:,} training rows: "
+        where = f"{n_train:,} training rows" + ("" if n_entities is None else f" of {n_entities:,} persons")
+        raise PolicyError(f"the policy's privacy limits cannot be resolved on {where}: "
                           + "; ".join(dict.fromkeys(plan.problems)), plan.problems)
     return plan
 
@@ -188,16 +207,21 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
     assert frame is not None  # never streamed here
     resolved = schema.resolve(list(frame.columns), str(data_path or "data"))
     parsed = schema.parse(frame, str(data_path or "data"))
-    train_idx, holdout_idx = split_holdout(len(parsed), policy.holdout_share, seed)
+    entities = resolved.entities(frame)
+    train_idx, holdout_idx = split_holdout(len(parsed), policy.holdout_share, seed, entities)
     train_raw = frame.iloc[train_idx].reset_index(drop=True)
     train, holdout = parsed.iloc[train_idx].reset_index(drop=True), parsed.iloc[holdout_idx].reset_index(drop=True)
+    split = Split(len(train_idx), len(holdout_idx), policy.holdout_share)
+    if entities is not None:
+        split = replace(split, entity=resolved.entity, train_entities=len(np.unique(entities[train_idx])),
+                        holdout_entities=len(np.unique(entities[holdout_idx])))
     recipe = (recipe or make_recipe(schema)).clone(seed=seed)
     recipe.schema = schema
     if tune is not None:
         return _release_tuned(tune, recipe, policy, config, schema, resolved, train_raw, train, holdout, train_idx,
-                              out_dir, fmt, n_rows, seed, started, clock, stage, on_epoch, on_shadow,
+                              split, out_dir, fmt, n_rows, seed, started, clock, stage, on_epoch, on_shadow,
                               _inputs(data_path, frame, schema, schema_path, policy, policy_path))
-    plan = plan_release_audit(policy, config, recipe, len(train))
+    plan = plan_release_audit(policy, config, recipe, len(train), count_entities(resolved, train_raw))
     if plan.raised:
         why = ("the first look is planned for twice the non-member scores that resolve the policy's limits, as far "
                "as the table allows" if config.looks()[0][0] < config.n_shadows
@@ -220,7 +244,7 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
     beside = not in_this_process(config.backend, config.workers, round_size)
     if beside and config.backend == "local":  # pinned, so that no round (a resumed one of one shadow
         config.workers = config.workers or default_workers(round_size)  # too) trains in this process
-    fitting = f"fitting the release model on {len(train)} rows ({len(holdout)} held out)"
+    fitting = f"fitting the release model on {_split_words(split)}"
     if beside:
         _stage_audit(stage, config)
         stage(fitting + ", beside the audit's shadow models")
@@ -236,7 +260,7 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
 
     stage("writing " + ("the release" if verdict.passed else "the refusal (no synthetic rows)"))
     passport = _passport(started, _inputs(data_path, frame, schema, schema_path, policy, policy_path), policy, model,
-                         seed, config, len(train), len(holdout), audited, plan, verdict, utility_dict)
+                         seed, config, split, audited, plan, verdict, utility_dict)
     passport = _write(out_dir, passport, audited, utility, model.schema_.format(synthetic), resolved, fmt, clock)
     return ReleaseOutcome(verdict.passed, out_dir, passport, verdict, audited)
 
@@ -287,6 +311,14 @@ def _beside_audit(fit: Callable[[Callable[[int, dict[str, float]], None] | None,
     return fitted, found["audit"]
 
 
+def _split_words(split: Split) -> str:
+    """'3,520 rows (881 held out)', or with an entity '16,214 rows of 4,760 persons (... held out)'."""
+    if split.entity is None:
+        return f"{split.train_rows:,} rows ({split.holdout_rows:,} held out)"
+    return (f"{split.train_rows:,} rows of {split.train_entities:,} persons ({split.holdout_rows:,} rows of "
+            f"{split.holdout_entities:,} persons held out)")
+
+
 def _stage_audit(stage: Stage, config: AuditConfig, what: str = "") -> None:
     if config.shadows_per_round:
         stage(f"auditing{what}: up to {config.n_shadows} shadow models in rounds of {config.shadows_per_round}, each "
@@ -296,7 +328,7 @@ def _stage_audit(stage: Stage, config: AuditConfig, what: str = "") -> None:
 
 
 def _passport(started: str, inputs: dict[str, Any], policy: Policy, model: Synthesizer, seed: int,
-              config: AuditConfig, n_train: int, n_holdout: int, audited: AuditResult, plan: AuditPlan,
+              config: AuditConfig, split: Split, audited: AuditResult, plan: AuditPlan,
               verdict: Verdict, utility_dict: dict[str, Any], tuning: Tuning | None = None) -> Passport:
     """The passport of a release (before writing: no output, figures or finish time yet)."""
     return Passport(
@@ -304,7 +336,7 @@ def _passport(started: str, inputs: dict[str, Any], policy: Policy, model: Synth
         inputs={role: FileDigest(item["path"], item["sha256"], item.get("rows")) for role, item in inputs.items()},
         recipe=model.get_params(), defense=model.describe_defense(),
         seeds=Seeds(release=seed, audit=config.seed, split=seed),
-        split=Split(train_rows=n_train, holdout_rows=n_holdout, holdout_share=policy.holdout_share),
+        split=split,
         policy=policy,
         audit_size=AuditSize(
             required_by_policy=AuditSetting(policy.audit.shadows, policy.audit.targets, policy.audit.threat_model,
@@ -333,8 +365,8 @@ class _Setting:
     utilities: dict[int, tuple[Any, dict[str, Any]]] | None = None
 
 
-def _tuned_settings(tune: TuneSettings, recipe: Synthesizer, policy: Policy, config: AuditConfig, n_train: int
-                    ) -> list[_Setting]:
+def _tuned_settings(tune: TuneSettings, recipe: Synthesizer, policy: Policy, config: AuditConfig, n_train: int,
+                    n_entities: int | None = None) -> list[_Setting]:
     """Every defence setting's recipe (with the checkpoints), audit settings and plan, all checked
     before any training; each audit spends an equal share of the error."""
     settings = []
@@ -348,7 +380,7 @@ def _tuned_settings(tune: TuneSettings, recipe: Synthesizer, policy: Policy, con
         # each setting's audit its own run directory (a folder inside the one given), as its shadows differ
         run_dir = None if config.run_dir is None else str(Path(config.run_dir) / _slug(defense, alpha))
         own_config = replace(config, error_share=1.0 / len(tune.parsed_), run_dir=run_dir)
-        plan = plan_release_audit(policy, own_config, own, n_train)
+        plan = plan_release_audit(policy, own_config, own, n_train, n_entities)
         own_config.n_targets = plan.n_targets
         settings.append(_Setting(defense, alpha, own, own_config, plan))
     if problems:
@@ -358,12 +390,12 @@ def _tuned_settings(tune: TuneSettings, recipe: Synthesizer, policy: Policy, con
 
 def _release_tuned(tune: TuneSettings, recipe: Synthesizer, policy: Policy, config: AuditConfig, schema: Schema,
                    resolved: Schema, train_raw: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataFrame,
-                   train_idx: np.ndarray, out_dir: Path, fmt: str, n_rows: int | None, seed: int, started: str,
+                   train_idx: np.ndarray, split: Split, out_dir: Path, fmt: str, n_rows: int | None, seed: int, started: str,
                    clock: float, stage: Stage, on_epoch: Callable[[int, dict[str, float]], None] | None,
                    on_shadow: Callable[[int, int], None] | None, inputs: dict[str, Any]) -> ReleaseOutcome:
     """`release` with `tune`: one fit and one audit per defence setting, every checkpoint judged,
     the best passing candidate written (`synthguard.tuning` says why the choice keeps the error)."""
-    settings = _tuned_settings(tune, recipe, policy, config, len(train))
+    settings = _tuned_settings(tune, recipe, policy, config, len(train), count_entities(resolved, train_raw))
     metric = tune.primary(resolved.condition is not None or schema.modality == "image")
     schedule = settings[0].recipe.checkpoint_epochs
     stage(f"tuning: {len(settings)} defence setting(s) x {len(schedule)} checkpoints (epochs "
@@ -373,7 +405,7 @@ def _release_tuned(tune: TuneSettings, recipe: Synthesizer, policy: Policy, conf
     at: list[tuple[_Setting, int, AuditResult]] = []   # what each candidate was judged on
     for i, setting in enumerate(settings, 1):
         label = f"[{i}/{len(settings)}] {setting_label(setting.defense, setting.alpha)}"
-        stage(f"{label}: fitting the release model on {len(train)} rows ({len(holdout)} held out), keeping "
+        stage(f"{label}: fitting the release model on {_split_words(split)}, keeping "
               f"epochs {', '.join(map(str, schedule))}")
         setting.model = setting.recipe.clone().fit_parsed(train, resolved, on_epoch=on_epoch)
         stage(f"{label}: measuring utility at each checkpoint")
@@ -415,7 +447,7 @@ def _release_tuned(tune: TuneSettings, recipe: Synthesizer, policy: Policy, conf
         stage("no candidate passes every check: refusing, with the closest candidate "
               f"({setting_label(candidate.defense, candidate.alpha)} at {candidate.epochs} epochs)")
     stage("writing " + ("the release" if verdict.passed else "the refusal (no synthetic rows)"))
-    passport = _passport(started, inputs, policy, model, seed, setting.config, len(train), len(holdout), audited,
+    passport = _passport(started, inputs, policy, model, seed, setting.config, split, audited,
                          setting.plan, verdict, setting.utilities[epoch][1], tuning)
     synthetic = model.sample(n_rows or len(train), seed=seed, typed=True)
     passport = _write(out_dir, passport, audited, setting.utilities[epoch][0], model.schema_.format(synthetic),

@@ -7,6 +7,7 @@ A schema file looks like::
     name: ofp
     modality: table            # or `image` (then `image: {height, width, channels}` too)
     condition: hlth            # optional: the GAN's label y
+    entity: person_id          # optional: an `id` column naming the person each row belongs to
     extra_columns: error       # or `ignore`: data columns the schema does not name
     columns:
       - {name: ofp, type: integer, min: 0}
@@ -23,6 +24,12 @@ over height, width, then channels; values in [0, 1]) plus the label, which must 
     columns:
       - {name: label, type: categorical, categories: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}
       - {pattern: "px_*", type: continuous, min: 0, max: 1}
+
+When one person can have several rows (visits, admissions, years of a panel), `entity` names the
+`id` column that says whose row each is. The person is then the unit of privacy and of evaluation:
+the held-out rows are whole persons, and the audit draws its shadow models' training sets, its
+audited records (one row per person) and its reference rows by person, so that a person's other
+rows never sit on the other side of a membership test.
 
 Domains (bounds, categories) that `infer` learned from the data are listed under `learned`:
 they come from the private data, and a person should replace them with public knowledge.
@@ -141,6 +148,7 @@ class Schema:
     format_version: int = FORMAT_VERSION
     modality: str = "table"
     image: ImageShape | None = None
+    entity: str | None = None
 
     # ---- construction and YAML -------------------------------------------------------------
     def __post_init__(self) -> None:
@@ -150,7 +158,7 @@ class Schema:
     def from_dict(cls, raw: Any, source: str = "schema") -> Schema:
         if not isinstance(raw, dict):
             raise SchemaError(f"{source}: expected a mapping with `columns`, got {type(raw).__name__}")
-        known = {"format_version", "name", "modality", "image", "condition", "extra_columns", "columns"}
+        known = {"format_version", "name", "modality", "image", "condition", "entity", "extra_columns", "columns"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise SchemaError(f"{source}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(known))})")
@@ -169,6 +177,7 @@ class Schema:
                 extra_columns=raw.get("extra_columns", "error"),
                 modality=raw.get("modality", "table"),
                 image=_image_from_dict(raw.get("image")),
+                entity=raw.get("entity"),
             )
         except SchemaError as err:
             raise SchemaError(f"{source}: {err}") from None
@@ -189,6 +198,8 @@ class Schema:
             out["image"] = {"height": self.image.height, "width": self.image.width, "channels": self.image.channels}
         if self.condition is not None:
             out["condition"] = self.condition
+        if self.entity is not None:
+            out["entity"] = self.entity
         out["extra_columns"] = self.extra_columns
         out["columns"] = [_column_to_dict(c) for c in self.columns]
         return out
@@ -272,9 +283,27 @@ class Schema:
                     held = f"one class ({classes[0]!r})" if len(classes) else "no value"
                     problems.append(f"condition column {col.name!r} holds {held}; a condition needs at least two "
                                     "classes (choose another condition column or none)")
+        if self.entity is not None and self.entity in frame.columns:
+            nulls = frame[self.entity].isna().to_numpy()
+            if nulls.any():
+                problems.append(f"entity column {self.entity!r}: missing value in {_rows(nulls, first_row)}; every row "
+                                "must name the person it belongs to")
         if problems:
             raise DataValidationError(problems, source)
         return pd.DataFrame(typed, index=pd.RangeIndex(len(frame)))
+
+    def entities(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Integer codes 0..E-1 of the person each row of a raw frame belongs to (the `entity`
+        column's values, in order of first appearance), or None when the schema names no entity."""
+        if self.entity is None:
+            return None
+        if self.entity not in frame.columns:
+            raise DataValidationError([f"entity column {self.entity!r} is in the schema but not in the data"], "data")
+        codes, _ = pd.factorize(frame[self.entity].reset_index(drop=True), use_na_sentinel=True)
+        if (codes < 0).any():
+            raise DataValidationError([f"entity column {self.entity!r}: missing value in {_rows(codes < 0)}; every "
+                                       "row must name the person it belongs to"], "data")
+        return codes.astype(np.int64)
 
     def format(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The inverse of `parse` for output: booleans in each column's own spelling (yes/no, 0/1)
@@ -473,6 +502,13 @@ def _check_schema(schema: Schema) -> None:
         if cond.categories is not None and len(cond.categories) < 2:
             raise SchemaError(f"condition column {schema.condition!r} declares one category; a condition needs at "
                               "least two classes")
+    if schema.entity is not None:
+        entity = next((c for c in schema.columns if c.name == schema.entity), None)
+        if entity is None:
+            raise SchemaError(f"entity column {schema.entity!r} is not a named column of the schema")
+        if entity.type != "id":
+            raise SchemaError(f"entity column {schema.entity!r} must be declared `type: id`: it names whose row each "
+                              "row is and is never modelled")
     _check_image(schema)
 
 
@@ -815,6 +851,11 @@ _DETERMINES_ERRORS = 0.2
 _MAX_LINES_PER_KIND = 5
 
 
+def _repeats(raw: pd.Series) -> bool:
+    present = raw.dropna()
+    return bool(len(present)) and present.nunique() < len(present) and not _nested_mask(raw).any()
+
+
 def review_schema(schema: Schema, frame: pd.DataFrame, rare_category_count: int = RARE_CATEGORY_COUNT) -> list[str]:
     """One-line warnings, each naming its column, about what a steward should decide before a
     release (the schema stays valid; `Schema.parse` reports what is wrong):
@@ -826,6 +867,8 @@ def review_schema(schema: Schema, frame: pd.DataFrame, rare_category_count: int 
     * rare categories: categories held by fewer than `rare_category_count` rows, never sampled;
     * nested values (lists, records): they cannot be modelled;
     * a condition with fewer than two classes;
+    * an `id` column whose values repeat while the schema names no `entity`: persons with
+      several rows, whose rows should be held out and audited together;
     * a column that (nearly) determines the condition, or that is empty exactly when the
       condition takes one value: a consequence of the label leaks it.
 
@@ -848,6 +891,10 @@ def review_schema(schema: Schema, frame: pd.DataFrame, rare_category_count: int 
                      "modelled: declare it `type: id`")
             continue
         if not col.modelled:
+            if col.type == "id" and schema.entity is None and _repeats(raw):
+                note("entity", name, f"column {name!r} is an identifier that repeats ({raw.nunique()} values over "
+                     f"{len(raw)} rows): if it names the person a row belongs to, set `entity: {name}` so that the "
+                     "holdout and the audit take whole persons")
             continue
         nulls = _null_mask(raw)
         modelled[name] = nulls
@@ -898,6 +945,7 @@ _KIND_SUMMARY = {
     "constant": "one value only each; they carry no information",
     "code": "whole numbers that look like numeric codes; consider `type: categorical`",
     "id": "probable identifiers (unique values); declare them `type: id`",
+    "entity": "identifiers that repeat; if one names the person of each row, set it as the schema's `entity`",
     "rare": "categories held by too few rows, never sampled",
     "determines": "(nearly) determine the condition",
     "empty_when": "empty exactly when the condition takes one value",

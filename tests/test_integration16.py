@@ -266,7 +266,7 @@ def test_readme_says_rare_categories_and_learned_extremes_never_come_out():
     assert "`__rare__`" in text
     assert "within the 5th smallest and 5th largest training values" in text
     assert re.search(r"`schema infer` and `schema check` warn about probable ids, .*constant columns, rare "
-                     r"categories and columns that \(nearly\) determine the condition", text)
+                     r"categories, columns that \(nearly\) determine the condition, and identifiers that repeat", text)
 
 
 def test_an_image_collection_of_one_class_is_refused_naming_the_source(tmp_path):

@@ -89,6 +89,7 @@ class ShadowTask:
     pairs: tuple[np.ndarray, np.ndarray] | None = None   # target index pairs for the mixed query
     threat_model: str = "critic"  # what the attacks may use: data < generator < critic
     keep_model: bool = False     # send the model file back too (an audit's --run-dir keeps it)
+    siblings: np.ndarray | None = None  # other rows of the targets' persons: never reference rows
 
 
 def run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
@@ -137,6 +138,8 @@ def _statistics(model: Recipe, task: ShadowTask) -> dict[str, np.ndarray]:
     # reference rows: real rows this shadow did not see, never the audited records themselves
     is_reference = ~task.member.copy()
     is_reference[task.targets] = False
+    if task.siblings is not None:
+        is_reference[task.siblings] = False
     reference = task.population[is_reference]
     stats["nn_distance"] = nearest_distance(records, synthetic)
     stats["density_ratio"] = density_ratio(records, synthetic, reference)
