@@ -246,14 +246,14 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
         config.workers = config.workers or default_workers(round_size)  # too) trains in this process
     fitting = f"fitting the release model on {_split_words(split)}"
     if beside:
-        _stage_audit(stage, config)
+        _stage_audit(stage, config, entity=split.entity)
         stage(fitting + ", beside the audit's shadow models")
         (model, synthetic, utility, utility_dict), audited = _beside_audit(fit_and_measure, run_audit, on_epoch,
                                                                            getattr(recipe, "threads", None))
     else:
         stage(fitting)
         model, synthetic, utility, utility_dict = fit_and_measure(on_epoch, getattr(recipe, "threads", None))
-        _stage_audit(stage, config)
+        _stage_audit(stage, config, entity=split.entity)
         audited = run_audit(lambda: False)
     audited.row_numbers = train_idx + 1  # exposed records are named by their row in the input
     verdict = judge(policy, audited, utility_dict, model.smallest_category_count())
@@ -319,12 +319,13 @@ def _split_words(split: Split) -> str:
             f"{split.holdout_entities:,} persons held out)")
 
 
-def _stage_audit(stage: Stage, config: AuditConfig, what: str = "") -> None:
+def _stage_audit(stage: Stage, config: AuditConfig, what: str = "", entity: str | None = None) -> None:
+    half = "half of the training rows" if entity is None else f"the rows of half of the training persons ({entity})"
     if config.shadows_per_round:
         stage(f"auditing{what}: up to {config.n_shadows} shadow models in rounds of {config.shadows_per_round}, each "
-              "on half of the training rows, until the privacy verdict is decided")
+              f"on {half}, until the privacy verdict is decided")
     else:
-        stage(f"auditing{what}: {config.n_shadows} shadow models, each on half of the training rows")
+        stage(f"auditing{what}: {config.n_shadows} shadow models, each on {half}")
 
 
 def _passport(started: str, inputs: dict[str, Any], policy: Policy, model: Synthesizer, seed: int,
@@ -414,7 +415,7 @@ def _release_tuned(tune: TuneSettings, recipe: Synthesizer, policy: Policy, conf
             model = setting.model.at_epoch(epoch)
             rows = model.sample(n_rows or len(train), seed=seed, typed=True)
             setting.utilities[epoch] = measure_utility(train, holdout, rows, resolved, seed)
-        _stage_audit(stage, setting.config, f" {label}")
+        _stage_audit(stage, setting.config, f" {label}", split.entity)
         setting.audit = audit(train_raw, setting.recipe, schema, setting.config, on_shadow=on_shadow,
                               stop=lambda look: privacy_decided(policy, look))
         for _epoch, result in setting.audit.curve():

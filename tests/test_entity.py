@@ -137,13 +137,17 @@ def test_the_person_level_audit_of_models_that_learn_nothing_is_at_chance(panel,
 # ---- the release ------------------------------------------------------------------------------------
 def test_a_release_by_person_holds_out_persons_and_says_so(tmp_path, panel, by_person):
     folder = tmp_path / "rel"
+    stages: list[str] = []
     outcome = release(panel, by_person, folder, policy=LENIENT_POLICY, recipe=Memoriser(by_person),
-                      audit_options=SMALL_AUDIT)
+                      audit_options=SMALL_AUDIT, on_stage=stages.append)
     assert not outcome.passed  # a memoriser, caught
     split = json.loads((folder / "release.json").read_text())["split"]
     assert split["entity"] == "person" and split["train_entities"] + split["holdout_entities"] == PERSONS
     assert split["holdout_rows"] == YEARS * split["holdout_entities"]
     assert outcome.passport.split.holdout_entities == split["holdout_entities"]
+    assert any(f"rows of {split['train_entities']} persons ({split['holdout_rows']} rows of "
+               f"{split['holdout_entities']} persons held out)" in line for line in stages), stages
+    assert any("each on the rows of half of the training persons (person)" in line for line in stages), stages
     audited_persons = set(panel["person"].to_numpy()[outcome.audit.row_numbers[outcome.audit.targets] - 1])
     assert len(audited_persons) == len(outcome.audit.targets)
 
