@@ -140,6 +140,8 @@ def plan_release_audit(policy: Policy, config: AuditConfig, recipe: Any, n_train
     epochs = getattr(getattr(recipe, "config", None), "epochs", None)
     limits = privacy_limits(policy.privacy.max_auc, policy.privacy.max_tpr_at_1pct_fpr,
                             policy.privacy.max_tpr_at_01pct_fpr)
+    if n_entities is not None and n_entities < 20:  # the audit's own floor, checked before any training
+        raise InputError(f"the audit needs at least 20 persons in the training rows, got {n_entities}")
     units = n_train if n_entities is None else n_entities
     rows = units - config.n_population_rows(units)  # RMIA's population rows are never targets
 

@@ -13,7 +13,7 @@ import pytest
 
 from synthguard.attacks.calibration import Memoriser, Untrained
 from synthguard.audit import audit, one_row_each
-from synthguard.errors import DataValidationError, SchemaError
+from synthguard.errors import DataValidationError, InputError, SchemaError
 from synthguard.release import release, split_holdout
 from synthguard.schema import Column, Schema
 
@@ -158,3 +158,11 @@ def test_the_review_suggests_an_entity_for_a_repeating_id(panel, by_row, by_pers
                and "set `entity: person`" in line for line in lines), lines
     assert not any("`entity:" in line for line in by_person.review(panel))
     assert not any("`entity:" in line for line in by_row.review(panel.drop_duplicates("person")))
+
+
+def test_too_few_persons_is_an_error_before_any_training(tmp_path, panel, by_person):
+    few = panel[panel["person"] < 1020]  # 20 persons: 16 left for training
+    with pytest.raises(InputError, match="at least 20 persons in the training rows, got 16"):
+        release(few, by_person, tmp_path / "rel", policy=LENIENT_POLICY, recipe=Memoriser(by_person),
+                audit_options=SMALL_AUDIT)
+    assert not (tmp_path / "rel").exists()
