@@ -48,7 +48,7 @@ from synthguard.audit import AuditResult, audit
 from synthguard.gate import check_states, privacy_checks, privacy_decided
 from synthguard.io import read_table
 from synthguard.policy import Policy
-from synthguard.release import audit_settings, count_entities, plan_release_audit, release, split_holdout
+from synthguard.release import audit_settings, plan_release_audit, release, split_holdout
 from synthguard.schema import Schema
 from synthguard.sizing import privacy_limits
 from synthguard.synthesizer import Synthesizer
@@ -129,7 +129,8 @@ def measure(prefix: str, recipe: Synthesizer, raw: Any, train: Any, schema: Sche
     print(f"one fit: {fit_seconds:.1f} s (load {load:.2f} at start)", flush=True)
 
     new = audit_settings(policy, {"workers": args.workers}, 0)
-    persons = count_entities(schema.resolve(list(train.columns)), train)  # None: a row is the unit
+    codes = schema.resolve(list(train.columns)).entities(train)
+    persons = None if codes is None else int(codes.max()) + 1  # None: a row is the unit
     new.n_targets = plan_release_audit(policy, new, recipe, len(train), persons).n_targets
     open_at_looks: list[dict[str, Any]] = []
     runs = {} if args.skip_audits else {"new default (sequential, rmia)": (new, looking(policy, open_at_looks))}

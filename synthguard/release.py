@@ -100,12 +100,6 @@ def split_holdout(n: int, share: float, seed: int, entities: np.ndarray | None =
     return np.flatnonzero(~out), np.flatnonzero(out)
 
 
-def count_entities(schema: Schema, frame: pd.DataFrame) -> int | None:
-    """How many persons a raw frame holds, or None when the schema names no entity."""
-    entities = schema.entities(frame)
-    return None if entities is None else int(entities.max()) + 1
-
-
 def audit_settings(policy: Policy, audit_options: dict[str, Any] | None, seed: int) -> AuditConfig:
     """The audit a release runs: the policy's, strengthened (never weakened) by `audit_options`.
 
@@ -223,7 +217,7 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
         return _release_tuned(tune, recipe, policy, config, schema, resolved, train_raw, train, holdout, train_idx,
                               split, out_dir, fmt, n_rows, seed, started, clock, stage, on_epoch, on_shadow,
                               _inputs(data_path, frame, schema, schema_path, policy, policy_path))
-    plan = plan_release_audit(policy, config, recipe, len(train), count_entities(resolved, train_raw))
+    plan = plan_release_audit(policy, config, recipe, len(train), split.train_entities)
     if plan.raised:
         why = ("the first look is planned for twice the non-member scores that resolve the policy's limits, as far "
                "as the table allows" if config.looks()[0][0] < config.n_shadows
@@ -398,7 +392,7 @@ def _release_tuned(tune: TuneSettings, recipe: Synthesizer, policy: Policy, conf
                    on_shadow: Callable[[int, int], None] | None, inputs: dict[str, Any]) -> ReleaseOutcome:
     """`release` with `tune`: one fit and one audit per defence setting, every checkpoint judged,
     the best passing candidate written (`synthguard.tuning` says why the choice keeps the error)."""
-    settings = _tuned_settings(tune, recipe, policy, config, len(train), count_entities(resolved, train_raw))
+    settings = _tuned_settings(tune, recipe, policy, config, len(train), split.train_entities)
     metric = tune.primary(resolved.condition is not None or schema.modality == "image")
     schedule = settings[0].recipe.checkpoint_epochs
     stage(f"tuning: {len(settings)} defence setting(s) x {len(schedule)} checkpoints (epochs "
