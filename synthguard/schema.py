@@ -286,11 +286,14 @@ class Schema:
         if self.entity is not None and self.entity in frame.columns:
             nulls = frame[self.entity].isna().to_numpy()
             if nulls.any():
-                problems.append(f"entity column {self.entity!r}: missing value in {_rows(nulls, first_row)}; every row "
-                                "must name the person it belongs to")
+                problems.append(self._missing_entity(nulls, first_row))
         if problems:
             raise DataValidationError(problems, source)
         return pd.DataFrame(typed, index=pd.RangeIndex(len(frame)))
+
+    def _missing_entity(self, nulls: np.ndarray, first_row: int = 1) -> str:
+        return (f"entity column {self.entity!r}: missing value in {_rows(nulls, first_row)}; every row must name the "
+                "person it belongs to")
 
     def entities(self, frame: pd.DataFrame) -> np.ndarray | None:
         """Integer codes 0..E-1 of the person each row of a raw frame belongs to (the `entity`
@@ -301,8 +304,7 @@ class Schema:
             raise DataValidationError([f"entity column {self.entity!r} is in the schema but not in the data"], "data")
         codes, _ = pd.factorize(frame[self.entity].reset_index(drop=True), use_na_sentinel=True)
         if (codes < 0).any():
-            raise DataValidationError([f"entity column {self.entity!r}: missing value in {_rows(codes < 0)}; every "
-                                       "row must name the person it belongs to"], "data")
+            raise DataValidationError([self._missing_entity(codes < 0)], "data")
         return codes.astype(np.int64)
 
     def format(self, frame: pd.DataFrame) -> pd.DataFrame:
