@@ -125,11 +125,12 @@ class AuditConfig:
         return [a for a in attacks().values() if a.family in self.attacks and a.threat in allowed]
 
     def n_population_rows(self, n_rows: int) -> int:
-        """Population rows the audit reserves from `n_rows` (0 when no selected attack reads them)."""
+        """Population rows the audit reserves from `n_rows` (0 when no selected attack reads them; at
+        most half of them)."""
         if not any(a.needs_population for a in self.selected()):
             return 0
         if self.population_rows is not None:
-            return self.population_rows
+            return min(self.population_rows, n_rows // 2)
         return min(POPULATION_ROWS, n_rows // 10)
 
     def looks(self) -> list[tuple[int, float]]:
@@ -334,28 +335,26 @@ def audit(frame: pd.DataFrame, recipe: Any, schema: Schema | None = None, config
     recipe = recipe if sized is None else sized  # settings chosen from the table's size: the release model's
     features = fit_features(parsed, resolved)
     population = features.transform(parsed)
-    # keep at least half the units out of the targets, so every shadow has real reference rows; a
-    # person is audited through one of its rows, so that records are persons for the intervals too
-    n_targets = min(config.n_targets, n_units // 2)
+    # RMIA's population is kept from every shadow; every other unit may be audited (the shadows'
+    # reference rows exclude the scored rows' own fold: `synthguard.attacks.shadows`). A person is
+    # audited through one of its rows, so that records are persons for the intervals too
+    reserved = config.n_population_rows(n_units)
+    n_targets = min(config.n_targets, n_units - reserved)
     representative = np.arange(n) if entities is None else one_row_each(entities, _derive(config.seed, 8))
     target_units = choose_targets(population[representative], n_targets, _derive(config.seed, 1))
     targets = representative[target_units]
-    reserved = config.n_population_rows(n_units)
     rest = np.setdiff1d(np.arange(n_units), target_units)
     population_units = np.sort(np.random.default_rng(_derive(config.seed, 6)).choice(
-        rest, min(reserved, len(rest) // 2), replace=False)) if reserved else np.zeros(0, dtype=np.int64)
+        rest, min(reserved, len(rest)), replace=False)) if reserved else np.zeros(0, dtype=np.int64)
     population_rows = population_units if entities is None else np.flatnonzero(np.isin(unit, population_units))
     pairs = pair_records(None, len(targets), _derive(config.seed, 5)) if config.scores_pairs(recipe) else None
     # a person's rows are in or out of a shadow's training together
     masks = design_masks(config, n_units, target_units, population_units, pairs)[:, unit]
     scored = np.concatenate([targets, population_rows])  # population rows are measured like targets
-    # a target person's other rows are no shadow's reference rows: near copies of the target, they
-    # would make it look like a non-member whenever the shadow did not train on it
-    siblings = None if entities is None else np.setdiff1d(np.flatnonzero(np.isin(unit, target_units)), targets)
     keep = config.run_dir is not None
     tasks = [ShadowTask(k, _derive(config.seed, 3, k), recipe, parsed, resolved, features, population, masks[k],
                         scored, config.critic_fakes, config.synthetic_rows, pairs, config.threat_model, keep,
-                        siblings)
+                        None if entities is None else unit)
              for k in range(config.n_shadows)]
     recipe_params = recipe.get_params() if hasattr(recipe, "get_params") else {"recipe": type(recipe).__name__}
     # the training lengths measured: a recipe's checkpoints and its last epoch (None: it does not say)

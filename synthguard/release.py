@@ -129,7 +129,7 @@ def plan_release_audit(policy: Policy, config: AuditConfig, recipe: Any, n_train
     A sequential audit gets the targets its FIRST look needs, with `sizing.DECISION_MARGIN` (as
     many as the table allows), so that a recipe clear of every limit is decided after one round;
     it is refused only when even its last look could not resolve the limits. With `n_entities` (the
-    schema names an entity) the audit's records are persons, at most half of them."""
+    schema names an entity) the audit's records are persons."""
     with_pairs = config.scores_pairs(recipe)
     epochs = getattr(getattr(recipe, "config", None), "epochs", None)
     limits = privacy_limits(policy.privacy.max_auc, policy.privacy.max_tpr_at_1pct_fpr,

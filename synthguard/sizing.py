@@ -143,7 +143,7 @@ def plan_audit(limits: Iterable[tuple[str, float, float | None]], n_shadows: int
     """Targets raised to what every limit needs (times `margin`, as far as the table allows);
     problems when no number of targets the table allows is enough with these shadows (then: how
     many shadows would do, and roughly how long; the margin never makes a problem)."""
-    max_targets = max(1, n_population // 2)   # the audit keeps half the rows out of the targets
+    max_targets = max(1, n_population)   # every row RMIA's population does not hold may be audited
     kinds = [False, True] if with_pairs else [False]
     limits = list(limits)
     needed = n_targets

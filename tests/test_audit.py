@@ -7,6 +7,7 @@ recipe (tiny training sets, long training, no defence) must be flagged, and mixu
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,10 +15,12 @@ import pytest
 from synthguard.attacks.calibration import Memoriser, Untrained
 from synthguard.attacks.lira import lira_scores
 from synthguard.attacks.roc import auc
-from synthguard.attacks.shadows import balanced_masks, choose_targets
+from synthguard.attacks.shadows import ShadowTask, balanced_masks, choose_targets, reference_folds
 from synthguard.audit import ATTACKS, AuditConfig, audit
 from synthguard.errors import SynthguardError
 from synthguard.synthesizer import Synthesizer
+
+from .conftest import TINY
 
 FAST = {"synthetic_rows": 2000, "n_bootstrap": 200}
 
@@ -119,6 +122,40 @@ def test_untrained_models_are_at_chance(ofp_full, ofp_schema):
     result = audit(ofp_full.iloc[:600], recipe, ofp_schema, n_shadows=8, n_targets=200, workers=2, **FAST)
     for name, value in aucs(result).items():
         assert abs(value - 0.5) <= 0.05, (name, value)
+
+
+def test_every_row_may_be_audited_and_none_is_its_own_reference(ofp_full, ofp_schema):
+    # 600 rows, 60 of them RMIA's population: the other 540 are all audited. The data-only attacks
+    # measure each record against real rows the shadow did not see; a non-member inside its own
+    # reference rows looks like a non-member, which with every row audited made DOMIAS 0.531-0.535
+    # (lower bounds 0.526-0.529, three seeds) on models that learn nothing. The folds keep it out
+    recipe = Untrained(ofp_schema, **{k: v for k, v in TINY.items() if k != "epochs"})
+    result = audit(ofp_full.iloc[:600], recipe, ofp_schema, n_shadows=8, n_targets=1000, workers=1,
+                   synthetic_rows=2000, n_bootstrap=200, seed=0)
+    assert len(result.targets) == 540 and len(result.population) == 60
+    assert not set(result.targets) & set(result.population)
+    for name in ("domias", "logan_bb"):
+        lo, hi = result.attacks[name].summary.auc_ci
+        assert lo <= 0.5 <= hi, (name, lo, hi)
+
+
+def test_reference_folds_never_hold_their_own_records_or_persons():
+    rng = np.random.default_rng(0)
+    units = np.repeat(np.arange(50), 3)                    # 50 persons, three rows each
+    member = np.isin(units, rng.choice(50, 25, replace=False))
+    targets = np.concatenate([np.arange(0, 120, 3), np.arange(120, 150)])  # a row of 40 persons, then 10 whole
+    task = ShadowTask(0, 0, None, None, None, None, np.arange(150, dtype=float)[:, None], member, targets,
+                      8, 100, units=units)
+    folds = reference_folds(task)
+    assert np.array_equal(np.sort(np.concatenate([f for f, _ in folds])), np.arange(len(targets)))
+    for fold, reference in folds:
+        rows = reference[:, 0].astype(int)
+        assert not member[rows].any()                      # real rows the shadow did not train on
+        assert not set(units[rows]) & set(units[targets[fold]])
+        assert len(rows)                                   # the other fold's non-members are there
+    # without persons, a row is its own unit: the other rows of a person may be reference rows
+    by_row = reference_folds(replace(task, units=None))
+    assert sum(len(r) for _, r in by_row) > sum(len(r) for _, r in folds)
 
 
 CRITIC_ATTACKS = ("lira", "lira_offline", "logan")  # white-box: the critic's statistic and its score

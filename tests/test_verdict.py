@@ -191,6 +191,6 @@ def test_a_sequential_release_plans_its_first_look_with_a_margin(ofp_schema):
         assert expected_nonmembers(r.pairs, first, large.n_targets) >= DECISION_MARGIN * r.nonmembers
     bare = plan_audit(privacy_limits(0.6, 0.05, 0.01), first, config.n_targets, 20_000 - 250, with_pairs=True)
     assert large.n_targets >= DECISION_MARGIN * bare.n_targets - 4
-    # a table of OFP's size gives what it can (half its rows) and is not refused for the margin
+    # a table of OFP's size gives what it can (every row but RMIA's population) and is not refused for the margin
     small = plan_release_audit(policy, config, recipe, 3_525)
     assert small.n_targets == small.max_targets and not small.problems

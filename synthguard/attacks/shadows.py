@@ -89,7 +89,7 @@ class ShadowTask:
     pairs: tuple[np.ndarray, np.ndarray] | None = None   # target index pairs for the mixed query
     threat_model: str = "critic"  # what the attacks may use: data < generator < critic
     keep_model: bool = False     # send the model file back too (an audit's --run-dir keeps it)
-    siblings: np.ndarray | None = None  # other rows of the targets' persons: never reference rows
+    units: np.ndarray | None = None  # per population row, the person it belongs to (None: each row its own)
 
 
 def run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
@@ -120,6 +120,27 @@ def _run_shadow(task: ShadowTask) -> dict[str, np.ndarray]:
     return out
 
 
+#: the scored rows are split into this many folds, each measured against reference rows that hold
+#: none of its own rows: with every unit of the table audited, the other folds' non-members are
+#: the reference (two folds: half of the non-members, as when half the units were targets)
+REFERENCE_FOLDS = 2
+
+
+def reference_folds(task: ShadowTask) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(positions in `task.targets`, reference rows' features) per fold. A fold's reference rows are
+    real rows this shadow did not train on, and never a row of the fold's own records or of their
+    persons: a non-member record inside its own reference looks like a non-member (its nearest real
+    row is itself), and so does one whose person's other rows are there."""
+    units = np.arange(len(task.member)) if task.units is None else np.asarray(task.units)
+    positions = np.arange(len(task.targets))
+    folds = []
+    for f in range(REFERENCE_FOLDS):
+        fold = positions[positions % REFERENCE_FOLDS == f]
+        own = np.isin(units, units[task.targets[fold]])
+        folds.append((fold, task.population[~task.member & ~own]))
+    return folds
+
+
 def at_checkpoint(name: str, epoch: int) -> str:
     """The result key of statistic `name` measured on a shadow's checkpoint of `epoch` epochs."""
     return f"{name}@{epoch}"
@@ -135,15 +156,13 @@ def _statistics(model: Recipe, task: ShadowTask) -> dict[str, np.ndarray]:
     stats = dict(access.critic_statistics(targets, m=task.critic_fakes, seed=task.seed)) if uses_critic else {}
     synthetic = task.features.transform(access.sample(task.synthetic_rows, seed=task.seed, typed=True))
     records = task.population[task.targets]
-    # reference rows: real rows this shadow did not see, never the audited records themselves
-    is_reference = ~task.member.copy()
-    is_reference[task.targets] = False
-    if task.siblings is not None:
-        is_reference[task.siblings] = False
-    reference = task.population[is_reference]
     stats["nn_distance"] = nearest_distance(records, synthetic)
-    stats["density_ratio"] = density_ratio(records, synthetic, reference)
-    stats["blackbox"] = blackbox_scores(records, synthetic, reference, seed=task.seed)
+    density = np.empty(len(records))
+    blackbox = np.empty(len(records))
+    for fold, reference in reference_folds(task):
+        density[fold] = density_ratio(records[fold], synthetic, reference)
+        blackbox[fold] = blackbox_scores(records[fold], synthetic, reference, seed=task.seed)
+    stats["density_ratio"], stats["blackbox"] = density, blackbox
     if uses_generator:
         stats["reconstruction"] = access.reconstruction_loss(targets, seed=RECONSTRUCTION_SEED)
     out = {name: np.asarray(stats[name], dtype=np.float64) for name in STATISTICS if name in stats}
