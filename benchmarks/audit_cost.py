@@ -45,12 +45,11 @@ from pathlib import Path
 from typing import Any
 
 from synthguard.audit import AuditResult, audit
-from synthguard.gate import check_states, privacy_checks, privacy_decided
+from synthguard.gate import open_checks, privacy_checks, privacy_decided
 from synthguard.io import read_table
 from synthguard.policy import Policy
 from synthguard.release import audit_settings, plan_release_audit, release, split_holdout
 from synthguard.schema import Schema
-from synthguard.sizing import privacy_limits
 from synthguard.synthesizer import Synthesizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,20 +72,6 @@ def summary(result: AuditResult, policy: Policy, seconds: float, fit_seconds: fl
                                "tpr_1pct": round(a.summary.tpr_at[0.01], 4),
                                "tpr_1pct_ci": [round(v, 4) for v in a.summary.tpr_ci[0.01]]}
                         for name, a in result.attacks.items()}}
-
-
-def open_checks(policy: Policy, look: AuditResult) -> list[str]:
-    """The privacy checks a look left undecided (attack: limit, with the interval's upper end)."""
-    p = policy.privacy
-    out = []
-    for name, attack in look.attacks.items():
-        s = attack.summary
-        for (label, _limit, fpr), state in zip(privacy_limits(p.max_auc, p.max_tpr_at_1pct_fpr, p.max_tpr_at_01pct_fpr),
-                                               check_states(s, policy), strict=True):
-            if state == "open":
-                upper = s.auc_ci[1] if fpr is None else s.tpr_ci[fpr][1]
-                out.append(f"{name}: {label} (upper {upper:.4f})")
-    return out
 
 
 def looking(policy: Policy, record: list[dict[str, Any]]) -> Any:
@@ -166,6 +151,9 @@ def measure(prefix: str, recipe: Synthesizer, raw: Any, train: Any, schema: Sche
         print(f"{label}: {seconds:.0f} s = {r['release_ratio']:.2f} x the fit; {r['shadows_trained']} shadows; "
               f"{'released' if outcome.passed else 'refused: ' + outcome.verdict.summary()} "
               f"(load {load:.2f} at start, {os.getloadavg()[0]:.2f} at end)", flush=True)
+        for look in outcome.audit.looks:  # the release notes what each look left open
+            if look.get("open"):
+                print(f"    look at {look['shadows']} shadows: {len(look['open'])} checks open {look['open'][:6]}")
     return report
 
 

@@ -5,7 +5,8 @@
 
 One seeded 80/20 split of a bundled table. Each `--config` is a set of Synthesizer settings
 (`key=value;key=value`, values read as Python literals; `default` is the recipe as shipped;
-`generator=residual` swaps in a trial generator of pre-activation residual blocks). Every
+`generator=residual` swaps in a trial generator of pre-activation residual blocks;
+`compile=generator|critic|both` wraps those networks in `torch.compile`, with `ema=0`). Every
 setting is fitted in this process, one after another, with `--threads` torch threads (default 1),
 for `--budget` seconds of fitting; every `--every` seconds the model's rows (as many as the train
 set) are scored: sdmetrics quality and the TSTR ROC AUC of a gradient-boosting model for each
@@ -104,13 +105,28 @@ def run_setting(name: str, options: dict[str, Any], raw_train: pd.DataFrame, sch
     trial = options.pop("generator", None)
     if trial is not None and trial not in GENERATORS:
         raise SystemExit(f"--config generator={trial}: unknown (choose from {', '.join(GENERATORS)})")
+    compiled = options.pop("compile", None)
+    if compiled not in (None, "generator", "critic", "both"):
+        raise SystemExit(f"--config compile={compiled}: choose generator, critic or both")
+    if compiled and options.get("ema", 0.99) != 0:
+        raise SystemExit("--config compile=...: set ema=0 too (the moving average deep-copies the generator, "
+                         "which a compiled module does not survive)")
     settings = {"seed": seed, "threads": threads, "epochs": 100_000, **options}
 
     class Trial(Synthesizer):  # the shipped recipe with a trial network (never saved)
         def _network_factory(self) -> Any:
-            return GENERATORS[str(trial)]
+            base = GENERATORS[str(trial)] if trial is not None else super()._network_factory()
 
-    synth = (Synthesizer if trial is None else Trial)(schema, **settings)
+            def networks(data_dim: int, cond_dim: int, config: Any) -> tuple[Any, Any]:
+                generator, critic = base(data_dim, cond_dim, config)
+                if compiled in ("generator", "both"):
+                    generator = torch.compile(generator)
+                if compiled in ("critic", "both"):
+                    critic = torch.compile(critic)
+                return generator, critic
+            return networks
+
+    synth = (Synthesizer if trial is None and compiled is None else Trial)(schema, **settings)
     n = len(raw_train)
     points: list[dict[str, Any]] = []
     paused_cpu = paused_wall = 0.0
@@ -147,6 +163,12 @@ def run_setting(name: str, options: dict[str, Any], raw_train: pd.DataFrame, sch
             synth.fit(raw_train, on_epoch=on_epoch)
         except _Budget:
             pass
+        except Exception as error:  # a lever that cannot train (torch.compile and the penalty's double backward)
+            if compiled is None:
+                raise
+            message = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
+            print(f"  {name:<28} failed: {message}", flush=True)
+            return {"name": name, "options": options, "failed": message, "load": load}
     epochs = len(synth.gan_.history)
     g_steps = sum(h["g_steps"] for h in synth.gan_.history)
     return {"name": name, "options": options, "epochs": epochs, "generator_steps": g_steps,
@@ -168,6 +190,9 @@ def markdown(report: dict[str, Any], at: float = 30.0) -> str:
             *(f"AUC {t} at {at:g} s" for t in targets), "epochs in budget", "Q at end", *(f"AUC {t} at end" for t in targets)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in report["results"]:
+        if "failed" in r:
+            lines.append(f"| `{r['name']}` | failed: {r['failed']} |")
+            continue
         mid = next((p for p in r["points"] if p["cpu_seconds"] >= at), r["points"][-1])
         end = r["points"][-1]
         cells = [f"`{r['name']}`", f"{r['seconds_per_epoch']:.3f}", str(mid["epoch"]), fmt(mid["quality"]),
@@ -212,6 +237,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"\n{'setting':<34} {'s/epoch':>7} {'epochs':>6} {'G steps':>7} {'Q end':>6} "
           + " ".join(f"{'AUC ' + t:>12}" for t in targets) + ("  reaches reference at" if reference else ""))
     for r in results:
+        if "failed" in r:
+            print(f"{r['name']:<34} failed: {r['failed']}")
+            continue
         end = r["points"][-1]
         line = (f"{r['name']:<34} {r['seconds_per_epoch']:7.3f} {r['epochs']:>6} {r['generator_steps']:>7} "
                 f"{fmt(end['quality']):>6} " + " ".join(f"{fmt(end[f'auc_{t}']):>12}" for t in targets))

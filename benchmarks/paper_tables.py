@@ -209,8 +209,8 @@ def tuning_section(found: dict) -> str:
 def audit_cost_section(runs: list[tuple[str, dict]]) -> str:
     """Each audit `benchmarks/audit_cost.py` timed, as a multiple of one fit of the release model
     measured in the same run, with the shadows it trained and its strongest attack."""
-    rows = ["| file | table | training | fit s | audit | shadows (looks) | audit s | audit / fit | release / fit "
-            "| strongest attack, AUC [CI] | load at start |", "|" + " --- |" * 11]
+    rows = ["| file | table | training | fit s | audit | targets | shadows (looks) | audit s | audit / fit "
+            "| release / fit | strongest attack, AUC [CI] | load at start |", "|" + " --- |" * 12]
     for stem, run in runs:
         for key, entry in run.items():
             if not isinstance(entry, dict) or "release_ratio" not in entry:
@@ -223,7 +223,7 @@ def audit_cost_section(runs: list[tuple[str, dict]]) -> str:
             worst = entry["strongest"]
             rows.append(f"| {stem} | {run['table']} | {', '.join(f'{k} {v}' for k, v in training.items() if k != 'epochs')} "
                         f"| {fit.get('seconds', float('nan')):.0f} | {key.split(': ')[-1]} "
-                        f"| {entry['shadows_trained']} ({looks}) | {entry['seconds']:.0f} "
+                        f"| {format(entry['targets'], ',') if 'targets' in entry else '-'} | {entry['shadows_trained']} ({looks}) | {entry['seconds']:.0f} "
                         f"| {'-' if entry.get('whole_release') else format(entry['ratio_to_fit'], '.2f')} "
                         f"| {entry['release_ratio']:.2f} | {worst['attack']} {worst['auc']:.3f} "
                         f"[{worst['auc_ci'][0]:.3f}, {worst['auc_ci'][1]:.3f}] | {entry['load_at_start']:.2f} |")
@@ -239,7 +239,10 @@ def audit_cost_section(runs: list[tuple[str, dict]]) -> str:
         "shadows at their own half's batch (or the fixed batch of the time). `audit_cost_doctorcontacts_person` "
         "releases DoctorContacts by person (its schema's `entity: person`: whole persons held out, one audited row "
         "per person, a person's rows in or out of a shadow together; 2,255 audited persons at most, where the "
-        "DoctorContacts files before it audited 2,470-4,940 rows and held out rows).", "",
+        "DoctorContacts files before it audited 2,470-4,940 rows and held out rows). Files named `..._all_targets` "
+        "audit every unit but RMIA's population (before them at most half of the units were targets, so that each "
+        "shadow kept reference rows for the data-only attacks; now each half of the records is measured against "
+        "reference rows that hold none of its own), which doubles the mixed-record query's pairs.", "",
         "```", "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audit_cost.py --table ofp --skip-fixed --json "
         "docs/results/audit_cost_ofp_shadow_batch.json",
         "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audit_cost.py --table ofp --release --skip-audits --json "

@@ -47,6 +47,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "sequential_calibration.json")
     parser.add_argument("--cells", nargs="*", default=None,
                         help="only these 'design/scenario' cells, replacing them in --out's saved results")
+    parser.add_argument("--targets", type=int, nargs="*", default=[],
+                        help="also the sequential design with this many targets (a release raises its targets to "
+                             "what the table allows: every row but RMIA's population, e.g. 3,275 on OFP)")
     parser.add_argument("--package-only", action="store_true",
                         help="only rewrite synthguard/data/sequential_rates.json from --out's results")
     args = parser.parse_args()
@@ -62,6 +65,8 @@ def main() -> None:
         "sequential 4+4+4+4": (sequential.looks(), targets_needed(False, 4, need)),
         "fixed 16": (AuditConfig(n_shadows=16).looks(), max(500, targets_needed(False, 16, need))),
     }
+    for n in args.targets:
+        designs[f"sequential 4+4+4+4, {n} targets"] = (sequential.looks(), n)
     base = ScoreModel()
     unequal = ScoreModel(model_var=0.2, model_leak_sd=0.5)
     scenarios = {"chance": base}
@@ -91,6 +96,7 @@ def main() -> None:
                   "n_bootstrap": args.bootstrap}
     if args.cells and args.out.exists():  # a rerun of some cells replaces just those in the saved results
         saved = json.loads(args.out.read_text())
+        saved["designs"].update({d: {"looks": v[0], "targets": v[1]} for d, v in designs.items()})
         for d, cells in results.items():
             saved["results"].setdefault(d, {}).update(cells)
         saved.setdefault("reruns", []).append({"cells": args.cells, "n_audits": args.audits,

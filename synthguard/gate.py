@@ -15,7 +15,7 @@ from .policy import Policy
 from .sizing import nonmembers_needed, privacy_limits
 
 __all__ = ["COPY_ADVICE", "QUALITY_ADVICE", "RARE_ADVICE", "SEQUENCE_CHECK", "Check", "Verdict", "declared_check",
-           "judge", "privacy_advice", "privacy_checks", "privacy_decided", "privacy_lines", "sequence_check",
+           "judge", "open_checks", "privacy_advice", "privacy_checks", "privacy_decided", "privacy_lines", "sequence_check",
            "sequence_states"]
 
 
@@ -129,6 +129,24 @@ def check_states(summary: Any, policy: Policy) -> list[str]:
         else:
             states.append("open")
     return states
+
+
+def open_checks(policy: Policy, audit: AuditResult) -> list[str]:
+    """The privacy checks a look left undecided, each as "attack: check (upper bound)" (prefixed
+    with the checkpoint's epochs when the audit keeps checkpoints): why a sequential audit went on."""
+    p = policy.privacy
+    limits = privacy_limits(p.max_auc, p.max_tpr_at_1pct_fpr, p.max_tpr_at_01pct_fpr)
+    curve = audit.curve()
+    out = []
+    for epoch, result in curve:
+        where = f"epoch {epoch}, " if len(curve) > 1 else ""
+        for name, attack in result.attacks.items():
+            s = attack.summary
+            for (label, _limit, fpr), state in zip(limits, check_states(s, policy), strict=True):
+                if state == "open":
+                    upper = s.auc_ci[1] if fpr is None else s.tpr_ci[fpr][1]
+                    out.append(f"{where}{name}: {label} (upper {upper:.4f}, {s.n_nonmembers:,} non-member scores)")
+    return out
 
 
 def privacy_decided(policy: Policy, audit: AuditResult) -> bool:

@@ -33,7 +33,7 @@ from . import __version__
 from .api import load_input, make_recipe
 from .audit import AuditConfig, AuditResult, audit
 from .errors import InputError, PolicyError, SettingError, SynthguardError
-from .gate import Verdict, judge, privacy_decided, privacy_lines, sequence_check, sequence_states
+from .gate import Verdict, judge, open_checks, privacy_decided, privacy_lines, sequence_check, sequence_states
 from .io import check_new_dir, staged_dir, write_table, write_text
 from .parallel import default_workers, holding_warnings, in_this_process
 from .passport import (
@@ -226,8 +226,8 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
     config.n_targets = plan.n_targets
 
     def run_audit(cancelled: Callable[[], bool]) -> AuditResult:
-        return audit(train_raw, recipe, schema, config, on_shadow=on_shadow,
-                     stop=lambda look: cancelled() or privacy_decided(policy, look))
+        rule = _GateRule(policy, cancelled)
+        return rule.noted(audit(train_raw, recipe, schema, config, on_shadow=on_shadow, stop=rule))
 
     def fit_and_measure(on_epoch: Callable[[int, dict[str, float]], None] | None, threads: int | None
                         ) -> tuple[Synthesizer, pd.DataFrame, Any, dict[str, Any]]:
@@ -259,6 +259,26 @@ def release(data: str | Path | pd.DataFrame, schema: Schema | str | Path | None,
                          seed, config, split, audited, plan, verdict, utility_dict)
     passport = _write(out_dir, passport, audited, utility, model.schema_.format(synthetic), resolved, fmt, clock)
     return ReleaseOutcome(verdict.passed, out_dir, passport, verdict, audited)
+
+
+class _GateRule:
+    """A sequential audit's stopping rule: the gate's (`privacy_decided`), or an outside `cancelled`.
+    It notes the checks each look left open, and `noted` writes them into the audit's looks, so
+    that the passport says why the audit went on after a look."""
+
+    def __init__(self, policy: Policy, cancelled: Callable[[], bool] | None = None) -> None:
+        self.policy = policy
+        self.cancelled = cancelled
+        self.undecided: list[list[str]] = []
+
+    def __call__(self, look: AuditResult) -> bool:
+        self.undecided.append(open_checks(self.policy, look))
+        return (self.cancelled is not None and self.cancelled()) or privacy_decided(self.policy, look)
+
+    def noted(self, result: AuditResult) -> AuditResult:
+        for look, checks in zip(result.looks, self.undecided, strict=False):  # the last look has none
+            look["open"] = checks
+        return result
 
 
 def _beside_audit(fit: Callable[[Callable[[int, dict[str, float]], None] | None, int | None], Any],
@@ -343,7 +363,7 @@ def _passport(started: str, inputs: dict[str, Any], policy: Policy, model: Synth
             plan=plan.to_dict()),
         verdict=verdict, privacy_summary=tuple(PrivacyLine.from_dict(x) for x in privacy_lines(audited, verdict)),
         error_rates=error_rates(policy, audited.n_shadows, len(audited.targets), audited.looks,
-                                None if tuning is None else tuning.method),
+                                None if tuning is None else tuning.method, most_shadows=config.n_shadows),
         audit=audited.to_dict(include_scores=False), utility=utility_dict, versions=library_versions(),
         tuning=tuning)
 
@@ -412,8 +432,9 @@ def _release_tuned(tune: TuneSettings, recipe: Synthesizer, policy: Policy, conf
             rows = model.sample(n_rows or len(train), seed=seed, typed=True)
             setting.utilities[epoch] = measure_utility(train, holdout, rows, resolved, seed)
         _stage_audit(stage, setting.config, f" {label}", split.entity)
-        setting.audit = audit(train_raw, setting.recipe, schema, setting.config, on_shadow=on_shadow,
-                              stop=lambda look: privacy_decided(policy, look))
+        rule = _GateRule(policy)
+        setting.audit = rule.noted(audit(train_raw, setting.recipe, schema, setting.config, on_shadow=on_shadow,
+                                         stop=rule))
         for _epoch, result in setting.audit.curve():
             result.row_numbers = train_idx + 1
         states = dict(sequence_states(policy, setting.audit))

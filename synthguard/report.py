@@ -354,12 +354,20 @@ def _lead_section(passport: Mapping[str, Any]) -> str:
     if ran:
         looks = [look for look in _list(ran.get("looks")) if isinstance(look, Mapping)]
         sequential = ""
-        if _is_num(ran.get("most_shadows")) and looks and _is_num(looks[0].get("confidence")) \
-                and looks[0]["confidence"] < 0.95 - 1e-9:
+        # sequential: the first look came before the most shadows (its intervals are then at a
+        # higher level than a single look's 95%: the looks share its error)
+        if _is_num(ran.get("most_shadows")) and looks and _is_num(looks[0].get("shadows")) \
+                and _is_num(looks[0].get("confidence")) and looks[0]["shadows"] < ran["most_shadows"]:
             sequential = (f" It was sequential: rounds of shadows up to {_fmt(ran.get('most_shadows'))}, the verdict "
                           f"looked at after each ({len(looks)} look{'s' if len(looks) != 1 else ''}, intervals at "
                           f"{_level(looks[0]['confidence'])} each, so the looks together keep a single look's "
                           "error), stopping once more shadows could not change it.")
+            for look in looks:
+                left = [str(c) for c in _list(look.get("open"))]
+                if left:
+                    shown = "; ".join(left[:3]) + (f"; and {len(left) - 3} more" if len(left) > 3 else "")
+                    sequential += (f" After {_fmt(look.get('shadows'))} shadows {len(left)} check"
+                                   f"{'s were' if len(left) != 1 else ' was'} still open: {_e(shown)}.")
         out.append(f'<p class="note" id="audit-size">The audit ran {_fmt(ran.get("shadows"))} shadow models over '
                    f'{_fmt(ran.get("targets"))} records ({_e(ran.get("threat_model"))} threat model); the policy '
                    f'requires at least {_fmt(need.get("shadows"))} and {_fmt(need.get("targets"))}.{sequential}</p>')

@@ -238,9 +238,12 @@ def _stored(name: str = "verdict_rates.json") -> dict[str, Any] | None:
 
 
 def error_rates(policy: Policy, n_shadows: int, n_targets: int,
-                looks: list[dict[str, Any]] | None = None, tuning: str | None = None) -> dict[str, Any]:
+                looks: list[dict[str, Any]] | None = None, tuning: str | None = None,
+                most_shadows: int | None = None) -> dict[str, Any]:
     """What a passport says about the verdict's error rates at this policy and audit size; `tuning`
-    is a tuned release's account of how its choice keeps them (`release.TUNING_METHOD`)."""
+    is a tuned release's account of how its choice keeps them (`release.TUNING_METHOD`). An audit
+    is sequential when its first look came before `most_shadows` (its looks then sit at a higher
+    confidence than a single look's, the 5% being shared among them)."""
     out: dict[str, Any] = {
         "definitions": {
             "false_release": "a recipe whose true leakage is at or above a privacy limit passes",
@@ -258,7 +261,7 @@ def error_rates(policy: Policy, n_shadows: int, n_targets: int,
         same = (stored.get("policy") == policy.to_dict() and stored.get("n_shadows") == n_shadows
                 and stored.get("n_targets") == n_targets)
         out["measured"] = {**stored, "applies_to_this_audit": same}
-    if looks and looks[0].get("confidence", CONFIDENCE) < CONFIDENCE - 1e-9:  # a sequential audit
+    if looks and most_shadows is not None and looks[0].get("shadows", most_shadows) < most_shadows:
         out["sequential"] = {
             "looks": looks,
             "how": "the shadows were trained in rounds and the verdict looked at after each; each look's intervals "

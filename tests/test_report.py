@@ -206,6 +206,19 @@ def test_missing_optional_sections_do_not_crash(released, tmp_path):
     assert _verdict(render_report(passport, {})).group(1) == "refused"
 
 
+def test_a_sequential_audit_says_what_each_look_left_open(released):
+    passport = copy.deepcopy(loaded(released))
+    ran = passport["audit_size"]["ran"]
+    ran.update(most_shadows=16, looks=[
+        {"shadows": 4, "confidence": 0.9875, "stopped": False,
+         "open": ["lira_mixed: TPR at 0.1% FPR (upper 0.0131, 2,254 non-member scores)", EVIL]},
+        {"shadows": 8, "confidence": 0.9875, "stopped": True}])
+    page = render_report(passport, {})
+    size = _text(re.search(r'<p class="note" id="audit-size">(.*?)</p>', page, re.S).group(1))
+    assert "After 4 shadows 2 checks were still open: lira_mixed: TPR at 0.1% FPR (upper 0.0131" in size
+    assert "After 8 shadows" not in size and EVIL not in page  # the last look decided; text is escaped
+
+
 def test_write_report_is_atomic(released, tmp_path):
     target = tmp_path / "report.html"
     target.write_text("old")

@@ -12,7 +12,7 @@ from synthguard.attacks.roc import summarize_matrix
 from synthguard.attacks.simulate import ScoreModel, balanced_design
 from synthguard.audit import AttackResult, AuditConfig, AuditResult, audit
 from synthguard.errors import SynthguardError
-from synthguard.gate import privacy_checks, privacy_decided
+from synthguard.gate import open_checks, privacy_checks, privacy_decided
 from synthguard.policy import Policy
 from synthguard.release import release
 from synthguard.verdict_rates import at_limit, simulate_sequential
@@ -68,6 +68,38 @@ def test_the_gate_stops_on_a_sure_failure_or_when_every_check_has_passed():
     # right at the AUC limit: neither side is sure
     edge = _one_attack(ScoreModel().with_auc(policy.privacy.max_auc), 4, 1300, seed=4)
     assert not privacy_decided(policy, edge)
+    # what a look left open is said: the attack, the check, its upper bound and the scores behind it
+    assert open_checks(policy, chance) == []
+    assert not any(c.startswith("lira: AUC") for c in open_checks(policy, leaky))  # failed is decided, not open
+    assert open_checks(policy, small) and all(c.startswith("lira: ") and "(upper " in c and "400 non-member scores" in c
+                                              for c in open_checks(policy, small))
+    assert any(c.startswith("lira: AUC (upper 0.6") for c in open_checks(policy, edge))
+
+
+def test_the_passport_explains_a_sequential_audit_and_only_a_sequential_one():
+    from synthguard.verdict_rates import error_rates
+
+    policy = Policy()
+    first = [{"shadows": 4, "confidence": 0.9875, "stopped": True}]  # decided at its first look of four
+    assert "sequential" in error_rates(policy, 4, 3275, first, most_shadows=16)
+    # one look of all the shadows is not sequential, even at a tuned release's share of the error
+    assert "sequential" not in error_rates(policy, 16, 500, [{"shadows": 16, "confidence": 0.95}], most_shadows=16)
+    assert "sequential" not in error_rates(policy, 8, 500, [{"shadows": 8, "confidence": 0.975}], most_shadows=8)
+
+
+def test_a_release_notes_what_each_look_left_open():
+    from synthguard.release import _GateRule
+
+    policy = Policy()
+    small, chance = _one_attack(ScoreModel(), 4, 200, seed=3), _one_attack(ScoreModel(), 8, 1300, seed=1)
+    rule = _GateRule(policy)
+    assert rule(small) is False                    # undecided: the audit trains another round
+    chance.looks = [{"shadows": 4, "stopped": False}, {"shadows": 8, "stopped": True}]
+    noted = rule.noted(chance).looks
+    assert noted[0]["open"] == open_checks(policy, small) and noted[0]["open"]
+    assert "open" not in noted[1]                  # the last look is the verdict's, not a stopping decision
+    cancelled = _GateRule(policy, cancelled=lambda: True)
+    assert cancelled(small) is True
 
 
 @pytest.mark.slow  # a simulation (about 30 s); benchmarks/sequential_calibration.py measures it at scale
@@ -91,4 +123,6 @@ def test_a_release_of_a_memoriser_stops_after_the_first_round(tmp_path, ofp_full
                       recipe=Memoriser(ofp_schema), audit_options={"workers": 1, **FAST})
     assert not outcome.passed
     assert outcome.audit.n_shadows == 4 and len(outcome.audit.looks) == 1
+    assert "sequential" in outcome.passport.error_rates  # the passport explains the looks
+    assert "It was sequential" in (tmp_path / "rel" / "report.html").read_text(encoding="utf-8")
     assert not (tmp_path / "rel" / "synthetic.parquet").exists()
