@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from . import __version__
 from .api import load_input, make_recipe
@@ -312,14 +313,20 @@ def _beside_audit(fit: Callable[[Callable[[int, dict[str, float]], None] | None,
         if on_epoch is not None:
             on_epoch(number, stats)
 
-    thread = threading.Thread(target=work, name="synthguard-audit", daemon=True)
-    thread.start()
-    try:
-        fitted = fit(epoch, threads or 1)
-        thread.join()
-    except BaseException:
-        cancelled.set()
-        raise
+    # one BLAS thread in this process while both threads work: a BLAS library's thread count is
+    # process-wide, and a limit that scikit-learn sets and restores in one thread (around its
+    # nearest-neighbour searches) changed it under the other, so that OpenBLAS warned of an OpenMP
+    # loop "that may hang" and a sum's last bit depended on the timing. Under this limit every
+    # nested one restores 1
+    with threadpool_limits(limits=1, user_api="blas"):
+        thread = threading.Thread(target=work, name="synthguard-audit", daemon=True)
+        thread.start()
+        try:
+            fitted = fit(epoch, threads or 1)
+            thread.join()
+        except BaseException:
+            cancelled.set()
+            raise
     for category, message in found.get("warnings", []):  # the shadows' warnings, raised in the caller's thread
         warnings.warn(message, category, stacklevel=3)
     if "error" in found:

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from synthguard.cli._common import run_estimate
 from synthguard.errors import SynthguardError, SynthguardWarning
@@ -83,6 +84,20 @@ def test_the_fit_gets_one_thread_unless_the_recipe_names_its_threads() -> None:
 
     assert _beside_audit(fit, lambda cancelled: "audit", None, None) == (1, "audit")
     assert _beside_audit(fit, lambda cancelled: "audit", None, 3) == (3, "audit")
+
+
+def test_both_threads_hold_one_blas_thread_while_they_work() -> None:
+    # a BLAS library's thread count is process-wide: a limit set and restored in one thread (as
+    # scikit-learn's nearest-neighbour search does) changed it under the other, and OpenBLAS warned
+    # of an OpenMP loop "that may hang". While the fit and the audit share the process it stays 1
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):   # as on a 2-core machine without OMP_NUM_THREADS
+        assert blas_threads() == {2}
+        assert _beside_audit(lambda on_epoch, threads: blas_threads(), lambda cancelled: blas_threads(),
+                             None, None) == ({1}, {1})
+        assert blas_threads() == {2}                       # and the caller's count afterwards
 
 
 def test_a_release_beside_its_audit_equals_one_after_the_other(tmp_path, released, ofp_full, ofp_schema) -> None:
