@@ -37,6 +37,8 @@ from synthguard.verdict_rates import at_limit, simulate_sequential
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "synthguard" / "data" / "sequential_rates.json"
+#: where the designs with more targets were written (`--targets ... --out` this file)
+TARGETS_OUT = ROOT / "docs" / "results" / "sequential_calibration_targets.json"
 
 
 def main() -> None:
@@ -108,17 +110,30 @@ def main() -> None:
         write_package_rates(found_json)
 
 
+def _design_rates(cells: dict[str, Any]) -> dict[str, Any]:
+    return {"false_refusal_at_chance_per_attack": round(1.0 - cells["chance"]["passed"]["rate"], 6),
+            "false_release_at_limit": {s: cells[s]["passed"] for s in cells if s != "chance"},
+            "mean_shadows_at_chance": cells["chance"]["mean_shadows"],
+            "audits_per_cell": {s: cells[s]["n_audits"] for s in cells}}
+
+
 def write_package_rates(found: dict[str, Any]) -> None:
-    """The sequential design's rates, as passports of sequential audits quote them."""
+    """The sequential design's rates, as passports of sequential audits quote them, with those of
+    the designs with more targets (`--targets`, from TARGETS_OUT too) under `by_targets`: a passport
+    quotes the design nearest its own audit from below."""
     design = found["designs"]["sequential 4+4+4+4"]
-    seq = found["results"]["sequential 4+4+4+4"]
+    sources = [found] + ([json.loads(TARGETS_OUT.read_text())] if TARGETS_OUT.exists() else [])
+    larger = {}
+    for source in sources:
+        for name, cells in source["results"].items():
+            if name.startswith("sequential 4+4+4+4, ") and "chance" in cells:
+                larger[source["designs"][name]["targets"]] = {"targets": source["designs"][name]["targets"],
+                                                              **_design_rates(cells)}
     PACKAGE.write_text(json.dumps({
         "source": "benchmarks/sequential_calibration.py: simulated sequential audits of one attack on single records",
         "looks": design["looks"], "targets": design["targets"], "reruns": found.get("reruns", []),
-        "false_refusal_at_chance_per_attack": round(1.0 - seq["chance"]["passed"]["rate"], 6),
-        "false_release_at_limit": {s: seq[s]["passed"] for s in seq if s != "chance"},
-        "mean_shadows_at_chance": seq["chance"]["mean_shadows"],
-        "audits_per_cell": {s: seq[s]["n_audits"] for s in seq}}, indent=1) + "\n")
+        **_design_rates(found["results"]["sequential 4+4+4+4"]),
+        "by_targets": [larger[t] for t in sorted(larger)]}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

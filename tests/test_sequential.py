@@ -85,6 +85,12 @@ def test_the_passport_explains_a_sequential_audit_and_only_a_sequential_one():
     # one look of all the shadows is not sequential, even at a tuned release's share of the error
     assert "sequential" not in error_rates(policy, 16, 500, [{"shadows": 16, "confidence": 0.95}], most_shadows=16)
     assert "sequential" not in error_rates(policy, 8, 500, [{"shadows": 8, "confidence": 0.975}], most_shadows=8)
+    # the simulated design quoted is the one with the most targets not over the audit's
+    quoted = {n: error_rates(policy, 4, n, first, most_shadows=16)["sequential"]["measured"] for n in (3275, 3000, 100)}
+    assert quoted[3275]["targets"] == 3275 and quoted[3275]["applies_to_this_audit"]
+    assert quoted[3000]["targets"] == 1235 and not quoted[3000]["applies_to_this_audit"]
+    assert quoted[100]["targets"] == 1235  # nothing smaller was simulated: the smallest
+    assert quoted[3275]["false_refusal_at_chance_per_attack"] <= 0.05 and quoted[3275]["looks"][0][0] == 4
 
 
 def test_a_release_notes_what_each_look_left_open():
