@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from synthguard.attacks.calibration import Memoriser, Untrained
+from synthguard.attacks.domias import density_ratio
 from synthguard.attacks.lira import lira_scores
+from synthguard.attacks.logan import blackbox_scores
 from synthguard.attacks.roc import auc
 from synthguard.attacks.shadows import ShadowTask, balanced_masks, choose_targets, reference_folds
 from synthguard.audit import ATTACKS, AuditConfig, audit
@@ -137,6 +139,21 @@ def test_every_row_may_be_audited_and_none_is_its_own_reference(ofp_full, ofp_sc
     for name in ("domias", "logan_bb"):
         lo, hi = result.attacks[name].summary.auc_ci
         assert lo <= 0.5 <= hi, (name, lo, hi)
+
+
+def test_an_audit_of_a_tiny_table_scores_every_record(ofp_full, ofp_schema):
+    # 24 rows (the floor is 20): a fold's reference holds a handful of rows, too few for LOGAN
+    # black-box's early stopping (a tenth held out), which raised scikit-learn's "test_size = 1"
+    # error for this seed; an empty reference gives the non-informative score
+    recipe = Untrained(ofp_schema, z_dim=8, generator_dims=(16,), critic_dims=(16,), batch_size=8)
+    result = audit(ofp_full.iloc[:24], recipe, ofp_schema, n_shadows=4, n_targets=500, workers=1,
+                   synthetic_rows=200, n_bootstrap=20, seed=2)
+    assert len(result.targets) == 22
+    for name in ("domias", "logan_bb"):
+        assert np.isfinite(result.attacks[name].scores).all(), name
+    empty = np.zeros((0, 3))
+    assert (blackbox_scores(np.ones((4, 3)), np.ones((5, 3)), empty) == 0.5).all()
+    assert (density_ratio(np.ones((4, 3)), np.ones((5, 3)), empty) == 0).all()
 
 
 def test_reference_folds_never_hold_their_own_records_or_persons():

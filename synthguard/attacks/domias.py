@@ -14,7 +14,10 @@ from .registry import Attack, Scores, register_attack
 def density_ratio(records: np.ndarray, synthetic: np.ndarray, reference: np.ndarray, k: int = 5) -> np.ndarray:
     """log d_k(x, reference) - log d_k(x, synthetic), higher = more member-like.
 
-    `reference` must be real rows the model did not see and must not contain the records."""
+    `reference` must be real rows the model did not see and must not contain the records. With no
+    rows on one side there is no density to compare: every record gets 0."""
+    if len(synthetic) == 0 or len(reference) == 0:
+        return np.zeros(len(records))
     k_syn = min(k, len(synthetic))
     k_ref = min(k, len(reference))
     d_syn = NearestNeighbors(n_neighbors=k_syn).fit(synthetic).kneighbors(records)[0][:, -1]

@@ -13,14 +13,18 @@ from .registry import Attack, Scores, register_attack
 
 def blackbox_scores(records: np.ndarray, synthetic: np.ndarray, reference: np.ndarray, seed: int = 0,
                     max_rows: int = 2000) -> np.ndarray:
-    """P(synthetic | x) from an MLP trained on balanced synthetic vs reference rows."""
+    """P(synthetic | x) from an MLP trained on balanced synthetic vs reference rows. Without rows of
+    either kind there is nothing to learn from: every record gets 0.5."""
     rng = np.random.default_rng(seed)
     n = min(len(synthetic), len(reference), max_rows)
+    if n == 0:
+        return np.full(len(records), 0.5)
     syn = synthetic[rng.choice(len(synthetic), n, replace=False)]
     ref = reference[rng.choice(len(reference), n, replace=False)]
     x = np.vstack([syn, ref])
     y = np.r_[np.ones(n), np.zeros(n)]
-    clf = MLPClassifier(hidden_layer_sizes=(64, 64), max_iter=200, early_stopping=True, random_state=seed)
+    # early stopping holds out a tenth of the rows, which needs a row of each kind: 10 of each at least
+    clf = MLPClassifier(hidden_layer_sizes=(64, 64), max_iter=200, early_stopping=n >= 10, random_state=seed)
     clf.fit(x, y)
     return clf.predict_proba(records)[:, 1]
 
