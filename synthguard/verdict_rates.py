@@ -241,13 +241,12 @@ def _nearest_design(measured: dict[str, Any], n_targets: int) -> dict[str, Any]:
     """The simulated sequential design to quote for an audit of `n_targets` records: the one with
     the most targets not over it (fewer records refuse at chance more often, so its false refusal
     rate bounds this audit's), else the smallest; the others are left out."""
-    designs = [{k: v for k, v in measured.items() if k != "by_targets"}, *measured.get("by_targets", [])]
+    base = {k: v for k, v in measured.items() if k != "by_targets"}
+    designs = [base, *measured.get("by_targets", [])]
     below = [d for d in designs if d.get("targets", 0) <= n_targets]
     quoted = max(below, key=lambda d: d["targets"]) if below else min(designs, key=lambda d: d.get("targets", 0))
-    fields = ("false_refusal_at_chance_per_attack", "false_release_at_limit", "mean_shadows_at_chance",
-              "audits_per_cell", "targets")
-    return {**{k: v for k, v in designs[0].items() if k not in fields}, **quoted,
-            "applies_to_this_audit": quoted.get("targets") == n_targets}
+    # a larger design's entry holds every rate and its targets; the looks and the source are the base's
+    return {**base, **quoted, "applies_to_this_audit": quoted.get("targets") == n_targets}
 
 
 def error_rates(policy: Policy, n_shadows: int, n_targets: int,
