@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import json
 import os
 import time
@@ -93,6 +94,127 @@ def residual_networks(data_dim: int, cond_dim: int, config: Any) -> tuple[Any, A
 #: `generator=NAME` in a --config: a trial network factory instead of the shipped one
 GENERATORS = {"residual": residual_networks}
 
+#: `condition=all`: training rows drawn this many times over, each with its own (column, value)
+ALL_DISCRETE_PASSES = 8
+#: raw logit that pins a conditioned unit (softmax or sigmoid of +-10 is within 5e-5 of 0 or 1)
+PIN = 10.0
+
+
+def all_discrete_trial(base: type) -> type:
+    """The `condition=all` lever: a subclass of `base` (the Synthesizer) conditioned, as CTGAN
+    is, on one discrete column at a time instead of the schema's one condition column.
+
+    Fitted with a schema without a condition, so every column (the schema's condition column too)
+    is part of the generator's output. The condition vector holds one slot per value of every
+    boolean and categorical column. Training-by-sampling: each training draw picks a discrete
+    column uniformly, then a value with probability proportional to log(1 + its count), then a row
+    holding that value, which is conditioned on that (column, value); `ALL_DISCRETE_PASSES` times
+    the training rows are drawn once, before the fit (so an epoch is that many passes). Where
+    CTGAN adds a cross-entropy term so that the generator emits the conditioned value, here the
+    generator's raw output for the conditioned column is pinned to it (a logit of +-`PIN`, mixed
+    in proportion to the condition vector, so mixup's mixed conditions pin in proportion): the
+    critic sees consistent rows and the generator learns the other columns given it. Sampling
+    picks the column uniformly and its value with the training frequencies (CTGAN's release-time
+    rule)."""
+    import numpy as np
+    import torch
+
+    class AllDiscrete(base):  # type: ignore[misc, valid-type]
+        def _slots(self) -> list[Any]:
+            """(span, values) per discrete column: a categorical's one-hot span, or a boolean's unit."""
+            kinds = {c.data_name: c.type for c in self.schema_.columns}
+            seen, out = set(), []
+            for span in self.encoder_.spans:
+                if kinds.get(span.column) in ("categorical", "boolean") and span.column not in seen:
+                    seen.add(span.column)
+                    out.append((span, span.width if span.kind == "onehot" else 2))
+            if not out:
+                raise SystemExit("--config condition=all: the table has no boolean or categorical column")
+            return out
+
+        def _values(self, x: np.ndarray) -> list[np.ndarray]:
+            return [x[:, s.start:s.start + s.width].argmax(axis=1) if s.kind == "onehot"
+                    else (x[:, s.start] > 0.5).astype(np.int64) for s, _ in self._slots()]
+
+        def _fit_encoded(self, x: np.ndarray, cond: np.ndarray, train_seed: int, on_epoch: Any = None) -> Any:
+            slots = self._slots()
+            values = self._values(x)
+            offsets = np.cumsum([0] + [w for _, w in slots])
+            self.trial_counts_ = [np.bincount(v, minlength=w) for v, (_, w) in zip(values, slots, strict=True)]
+            rng = np.random.default_rng(train_seed)
+            m = len(x) * ALL_DISCRETE_PASSES
+            column = rng.integers(0, len(slots), size=m)
+            rows = np.empty(m, dtype=np.int64)
+            slot = np.empty(m, dtype=np.int64)
+            for j, ((_, width), v, counts) in enumerate(zip(slots, values, self.trial_counts_, strict=True)):
+                at = np.flatnonzero(column == j)
+                weight = np.log1p(counts.astype(float))
+                chosen = rng.choice(width, size=len(at), p=weight / weight.sum())
+                for value in range(width):
+                    holders = np.flatnonzero(v == value)
+                    picks = at[chosen == value]
+                    if len(picks):
+                        rows[picks] = holders[rng.integers(0, len(holders), size=len(picks))]
+                slot[at] = offsets[j] + chosen
+            drawn = np.zeros((m, offsets[-1]), dtype=np.float32)
+            drawn[np.arange(m), slot] = 1.0
+            self._pins(slots, offsets, x.shape[1])
+            return super()._fit_encoded(x[rows], drawn, train_seed, on_epoch)
+
+        def _pins(self, slots: list[Any], offsets: np.ndarray, dim: int) -> None:
+            """mask (cond slots x data units): the units a slot pins; logit: the value it pins them to."""
+            mask = torch.zeros(offsets[-1], dim)
+            logit = torch.zeros(offsets[-1], dim)
+            for j, (span, width) in enumerate(slots):
+                for value in range(width):
+                    row = offsets[j] + value
+                    mask[row, span.start:span.start + span.width] = 1.0
+                    if span.kind == "onehot":
+                        logit[row, span.start:span.start + span.width] = -PIN
+                        logit[row, span.start + value] = PIN
+                    else:
+                        logit[row, span.start] = PIN if value == 1 else -PIN
+            self.trial_pins_ = (mask, logit)
+
+        def _network_factory(self) -> Any:
+            base_factory = super()._network_factory()
+            owner = self
+
+            class Pinned(torch.nn.Module):
+                def __init__(self, inner: torch.nn.Module) -> None:
+                    super().__init__()
+                    self.inner, self.z_dim = inner, inner.z_dim
+
+                def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+                    mask, logit = owner.trial_pins_
+                    pinned = cond @ mask
+                    return self.inner(z, cond) * (1.0 - pinned) + cond @ logit
+
+            def networks(data_dim: int, cond_dim: int, config: Any) -> tuple[Any, Any]:
+                generator, critic = base_factory(data_dim, cond_dim, config)
+                return Pinned(generator), critic
+            return networks
+
+        def _encoded_chunks(self, slot_chunks: Any, seed: Any, mode: str) -> Any:
+            slots = self._slots()
+            offsets = np.cumsum([0] + [w for _, w in slots])
+            rng = np.random.default_rng(self._seed_for(seed, 1))
+            state, start = None, 0
+            for chunk in slot_chunks:
+                n = len(chunk)
+                column = rng.integers(0, len(slots), size=n)
+                slot = np.empty(n, dtype=np.int64)
+                for j, counts in enumerate(self.trial_counts_):
+                    at = np.flatnonzero(column == j)
+                    slot[at] = offsets[j] + rng.choice(len(counts), size=len(at), p=counts / counts.sum())
+                cond = torch.zeros(n, int(offsets[-1]))
+                cond[torch.arange(n), torch.as_tensor(slot)] = 1.0
+                block, state = self._generator_block(cond, seed, mode, state)
+                yield start, chunk, block
+                start += n
+
+    return AllDiscrete
+
 
 def run_setting(name: str, options: dict[str, Any], raw_train: pd.DataFrame, schema: Any,
                 judge: Scorer, budget: float, every: float, threads: int, seed: int) -> dict[str, Any]:
@@ -111,7 +233,15 @@ def run_setting(name: str, options: dict[str, Any], raw_train: pd.DataFrame, sch
     if compiled and options.get("ema", 0.99) != 0:
         raise SystemExit("--config compile=...: set ema=0 too (the moving average deep-copies the generator, "
                          "which a compiled module does not survive)")
+    every_discrete = options.pop("condition", None)
+    if every_discrete not in (None, "all"):
+        raise SystemExit(f"--config condition={every_discrete}: only `all` is a trial")
     settings = {"seed": seed, "threads": threads, "epochs": 100_000, **options}
+    if every_discrete:  # the batch of the table's own size, not of the resampled rows'
+        from synthguard.gan.trainer import batch_for
+
+        settings["batch_size"] = batch_for(len(raw_train), Synthesizer(schema, **settings).config)
+        schema = dataclasses.replace(schema, condition=None)
 
     class Trial(Synthesizer):  # the shipped recipe with a trial network (never saved)
         def _network_factory(self) -> Any:
@@ -126,7 +256,8 @@ def run_setting(name: str, options: dict[str, Any], raw_train: pd.DataFrame, sch
                 return generator, critic
             return networks
 
-    synth = (Synthesizer if trial is None and compiled is None else Trial)(schema, **settings)
+    synth = (Synthesizer if trial is None and compiled is None else Trial)
+    synth = (all_discrete_trial(synth) if every_discrete else synth)(schema, **settings)
     n = len(raw_train)
     points: list[dict[str, Any]] = []
     paused_cpu = paused_wall = 0.0
@@ -181,6 +312,18 @@ def first_reaching(points: list[dict[str, Any]], reference: list[float], targets
         if p["quality"] >= reference[0] and all(p[f"auc_{t}"] >= r for t, r in zip(targets, reference[1:], strict=True)):
             return p
     return None
+
+
+def second_half(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per setting, the mean quality and AUCs of its checkpoints in the budget's second half: one
+    checkpoint's TSTR AUC moves by a few hundredths from one to the next."""
+    keys = ["quality", *(f"auc_{t}" for t in report["targets"])]
+    out = {}
+    for r in report["results"]:
+        late = [p for p in r.get("points", []) if p["cpu_seconds"] >= report["budget"] / 2]
+        if late:
+            out[r["name"]] = {k: sum(p[k] for p in late) / len(late) for k in keys} | {"checkpoints": len(late)}
+    return out
 
 
 def markdown(report: dict[str, Any], at: float = 30.0) -> str:
@@ -248,6 +391,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             r["reaches_reference"] = hit
             line += "  never" if hit is None else f"  {hit['cpu_seconds']:.1f} s (epoch {hit['epoch']})"
         print(line + f"   load {r['load'][0]:.2f}-{r['load'][1]:.2f}")
+    for name, means in second_half({"targets": targets, "budget": args.budget, "results": results}).items():
+        print(f"{name:<34} mean of the second half's {means['checkpoints']} checkpoints: Q {fmt(means['quality'])} "
+              + " ".join(f"AUC {t} {fmt(means[f'auc_{t}'])}" for t in targets))
     report = {"table": args.table, "targets": list(targets), "budget": args.budget, "threads": args.threads,
               "seed": args.seed, "reference": reference, "results": results}
     if args.json is not None:

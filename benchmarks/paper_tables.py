@@ -101,13 +101,37 @@ def render_document(out_root: Path, peers: Path | None) -> str:
         parts += time_to_quality_section([json.loads(f.read_text()) for f in speed], [f.stem for f in speed],
                                          {f.stem: json.loads(f.read_text()) for f in sorted(out_root.glob("levers_*.json"))},
                                          os.path.relpath(out_root, ROOT / "docs")), ""
+    steps = sorted(out_root.glob("critic_step_*.json"))
+    if steps:
+        parts += critic_step_section([json.loads(f.read_text()) for f in steps]), ""
     return "\n".join(parts)
+
+
+def critic_step_section(runs: list[dict]) -> str:
+    """The critic step as shipped against the one before (`benchmarks/critic_step.py`)."""
+    out = ["## The critic step (benchmarks/critic_step.py)", "",
+           "One critic step of a bundled table's default recipe (its networks, encoded width and batch; random rows), "
+           "timed four ways interleaved for 15 rounds of 50 steps, in the process's CPU time (median over rounds): "
+           "before, two critic passes (real, then fake) and Adam's per-parameter loop; as shipped, one pass over both "
+           "and Adam's fused form; and each change alone.", "",
+           "```", *(f"OMP_NUM_THREADS=1 .venv/bin/python benchmarks/critic_step.py --table {r['table']} "
+                    f"--json docs/results/critic_step_{r['table']}.json" for r in runs), "```", "",
+           "| table | batch | threads | " + " | ".join(runs[0]["variants"]) + " | load |",
+           "|---|---|---|" + "---|" * (len(runs[0]["variants"]) + 1)]
+    for r in runs:
+        cells = [f"{v['ms_per_step']:.2f} ms ({v['ratio_to_before']:.2f} x)" for v in r["variants"].values()]
+        out.append(f"| {r['table']} | {r['batch']} | {r['threads']} | " + " | ".join(cells)
+                   + f" | {r['load'][0]:.2f}-{r['load'][1]:.2f} |")
+    return "\n".join(out)
 
 
 def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str, dict], rel: str) -> str:
     """synthguard against CTGAN and TVAE over fit time (`benchmarks/fit_speed.py`), and the training
     levers behind the defaults (`benchmarks/levers.py`)."""
     from levers import markdown as levers_table
+    from levers import second_half
+
+    from _peers_common import fmt
 
     def f(v: float | None, digits: int = 3) -> str:
         return "-" if v is None else f"{v:.{digits}f}"
@@ -168,15 +192,24 @@ def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str
             at = 90.0 if found["table"] == "doctorcontacts" else 30.0
             trial = any("generator=" in r["name"] for r in found["results"])
             compiled = any("compile=" in r["name"] for r in found["results"])
-            if trial or compiled:  # a trial against the recipe as shipped, at the end of the budget
+            conditioned = any("condition=" in r["name"] for r in found["results"])
+            if trial or compiled or conditioned:  # a trial against the recipe as shipped, at the end of the budget
                 at = found["budget"]
             out += [f"`{name}` ({found['table']}, budget {found['budget']:g} CPU s"
                     + ("; `default` here is the recipe as shipped, `generator=residual` a trial generator of "
                        "pre-activation residual blocks defined in the benchmark" if trial else "")
                     + ("; `compile=...` wraps the generator or the critic in `torch.compile` (with `ema=0`: the "
                        "moving average deep-copies the generator); compiling in worker processes is outside the CPU budget, "
-                       "and s/epoch is the median epoch" if compiled else "") + "):", "",
+                       "and s/epoch is the median epoch" if compiled else "")
+                    + ("; `default` here is the recipe as shipped, `condition=all` CTGAN's conditioning on one boolean "
+                       "or categorical column at a time, drawn by training-by-sampling, defined in the benchmark (an "
+                       "epoch is 8 passes over the rows)" if conditioned else "") + "):", "",
                     levers_table(found, at), ""]
+            if conditioned:
+                means = second_half(found)
+                out += ["Mean over the checkpoints of the budget's second half: " + "; ".join(
+                    f"`{name}` Q {fmt(m['quality'])}, " + ", ".join(f"AUC {t} {fmt(m[f'auc_{t}'])}" for t in found["targets"])
+                    for name, m in means.items()) + ".", ""]
     return "\n".join(out)
 
 

@@ -135,3 +135,43 @@ def test_the_audits_shadows_train_with_the_release_models_batch(ofp_schema, ofp_
     (shadow_rows, batch), = seen
     assert shadow_rows < 1_500 and auto_batch_size(shadow_rows) == 64
     assert batch == auto_batch_size(len(rows)) == 128
+
+
+@pytest.mark.parametrize("defense", ["none", "mixup", "relaxloss"])
+def test_the_one_pass_critic_step_is_the_two_pass_step(defense: str) -> None:
+    """`critic_step` scores real and fake rows in one pass; its loss and its gradients must be
+    those of two separate passes (to float precision), for every defence's loss. Both sides step
+    plain SGD, so that the updated weights compare the gradients (Adam's first step divides each
+    gradient by its own size, which turns a rounding difference in a near-zero gradient into a
+    full step)."""
+    import copy
+
+    import numpy as np
+
+    from synthguard.gan.defenses import DEFENSES
+    from synthguard.gan.networks import Critic
+    from synthguard.gan.trainer import critic_step, gradient_penalty
+
+    torch.manual_seed(0)
+    critic = Critic(12, 3, (32, 32))
+    twin, before = copy.deepcopy(critic), copy.deepcopy(critic)
+    real, fake = torch.rand(40, 12), torch.rand(40, 12)
+    cond = torch.nn.functional.one_hot(torch.arange(40) % 3, 3).float()
+    rows = torch.arange(40)
+    chosen = DEFENSES[defense](mode="per_example") if defense == "relaxloss" else DEFENSES[defense]()
+    chosen.bind(0)
+    if defense == "relaxloss":  # its per-row loss reads thresholds a fit would have set
+        chosen.thresholds = np.linspace(-1.0, 1.0, 40)
+    torch.manual_seed(1)  # the penalty's interpolation weights
+    loss = critic_step(critic, torch.optim.SGD(critic.parameters(), lr=0.1), real, fake, cond, chosen, rows, 0, 10.0)
+    torch.manual_seed(1)
+    expected = chosen.critic_loss(twin(real, cond), twin(fake, cond), rows, 0)
+    expected = expected + 10.0 * gradient_penalty(twin, real, fake, cond)
+    expected.backward()
+    torch.optim.SGD(twin.parameters(), lr=0.1).step()
+    assert loss == pytest.approx(float(expected), rel=1e-5)
+    for mine, theirs in zip(critic.parameters(), twin.parameters(), strict=True):
+        assert torch.allclose(mine, theirs, atol=1e-6)
+    # the step moved every weight matrix (the output bias cancels between real and fake scores)
+    assert all(not torch.equal(mine, start) for mine, start in zip(critic.parameters(), before.parameters(), strict=True)
+               if mine.dim() == 2)
