@@ -128,10 +128,9 @@ def critic_step_section(runs: list[dict]) -> str:
 def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str, dict], rel: str) -> str:
     """synthguard against CTGAN and TVAE over fit time (`benchmarks/fit_speed.py`), and the training
     levers behind the defaults (`benchmarks/levers.py`)."""
+    from _peers_common import fmt
     from levers import markdown as levers_table
     from levers import second_half
-
-    from _peers_common import fmt
 
     def f(v: float | None, digits: int = 3) -> str:
         return "-" if v is None else f"{v:.{digits}f}"
