@@ -21,7 +21,10 @@ cheaper audit that simply sees less shows as such; and the checks each look left
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audit_cost.py [--table ofp|doctorcontacts]
         [--epochs 300] [--workers 2] [--skip-fixed] [--release [--skip-audits]]
-        [--previous-training] [--json out.json]
+        [--previous-training] [--compare-defense-param KEY=VALUE] [--json out.json]
+
+`--compare-defense-param KEY=VALUE` (repeatable) repeats them with those defence settings (for
+example `fakes=mixed`, mixup's mixed-fakes variant), on the same split and targets.
 
 `--previous-training` repeats the fit and the new default audit with the training defaults
 synthguard had before the time-to-quality work (batch 500, learning rate 2e-4, no moving
@@ -45,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from synthguard.audit import AuditResult, audit
+from synthguard.gan.defenses import parse_defense_settings
 from synthguard.gate import open_checks, privacy_checks, privacy_decided
 from synthguard.io import read_table
 from synthguard.policy import Policy
@@ -170,6 +174,8 @@ def main() -> None:
     parser.add_argument("--skip-audits", action="store_true", help="no audit on its own (with --release)")
     parser.add_argument("--previous-training", action="store_true",
                         help="also fit and audit the previous training defaults (batch 500, lr 2e-4, no EMA)")
+    parser.add_argument("--compare-defense-param", action="append", default=None, metavar="KEY=VALUE",
+                        help="also measure the recipe with these defence settings (repeat), on the same split")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -182,7 +188,12 @@ def main() -> None:
     train = raw.iloc[train_idx].reset_index(drop=True)
     options = {"epochs": args.epochs} if args.epochs else {}
     report: dict[str, Any] = {"table": args.table, "rows": len(train), "defense": args.defense, "workers": args.workers}
-    trainings = {"": {}, "previous training defaults: ": PREVIOUS_TRAINING} if args.previous_training else {"": {}}
+    trainings: dict[str, dict[str, Any]] = {"": {}}
+    if args.previous_training:
+        trainings["previous training defaults: "] = PREVIOUS_TRAINING
+    if args.compare_defense_param:
+        variant = parse_defense_settings(args.defense, args.compare_defense_param)
+        trainings[f"defence settings {variant}: "] = {"defense_params": variant}
     for prefix, training in trainings.items():
         recipe = Synthesizer(schema, defense=args.defense, seed=0, **options, **training)
         report.update(measure(prefix, recipe, raw, train, schema, policy, args))

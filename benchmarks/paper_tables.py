@@ -192,7 +192,8 @@ def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str
             trial = any("generator=" in r["name"] for r in found["results"])
             compiled = any("compile=" in r["name"] for r in found["results"])
             conditioned = any("condition=" in r["name"] for r in found["results"])
-            if trial or compiled or conditioned:  # a trial against the recipe as shipped, at the end of the budget
+            mixed = any("'fakes'" in r["name"] for r in found["results"])
+            if trial or compiled or conditioned or mixed:  # a trial against the recipe as shipped, at the end of the budget
                 at = found["budget"]
             out += [f"`{name}` ({found['table']}, budget {found['budget']:g} CPU s"
                     + ("; `default` here is the recipe as shipped, `generator=residual` a trial generator of "
@@ -202,9 +203,11 @@ def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str
                        "and s/epoch is the median epoch" if compiled else "")
                     + ("; `default` here is the recipe as shipped, `condition=all` CTGAN's conditioning on one boolean "
                        "or categorical column at a time, drawn by training-by-sampling, defined in the benchmark (an "
-                       "epoch is 8 passes over the rows)" if conditioned else "") + "):", "",
+                       "epoch is 8 passes over the rows)" if conditioned else "")
+                    + ("; `default` here is the recipe as shipped, `fakes: mixed` mixup's variant that mixes the "
+                       "critic's fakes as its reals are" if mixed else "") + "):", "",
                     levers_table(found, at), ""]
-            if conditioned:
+            if conditioned or mixed:
                 means = second_half(found)
                 out += ["Mean over the checkpoints of the budget's second half: " + "; ".join(
                     f"`{name}` Q {fmt(m['quality'])}, " + ", ".join(f"AUC {t} {fmt(m[f'auc_{t}'])}" for t in found["targets"])

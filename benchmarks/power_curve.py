@@ -10,7 +10,9 @@ Recipes:
 * leaky: the audit tests' leaky recipe (no defence, a 160-row OFP population, 800 epochs, batch 40);
 * ofp-200: a seeded 200-row OFP subset, the default mixup recipe trained long (2,000 epochs,
   batch 50), where leakage is measurable;
-* null: shadows trained on OFP rows outside the audit population (never on a member).
+* null: shadows trained on OFP rows outside the audit population (never on a member);
+* ofp-200-mixed-fakes (only when named in `--only`): ofp-200 with mixup's mixed-fakes variant
+  (`fakes="mixed"`), to compare its leakage with the paper's recipe where leakage is measurable.
 
 K = 2 is left out: in an audit that reuses its shadows as victims, the one reference of a pair of
 models is IN exactly when the victim is OUT, so a prior from it would encode the label.
@@ -45,6 +47,8 @@ from synthguard.synthesizer import Synthesizer  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 ATTACKS = ("lira", "lira_offline", "rmia", "rmia_offline", "lira_gen", "rmia_gen", "lira_dcr", "rmia_dcr")
 SIZES = (4, 8, 16)
+#: the recipes run when `--only` names none
+DEFAULT_RECIPES = ("leaky", "ofp-200", "null")
 
 
 def recipes(raw: Any, schema: Schema) -> dict[str, tuple[Any, Any]]:
@@ -55,6 +59,9 @@ def recipes(raw: Any, schema: Schema) -> dict[str, tuple[Any, Any]]:
     return {
         "leaky": (leaky_rows, Synthesizer(schema, defense="none", epochs=800, batch_size=40, seed=0)),
         "ofp-200": (ofp200, Synthesizer(schema, defense="mixup", epochs=2000, batch_size=50, seed=0)),
+        # the same with mixup's mixed-fakes variant (not run unless named in --only)
+        "ofp-200-mixed-fakes": (ofp200, Synthesizer(schema, defense="mixup", defense_params={"fakes": "mixed"},
+                                                    epochs=2000, batch_size=50, seed=0)),
         "null": (order.iloc[:1000], TrainedElsewhere(Synthesizer(schema, defense="none", epochs=20, seed=0,
                                                                  **SMALL_NET), elsewhere)),
     }
@@ -88,7 +95,7 @@ def main() -> None:
     schema = Schema.load(ROOT / "schemas" / "ofp.yaml")
     found: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() and args.only else {}
     for label, (population, recipe) in recipes(raw, schema).items():
-        if args.only and label not in args.only:
+        if label not in (args.only or DEFAULT_RECIPES):
             continue
         load = os.getloadavg()[0]
         started = time.perf_counter()

@@ -27,7 +27,7 @@ from safetensors.torch import save as save_tensors
 from . import __version__
 from .encoders.table import TableEncoder
 from .errors import ModelFileError, SynthguardError, SynthguardWarning
-from .gan.defenses import defense_arguments, make_defense
+from .gan.defenses import defense_arguments, defense_signature, make_defense
 from .gan.networks import OutputHeads
 from .gan.trainer import (
     AUTO,
@@ -52,6 +52,12 @@ _SAMPLE_CHUNK = 10_000
 MAX_SEED = 2**32 - 1
 #: per-column progress of the encoder's fit: (columns done, columns in all, the column just fitted)
 ColumnProgress = Callable[[int, int, str], None]
+
+
+#: defence settings a recipe records resolved to their defaults when not given: those whose
+#: default changed (mixup's `fakes`: the paper's `generated` before, `mixed` since), so that a model
+#: file, a passport or a run directory names the recipe that trained it
+RESOLVED_DEFENSE_SETTINGS = ("fakes",)
 
 
 def check_seed(seed: Any, what: str = "seed") -> int:
@@ -144,6 +150,11 @@ class Synthesizer:
             if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not math.isfinite(alpha):
                 raise ValueError(f"mixup alpha must be a finite number, got {self.alpha!r}")
             self.alpha = float(self.alpha)
+        # a defence setting whose default changed (mixup's `fakes`) is recorded as resolved, so
+        # that a model file or a run directory says which recipe trained it
+        for name, param in defense_signature(self.defense).items():
+            if name in RESOLVED_DEFENSE_SETTINGS and name not in self.defense_params:
+                self.defense_params[name] = param.default
         own = sorted(set(self.defense_params) & {"alpha", "lambda_mode"})
         if own:
             raise ValueError(f"{own[0]} is a setting of its own, not one of the defence's settings")
@@ -188,6 +199,9 @@ class Synthesizer:
         params = {**self.get_params(), "threads": self.threads, **overrides}
         if params["defense"] != self.defense:  # mixup's own settings do not carry to another defence
             params.update({name: overrides.get(name) for name in ("alpha", "lambda_mode")})
+            if "defense_params" not in overrides:  # nor do the settings resolved to their defaults
+                params["defense_params"] = {k: v for k, v in self.defense_params.items()
+                                            if k not in RESOLVED_DEFENSE_SETTINGS}
         return type(self)(self.schema, **params)
 
     def sized_for(self, rows: int) -> Synthesizer | None:
@@ -562,8 +576,12 @@ class Synthesizer:
         try:
             schema = Schema.from_yaml(parts["schema.yaml"].decode())
             # a model trained on a GPU loads (and samples) on the CPU of a machine without one
-            # a model saved before the generator's moving average existed was trained without one
-            synth = cls(schema, threads=threads, **{"ema": 0.0, **manifest["params"], "device": "cpu"})
+            # a model saved before the generator's moving average existed was trained without one,
+            # and a mixup model saved before mixed fakes existed with the paper's generated fakes
+            params = {"ema": 0.0, **manifest["params"], "device": "cpu"}
+            if params.get("defense") == "mixup" and "fakes" not in (params.get("defense_params") or {}):
+                params["defense_params"] = {**(params.get("defense_params") or {}), "fakes": "generated"}
+            synth = cls(schema, threads=threads, **params)
             synth.schema_ = schema
             synth.encoder_ = synth._encoder_from_state(schema, json.loads(parts["encoder.json"]))
             n_critics = synth._make_defense().n_critics

@@ -1,4 +1,5 @@
-"""The baseline defences (RelaxLoss, PAR-GAN): their rules, a short training run, save/load, audit."""
+"""The baseline defences (RelaxLoss, PAR-GAN) and mixup's mixed-fakes variant: their rules, a short
+training run, save/load, audit."""
 
 from __future__ import annotations
 
@@ -10,18 +11,18 @@ from typer.testing import CliRunner
 from synthguard.audit import AuditConfig, audit
 from synthguard.cli import app
 from synthguard.errors import SynthguardError
-from synthguard.gan.defenses import Defense, ParGAN, RelaxLoss, make_defense
+from synthguard.gan.defenses import Defense, Mixup, ParGAN, RelaxLoss, make_defense
 from synthguard.gan.trainer import CriticEnsemble, TrainConfig, train_gan
 from synthguard.synthesizer import Synthesizer
 
 from .conftest import TINY
 
 BASELINES = [("relaxloss", {}), ("relaxloss", {"mode": "per_example", "reference_models": 2}),
-             ("pargan", {"partitions": 3})]
+             ("pargan", {"partitions": 3}), ("mixup", {"fakes": "mixed"})]
 
 
 def _ids(case):
-    return f"{case[0]}-{case[1].get('mode', '')}{case[1].get('partitions', '')}"
+    return f"{case[0]}-{case[1].get('mode', '')}{case[1].get('partitions', '')}{case[1].get('fakes', '')}"
 
 
 @pytest.fixture(scope="module", params=BASELINES, ids=_ids)
@@ -188,6 +189,64 @@ def _encoded(synth, raw):
     return synth.encoder_.transform(parsed, seed=0)
 
 
+def test_mixed_fakes_follow_the_real_pairs_mixing():
+    """fakes="mixed" (the default): one fake per record of the real pair, each at that record's own
+    label, mixed with the real pair's lam; the paper's recipe (fakes="generated") makes one fake at
+    the mixed label."""
+    c1 = torch.tensor([[1.0, 0.0]] * 4)
+    c2 = torch.tensor([[0.0, 1.0]] * 4)
+
+    def generate(z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:  # shows what it was given
+        return torch.cat([z, c], dim=1)
+
+    for lambda_mode in ("batch", "sample"):
+        mixed = Mixup(lambda_mode=lambda_mode)
+        mixed.bind(0)
+        _, c = mixed.real_batch(torch.zeros(4, 3), c1, torch.ones(4, 3), c2)
+        lam = c[:, :1]  # the label is mixed with the same weight
+        z = mixed.fake_noise(4, 5, torch.device("cpu"))
+        assert z.shape == (8, 5)
+        fake = mixed.fake_batch(generate, z, c)
+        expected = lam * generate(z[:4], c1) + (1 - lam) * generate(z[4:], c2)
+        torch.testing.assert_close(fake, expected)
+    paper = Mixup(fakes="generated")
+    paper.bind(0)
+    _, c = paper.real_batch(torch.zeros(4, 3), c1, torch.ones(4, 3), c2)
+    z = paper.fake_noise(4, 5, torch.device("cpu"))
+    assert z.shape == (4, 5)
+    torch.testing.assert_close(paper.fake_batch(generate, z, c), generate(z, c))
+    # the paper's generator emits soft rows, as the mixed reals are; mixed fakes start near one-hot
+    assert TrainConfig().head_mode(paper) == "softmax"
+    assert TrainConfig().head_mode(Mixup()) == "gumbel"
+    assert paper.describe()["fakes"] == "generated" and Mixup().describe()["fakes"] == "mixed"
+
+
+def test_a_recipe_records_its_fakes_and_an_older_model_file_loads_as_it_was_trained(ofp_schema, ofp_full, tmp_path):
+    """The default changed from the paper's generated fakes to mixed ones: a recipe records the
+    setting resolved (so model files, passports and run directories name it), and a mixup model
+    file written before the setting existed loads with the paper's fakes, as it was trained."""
+    import json
+    import zipfile
+
+    assert Synthesizer(ofp_schema).get_params()["defense_params"] == {"fakes": "mixed"}
+    assert Synthesizer(ofp_schema, defense="none").get_params()["defense_params"] == {}
+    raw = ofp_full.iloc[:120].reset_index(drop=True)
+    paper = Synthesizer(ofp_schema, defense_params={"fakes": "generated"}, seed=2, threads=1, **TINY).fit(raw)
+    paper.save(tmp_path / "new.sgm")
+    with zipfile.ZipFile(tmp_path / "new.sgm") as src, zipfile.ZipFile(tmp_path / "old.sgm", "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "manifest.json":  # as an older synthguard wrote it: no `fakes` anywhere
+                manifest = json.loads(data)
+                manifest["params"]["defense_params"] = {}
+                manifest["defense"].pop("fakes")
+                data = json.dumps(manifest).encode()
+            dst.writestr(name, data)
+    old = Synthesizer.load(tmp_path / "old.sgm")
+    assert old.get_params() == paper.get_params() and old.describe_defense()["fakes"] == "generated"
+    assert old.sample(40, seed=3).equals(paper.sample(40, seed=3))
+
+
 # ---- settings and errors ---------------------------------------------------------------------------
 def test_defence_settings_are_checked(ofp_schema):
     with pytest.raises(SynthguardError, match="no setting 'partitons'"):
@@ -196,6 +255,8 @@ def test_defence_settings_are_checked(ofp_schema):
         Synthesizer(ofp_schema, defense="pargan", defense_params={"partitions": 1})
     with pytest.raises(SynthguardError, match="relaxloss mode"):
         Synthesizer(ofp_schema, defense="relaxloss", defense_params={"mode": "flatten"})
+    with pytest.raises(SynthguardError, match="mixup fakes must be generated or mixed"):
+        Synthesizer(ofp_schema, defense="mixup", defense_params={"fakes": "blended"})
     with pytest.raises(SynthguardError, match="unknown defence"):
         Synthesizer(ofp_schema, defense="dpsgd")
     assert type(make_defense("none", alpha=0.3)) is Defense

@@ -121,7 +121,8 @@ def test_mixup_with_lambda_one_reduces_exactly_to_plain_training(fitted, ofp_raw
     x, cond = fitted.encode(ofp_schema.parse(ofp_raw))
     config = TrainConfig(**{**TINY, "discrete_output": "softmax"})
     plain = train_gan(x, cond, fitted.encoder_.spans, config, Defense(), seed=1)
-    pinned = train_gan(x, cond, fitted.encoder_.spans, config, _FixedLambda(alpha=1.0), seed=1)
+    # the paper's recipe (one fake at the mixed label); mixed fakes draw a second noise batch
+    pinned = train_gan(x, cond, fitted.encoder_.spans, config, _FixedLambda(alpha=1.0, fakes="generated"), seed=1)
     for a, b in zip(plain.generator.state_dict().values(), pinned.generator.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     mixed = train_gan(x, cond, fitted.encoder_.spans, config, Mixup(alpha=1.0), seed=1)

@@ -104,7 +104,7 @@ class TrainConfig:
     def head_mode(self, defense: Defense) -> str:
         if self.discrete_output != "auto":
             return self.discrete_output
-        return "softmax" if defense.soft_reals else "gumbel"
+        return "softmax" if defense.soft_fakes else "gumbel"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -348,6 +348,9 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
             trained.critic.train()
             return losses
 
+        def generate(z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+            return heads(generator(z, c), mode, config.gumbel_tau)
+
         opt_g = adam(generator, config)
         opt_ds = [adam(critic, config) for critic in critics]
         generator.train()
@@ -366,9 +369,9 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
                     defense.before_step(probe, len(i1))
                     i1d, i2d = i1.to(dev), i2.to(dev)
                     real, c = defense.real_batch(x_all[i1d], c_all[i1d], x_all[i2d], c_all[i2d])
-                    z = torch.randn(batch, config.z_dim, device=dev)
+                    z = defense.fake_noise(batch, config.z_dim, dev)
                     with torch.no_grad():  # the critic step needs fakes, not the generator's graph
-                        fake = heads(generator(z, c), mode, config.gumbel_tau)
+                        fake = defense.fake_batch(generate, z, c)
                     loss_d = critic_step(critic, opt_d, real, fake, c, defense, i1, epoch, config.gp_weight)
                     loss_d_sum += loss_d / len(critics)
                     zs.append(z)
@@ -376,7 +379,7 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
                 step += 1
                 if step % config.n_critic == 0:  # the round's z and c again; every critic judges
                     z, c = torch.cat(zs), torch.cat(cs)
-                    fake = heads(generator(z, c), mode, config.gumbel_tau)
+                    fake = defense.fake_batch(generate, z, c)
                     loss_g = -torch.stack([critic(fake, c).mean() for critic in critics]).mean()
                     opt_g.zero_grad(set_to_none=True)
                     loss_g.backward()
