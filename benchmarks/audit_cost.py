@@ -106,7 +106,9 @@ def measure(prefix: str, recipe: Synthesizer, raw: Any, train: Any, schema: Sche
         return lambda done, total: print(f"  {label}: shadow {done}/{total} at {time.perf_counter() - clock:.0f} s",
                                          flush=True)
 
-    settings = {k: v for k, v in recipe.get_params().items() if k in ("batch_size", "lr", "ema", "epochs")}
+    params = recipe.get_params()
+    settings = {k: v for k, v in params.items() if k in ("batch_size", "lr", "ema", "epochs")}
+    settings.update(params["defense_params"])  # e.g. mixup's fakes
     print(f"{prefix}{args.table}: {len(train)} training rows, defence {args.defense}, {settings}; "
           f"load {os.getloadavg()[0]:.2f}", flush=True)
     load = os.getloadavg()[0]
@@ -193,7 +195,8 @@ def main() -> None:
         trainings["previous training defaults: "] = PREVIOUS_TRAINING
     if args.compare_defense_param:
         variant = parse_defense_settings(args.defense, args.compare_defense_param)
-        trainings[f"defence settings {variant}: "] = {"defense_params": variant}
+        trainings["defence settings " + ", ".join(f"{k}={v}" for k, v in variant.items()) + ": "] = {
+            "defense_params": variant}
     for prefix, training in trainings.items():
         recipe = Synthesizer(schema, defense=args.defense, seed=0, **options, **training)
         report.update(measure(prefix, recipe, raw, train, schema, policy, args))

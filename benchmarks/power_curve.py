@@ -11,8 +11,9 @@ Recipes:
 * ofp-200: a seeded 200-row OFP subset, the default mixup recipe trained long (2,000 epochs,
   batch 50), where leakage is measurable;
 * null: shadows trained on OFP rows outside the audit population (never on a member);
-* ofp-200-mixed-fakes (only when named in `--only`): ofp-200 with mixup's mixed-fakes variant
-  (`fakes="mixed"`), to compare its leakage with the paper's recipe where leakage is measurable.
+* ofp-200-generated-fakes (only when named in `--only`): ofp-200 with the paper's generated fakes
+  (`fakes="generated"`; synthguard's mixup mixes its fakes by default), to compare their leakage
+  where leakage is measurable.
 
 K = 2 is left out: in an audit that reuses its shadows as victims, the one reference of a pair of
 models is IN exactly when the victim is OUT, so a prior from it would encode the label.
@@ -59,9 +60,9 @@ def recipes(raw: Any, schema: Schema) -> dict[str, tuple[Any, Any]]:
     return {
         "leaky": (leaky_rows, Synthesizer(schema, defense="none", epochs=800, batch_size=40, seed=0)),
         "ofp-200": (ofp200, Synthesizer(schema, defense="mixup", epochs=2000, batch_size=50, seed=0)),
-        # the same with mixup's mixed-fakes variant (not run unless named in --only)
-        "ofp-200-mixed-fakes": (ofp200, Synthesizer(schema, defense="mixup", defense_params={"fakes": "mixed"},
-                                                    epochs=2000, batch_size=50, seed=0)),
+        # the same with the paper's generated fakes (not run unless named in --only)
+        "ofp-200-generated-fakes": (ofp200, Synthesizer(schema, defense="mixup", defense_params={"fakes": "generated"},
+                                                        epochs=2000, batch_size=50, seed=0)),
         "null": (order.iloc[:1000], TrainedElsewhere(Synthesizer(schema, defense="none", epochs=20, seed=0,
                                                                  **SMALL_NET), elsewhere)),
     }
