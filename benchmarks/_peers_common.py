@@ -9,6 +9,7 @@ Import it from a script in this folder (`python benchmarks/x.py` puts the folder
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import warnings
 from collections.abc import Iterator
@@ -55,7 +56,9 @@ def from_peer_frame(rows: pd.DataFrame, schema: Any, train: pd.DataFrame, source
         hi = col.max if col.max is not None else float(seen.max())
         values = np.clip(values, lo, hi)
         out[col.name] = np.round(values) if col.type == "integer" else values
-    return schema.parse(out, source)
+    # a peer, like synthguard, emits the modelled columns only: no id column (DoctorContacts' person)
+    modelled = dataclasses.replace(schema, columns=tuple(schema.modelled_columns), entity=None)
+    return modelled.parse(out, source)
 
 
 # ---- scoring ---------------------------------------------------------------------------------------

@@ -640,7 +640,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               + (f"  [contended: {', '.join(contended)}]" if contended else ""))
     report = {"settings": {"tables": [s[0] for s in specs], "seed": args.seed, "threads": args.threads,
                            "epochs_peers": args.epochs_peers, "epochs": recipe.config.epochs,
-                           "synthguard_options": options, "check_every": args.check_every, "rows": args.rows,
+                           "synthguard_options": options, "synthguard_defense": recipe.describe_defense(),
+                           "check_every": args.check_every, "rows": args.rows,
                            "quick": args.quick, "cpu_count": loads.cpus, "target_ratio": TARGET_RATIO,
                            "versions": versions(("synthguard", "ctgan", "torch", "sdmetrics", "scikit-learn"))},
               "tables": results, "load_warnings": loads.warnings, "total_seconds": time.perf_counter() - started}

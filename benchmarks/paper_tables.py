@@ -147,11 +147,13 @@ def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str
            "and on every target's AUC, over CTGAN's fit time in the same run (goal: at most 0.20). A generator marked "
            "contended ran while the 1-minute load average exceeded the CPU count (CTGAN's own joblib workers count).",
            ""]
-    for run in runs:
+    for run, stem in zip(runs, names, strict=True):
         for t in run["tables"]:
             keys = ["quality", *(f"auc_{x}" for x in t["targets"])]
             head = ["generator", "fit s", "s/epoch", "quality", *(f"TSTR AUC {x}" for x in t["targets"]), "load"]
-            out += [f"### {t['table']} ({t['n_train']} train rows)", "",
+            # runs before mixed fakes became mixup's default record no defence: theirs was the paper's
+            fakes = run["settings"].get("synthguard_defense", {}).get("fakes", "generated")
+            out += [f"### {t['table']} ({t['n_train']} train rows; {stem}, mixup's fakes {fakes})", "",
                     "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
             for g in t["generators"]:
                 load = [x["load"] for x in g.get("load") or []]
