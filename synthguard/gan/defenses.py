@@ -139,7 +139,8 @@ class Mixup(Defense):
     one fake for each record's own label, G(z1, c1) and G(z2, c2), interpolated with the same
     lam. The critic still sees no real record unmixed, and the generator learns the unmixed rows:
     in benchmarks/levers.py, at equal CPU time, sdmetrics quality +0.024 on MedExp (3 seeds) and
-    +0.027 on DoctorContacts, TSTR AUC within the seeds' spread; in benchmarks/power_curve.py
+    +0.027 on DoctorContacts, TSTR AUC within the seeds' spread (on OFP quality +0.008 and the
+    condition column's TSTR AUC -0.036, one seed); in benchmarks/power_curve.py
     (200 OFP rows trained long) no attack measurably stronger. It costs a second generator pass
     per step (about 1.3x the epoch)."""
 
