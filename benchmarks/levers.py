@@ -6,7 +6,9 @@
 One seeded 80/20 split of a bundled table. Each `--config` is a set of Synthesizer settings
 (`key=value;key=value`, values read as Python literals; `default` is the recipe as shipped;
 `generator=residual` swaps in a trial generator of pre-activation residual blocks;
-`compile=generator|critic|both` wraps those networks in `torch.compile`, with `ema=0`). Every
+`compile=generator|critic|both` wraps those networks in `torch.compile`, with `ema=0`;
+`condition=all` conditions on one discrete column at a time, as CTGAN does: `all_discrete_trial`).
+Every
 setting is fitted in this process, one after another, with `--threads` torch threads (default 1),
 for `--budget` seconds of fitting; every `--every` seconds the model's rows (as many as the train
 set) are scored: sdmetrics quality and the TSTR ROC AUC of a gradient-boosting model for each
