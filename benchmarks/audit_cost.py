@@ -21,7 +21,7 @@ cheaper audit that simply sees less shows as such; and the checks each look left
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audit_cost.py [--table ofp|doctorcontacts]
         [--epochs 300] [--workers 2] [--skip-fixed] [--release [--skip-audits]]
-        [--previous-training] [--compare-defense-param KEY=VALUE] [--json out.json]
+        [--previous-training] [--compare-defense-param KEY=VALUE] [--seed 0] [--json out.json]
 
 `--compare-defense-param KEY=VALUE` (repeatable) repeats them with those defence settings (for
 example `fakes=mixed`, mixup's mixed-fakes variant), on the same split and targets.
@@ -147,7 +147,7 @@ def measure(prefix: str, recipe: Synthesizer, raw: Any, train: Any, schema: Sche
         load = os.getloadavg()[0]
         clock = time.perf_counter()
         with tempfile.TemporaryDirectory() as folder:
-            outcome = release(raw, schema, Path(folder) / "release", policy=policy, recipe=recipe, seed=0,
+            outcome = release(raw, schema, Path(folder) / "release", policy=policy, recipe=recipe, seed=args.seed,
                               audit_options={"workers": args.workers},
                               on_shadow=progress(label), on_stage=lambda text: print(f"  {text}", flush=True))
         seconds = time.perf_counter() - clock
@@ -178,6 +178,7 @@ def main() -> None:
                         help="also fit and audit the previous training defaults (batch 500, lr 2e-4, no EMA)")
     parser.add_argument("--compare-defense-param", action="append", default=None, metavar="KEY=VALUE",
                         help="also measure the recipe with these defence settings (repeat), on the same split")
+    parser.add_argument("--seed", type=int, default=0, help="the split, the recipe and the release (default 0)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -186,10 +187,12 @@ def main() -> None:
     schema = Schema.load(ROOT / "schemas" / f"{name}.yaml")
     policy = Policy()
     # the release's own split: by person where the schema names an entity (DoctorContacts)
-    train_idx, _ = split_holdout(len(raw), policy.holdout_share, 0, schema.resolve(list(raw.columns)).entities(raw))
+    train_idx, _ = split_holdout(len(raw), policy.holdout_share, args.seed,
+                                 schema.resolve(list(raw.columns)).entities(raw))
     train = raw.iloc[train_idx].reset_index(drop=True)
     options = {"epochs": args.epochs} if args.epochs else {}
-    report: dict[str, Any] = {"table": args.table, "rows": len(train), "defense": args.defense, "workers": args.workers}
+    report: dict[str, Any] = {"table": args.table, "rows": len(train), "defense": args.defense, "workers": args.workers,
+                              "seed": args.seed}
     trainings: dict[str, dict[str, Any]] = {"": {}}
     if args.previous_training:
         trainings["previous training defaults: "] = PREVIOUS_TRAINING
@@ -198,7 +201,7 @@ def main() -> None:
         trainings["defence settings " + ", ".join(f"{k}={v}" for k, v in variant.items()) + ": "] = {
             "defense_params": variant}
     for prefix, training in trainings.items():
-        recipe = Synthesizer(schema, defense=args.defense, seed=0, **options, **training)
+        recipe = Synthesizer(schema, defense=args.defense, seed=args.seed, **options, **training)
         report.update(measure(prefix, recipe, raw, train, schema, policy, args))
     report["epochs"] = recipe.config.epochs
     if args.json:
