@@ -360,7 +360,9 @@ def independent_columns(train: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 
 
 def run_table(name: str, data: Path, schema_path: Path, targets: tuple[str, ...], args: argparse.Namespace,
-              options: dict[str, Any], loads: Loads) -> dict[str, Any]:
+              options: dict[str, Any], loads: Loads, seed: int) -> dict[str, Any]:
+    """One seed of one table: its split, the peers' fits, synthguard's curve, the time to quality
+    and the margins."""
     from synthguard.io import read_table
     from synthguard.schema import Schema
 
@@ -370,14 +372,14 @@ def run_table(name: str, data: Path, schema_path: Path, targets: tuple[str, ...]
     for t in targets:
         if t not in [c.name for c in resolved.modelled_columns] or resolved.column(t).type not in ("categorical", "boolean"):
             raise SystemExit(f"{name}: TSTR target {t!r} must be a modelled categorical or boolean column")
-    raw_train, raw_holdout = split(raw, args.seed)
+    raw_train, raw_holdout = split(raw, seed)
     if args.rows is not None and args.rows < len(raw_train):
-        raw_train = raw_train.sample(n=args.rows, random_state=args.seed).reset_index(drop=True)
+        raw_train = raw_train.sample(n=args.rows, random_state=seed).reset_index(drop=True)
     train, holdout = schema.parse(raw_train), schema.parse(raw_holdout)
     n, keys = len(train), metric_keys(targets)
-    scorer = Scorer(train, holdout, resolved, targets, args.seed)
+    scorer = Scorer(train, holdout, resolved, targets, seed)
     print(f"\n== {name}: {n} train rows, {len(holdout)} holdout rows, {len(resolved.modelled_columns)} columns; "
-          f"TSTR targets {', '.join(targets)}; seed {args.seed}; {args.threads} torch thread(s) per fit", flush=True)
+          f"TSTR targets {', '.join(targets)}; seed {seed}; {args.threads} torch thread(s) per fit", flush=True)
 
     def scores_line(s: dict[str, Any]) -> str:
         return ", ".join(f"{label(k)} {fmt(s[k])}" for k in keys)
@@ -386,7 +388,7 @@ def run_table(name: str, data: Path, schema_path: Path, targets: tuple[str, ...]
     for peer in PEERS:
         print(f"fitting {peer} ({args.epochs_peers} epochs, CPU) ...", flush=True)
         info, rows, samples = run_child(_fit_peer, (peer, to_peer_frame(train, resolved), discrete_columns(resolved),
-                                                    args.epochs_peers, args.seed, args.threads, n),
+                                                    args.epochs_peers, seed, args.threads, n),
                                         loads, peer, args.threads)
         scores = scorer(from_peer_frame(rows, resolved, train, f"{peer} rows"))
         generators.append(generator_entry(peer, info, scores, samples, loads.cpus))
@@ -403,7 +405,8 @@ def run_table(name: str, data: Path, schema_path: Path, targets: tuple[str, ...]
     ours = f"synthguard ({options.get('defense') or 'default'})"
     print(f"fitting {ours} ({options.get('epochs', 'default')} epochs, scored every "
           f"{args.check_every or 'no'} epoch(s)) ...", flush=True)
-    info, rows, samples = run_child(_fit_synthguard, (raw_train, schema, options, n, args.seed + 1, args.check_every),
+    info, rows, samples = run_child(_fit_synthguard, (raw_train, schema, {**options, "seed": seed}, n, seed + 1,
+                                                     args.check_every),
                                     loads, ours, args.threads, on_checkpoint)
     final = scorer(rows)
     curve.append({"epoch": info["epochs"], "fit_seconds": info["fit_seconds"], **final, "load": samples[-1]["load"]})
@@ -411,7 +414,7 @@ def run_table(name: str, data: Path, schema_path: Path, targets: tuple[str, ...]
           + ("  (reaches the best peer)" if reaches(final, reference) else ""), flush=True)
     mine = generator_entry(ours, info, final, samples, loads.cpus)
     generators.append(mine)
-    generators.append({"name": "independent columns", **scorer(independent_columns(train, n, args.seed))})
+    generators.append({"name": "independent columns", **scorer(independent_columns(train, n, seed))})
 
     ctgan_seconds = generators[0]["fit_seconds"]
     hit = next((p for p in curve if reaches(p, reference)), None)
@@ -426,13 +429,104 @@ def run_table(name: str, data: Path, schema_path: Path, targets: tuple[str, ...]
     speed.update({"seconds_per_epoch": per_epoch,
                   "achieved_flops_per_second": flops / per_epoch if flops and per_epoch else None,
                   "times_matmul_bound": per_epoch / (flops / rate) if flops and per_epoch and rate else None})
-    return {"table": name, "data": str(data), "schema": str(schema_path), "targets": list(targets), "n_train": n,
+    return {"table": name, "seed": seed, "data": str(data), "schema": str(schema_path), "targets": list(targets),
+            "n_train": n,
             "n_holdout": len(holdout), "trtr": scorer.trtr, "generators": generators, "curve": curve,
             "reference": reference,
             "time_to_quality": {"reached": hit is not None, "epoch": hit and hit["epoch"],
                                 "fit_seconds": hit and hit["fit_seconds"], "ctgan_fit_seconds": ctgan_seconds,
                                 "ratio": ratio, "target_met": ratio is not None and ratio <= TARGET_RATIO},
             "margins": margins, "peer_wins": [k for k, m in margins.items() if m["peer_wins"]], "speed": speed}
+
+
+def mean_interval(values: list[float]) -> dict[str, Any]:
+    """Mean of per-seed values with a 95% t-interval over seeds (None for one seed): each seed is
+    one independent replicate of the whole comparison (split, fits, sampling, scoring)."""
+    from scipy import stats
+
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return {"mean": mean, "low": None, "high": None, "values": values}
+    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "values": values}
+
+
+def summarize_seeds(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One table over several seeds. Per generator, the mean fit time and figures. Per figure, the
+    margin against the peer with the better mean, paired by seed (synthguard's final figure minus
+    that peer's, in the same split), with its t-interval: `ahead` or `behind` when the interval
+    excludes 0, else `not separated`. Time to quality on the mean curve: per checkpoint epoch the
+    mean over seeds of fit seconds and of each figure, first reaching the peers' better mean on
+    every figure, over CTGAN's mean fit time; each seed's own ratio beside it."""
+    first = results[0]
+    keys = metric_keys(tuple(first["targets"]))
+    names = [g["name"] for g in first["generators"]]
+
+    def mean_of(values: list[Any]) -> float | None:
+        return None if any(v is None for v in values) else statistics.fmean(values)
+
+    generators = []
+    for i, name in enumerate(names):
+        runs = [r["generators"][i] for r in results]
+        generators.append({"name": name, **{k: mean_of([g.get(k) for g in runs]) for k in
+                                            ("fit_seconds", "seconds_per_epoch", *keys)},
+                           "epochs": runs[0].get("epochs"), "contended": any(g.get("contended") for g in runs)})
+    peers = generators[:len(PEERS)]
+    reference = {k: max((g[k] for g in peers if g[k] is not None), default=None) for k in keys}
+    margins: dict[str, dict[str, Any]] = {}
+    for k in keys:
+        best = max((i for i, g in enumerate(peers) if g[k] is not None), key=lambda i: peers[i][k], default=None)
+        if best is None:
+            margins[k] = {"best_peer": None, "verdict": None}
+            continue
+        diffs = [r["generators"][len(PEERS)][k] - r["generators"][best][k] for r in results]
+        if any(d is None for d in diffs):
+            margins[k] = {"best_peer": peers[best]["name"], "verdict": None}
+            continue
+        m = mean_interval(diffs)
+        verdict = ("not separated" if m["low"] is None or m["low"] <= 0 <= m["high"]
+                   else "ahead" if m["low"] > 0 else "behind")
+        margins[k] = {"best_peer": peers[best]["name"], **m, "verdict": verdict}
+    by_epoch = [{p["epoch"]: p for p in r["curve"]} for r in results]
+    common = sorted(set.intersection(*(set(e) for e in by_epoch)))
+    curve = [{"epoch": e, **{k: mean_of([b[e].get(k) for b in by_epoch]) for k in ("fit_seconds", *keys)}}
+             for e in common]
+    ctgan_seconds = peers[0]["fit_seconds"]
+    hit = next((p for p in curve if reaches(p, reference)), None)
+    ratio = hit["fit_seconds"] / ctgan_seconds if hit and ctgan_seconds else None
+    return {"table": first["table"], "seeds": [r["seed"] for r in results], "targets": first["targets"],
+            "n_train": first["n_train"], "generators": generators, "reference": reference, "curve": curve,
+            "margins": margins, "behind": [k for k, m in margins.items() if m["verdict"] == "behind"],
+            "time_to_quality": {"reached": hit is not None, "epoch": hit and hit["epoch"],
+                                "fit_seconds": hit and hit["fit_seconds"], "ctgan_fit_seconds": ctgan_seconds,
+                                "ratio": ratio, "target_met": ratio is not None and ratio <= TARGET_RATIO,
+                                "per_seed_ratios": [r["time_to_quality"]["ratio"] for r in results]},
+            "times_matmul_bound": mean_interval([r["speed"]["times_matmul_bound"] for r in results])
+            if all(r["speed"].get("times_matmul_bound") for r in results) else None}
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    keys = metric_keys(tuple(summary["targets"]))
+    seeds = ",".join(map(str, summary["seeds"]))
+    print(f"\n{summary['table']}: means over seeds {seeds}")
+    print(f"{'generator':<24} {'fit s':>8} " + " ".join(f"{label(k):>12}" for k in keys))
+    for g in summary["generators"]:
+        print(f"{g['name']:<24} {fmt(g.get('fit_seconds'), 1):>8} " + " ".join(f"{fmt(g.get(k)):>12}" for k in keys)
+              + ("  (contended in a seed)" if g.get("contended") else ""))
+    for k, m in summary["margins"].items():
+        if m.get("verdict") is None:
+            continue
+        interval = "" if m["low"] is None else f" [{m['low']:+.3f}, {m['high']:+.3f}]"
+        print(f"  margin {label(k)} against {m['best_peer']}: {m['mean']:+.3f}{interval} (95% t over seeds; per seed "
+              + ", ".join(f"{v:+.3f}" for v in m["values"]) + f"): {m['verdict']}")
+    t = summary["time_to_quality"]
+    per_seed = ", ".join(fmt(r, 2) for r in t["per_seed_ratios"])
+    if t["reached"]:
+        print(f"  time to quality on the mean curve: epoch {t['epoch']}, {t['fit_seconds']:.1f} s = {t['ratio']:.2f} x "
+              f"CTGAN's mean {t['ctgan_fit_seconds']:.1f} s ({'met' if t['target_met'] else 'NOT met'}); "
+              f"per seed {per_seed}")
+    else:
+        print(f"  time to quality: the mean curve never reaches the peers' better mean; per seed {per_seed}")
 
 
 # ---- report -------------------------------------------------------------------------------------------
@@ -555,7 +649,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=None, help="synthguard epochs (default: its own)")
     parser.add_argument("--synthguard-options", default=None, help='other Synthesizer settings, "key=value;key=value"')
     parser.add_argument("--defense", choices=("mixup", "none"), default=None, help="synthguard's defence (default: its own)")
-    parser.add_argument("--seed", type=int, default=0, help="split, fits, sampling and scoring (default 0)")
+    parser.add_argument("--seed", type=int, default=None, help="split, fits, sampling and scoring (default 0)")
+    parser.add_argument("--seeds", default=None, help="several seeds, comma-separated: each a whole replicate, "
+                        "then means and intervals over them")
     parser.add_argument("--check-every", type=int, default=None,
                         help="score synthguard every N epochs (default 10; 0: at the end)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of each fit (default 2; scoring uses 1)")
@@ -573,6 +669,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             setattr(args, name, value)
     if (args.csv is None) != (args.schema is None):
         parser.error("--csv and --schema go together")
+    if args.seed is not None and args.seeds is not None:
+        parser.error("give --seed or --seeds, not both")
+    try:
+        args.seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed or 0]
+    except ValueError:
+        parser.error(f"--seeds: {args.seeds!r} is not a comma-separated list of whole numbers")
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error("--seeds: a seed is listed twice")
     for name in ("epochs_peers", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -608,7 +712,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     specs = table_specs(args)
     extra = parse_options(args.synthguard_options)
-    options: dict[str, Any] = {"seed": args.seed, "threads": args.threads, **extra}
+    options: dict[str, Any] = {"seed": args.seeds[0], "threads": args.threads, **extra}
     if args.defense is not None:
         options["defense"] = args.defense
     if args.epochs is not None:
@@ -621,30 +725,47 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         plot_dir.mkdir(parents=True, exist_ok=True)
 
     loads = Loads(started)
-    results = []
+    results, summaries = [], []
     for name, data, schema, targets in specs:
-        result = run_table(name, data, schema, targets, args, options, loads)
-        print_table(result, loads.cpus)
-        if plot_dir is not None:
-            result["plot"] = str(plot_dir / f"{stem}_{name}.png")
-            plot_table(Path(result["plot"]), result)
-            print(f"wrote {result['plot']}")
-        results.append(result)
+        runs = []
+        for seed in args.seeds:
+            result = run_table(name, data, schema, targets, args, options, loads, seed)
+            print_table(result, loads.cpus)
+            if plot_dir is not None:
+                tail = f"_seed{seed}" if len(args.seeds) > 1 else ""
+                result["plot"] = str(plot_dir / f"{stem}_{name}{tail}.png")
+                plot_table(Path(result["plot"]), result)
+                print(f"wrote {result['plot']}")
+            runs.append(result)
+        results += runs
+        if len(runs) > 1:
+            summary = summarize_seeds(runs)
+            print_summary(summary)
+            if plot_dir is not None:
+                summary["plot"] = str(plot_dir / f"{stem}_{name}_mean.png")
+                plot_table(Path(summary["plot"]), summary)
+                print(f"wrote {summary['plot']}")
+            summaries.append(summary)
 
     print("\nsummary (time to quality: synthguard's fit time to reach the best peer, over CTGAN's fit time)")
     for r in results:
         t = r["time_to_quality"]
         contended = [g["name"] for g in r["generators"] if g.get("contended")]
-        print(f"  {r['table']:<16} ratio {fmt(t['ratio'], 2):>5} (target <= {TARGET_RATIO:.2f}: "
+        print(f"  {r['table']:<16} seed {r['seed']} ratio {fmt(t['ratio'], 2):>5} (target <= {TARGET_RATIO:.2f}: "
               f"{'yes' if t['target_met'] else 'no'}); margins {margins_text(r)}"
               + (f"  [contended: {', '.join(contended)}]" if contended else ""))
-    report = {"settings": {"tables": [s[0] for s in specs], "seed": args.seed, "threads": args.threads,
+    for m in summaries:
+        t = m["time_to_quality"]
+        verdicts = ", ".join(f"{label(k)} {v['verdict']}" for k, v in m["margins"].items() if v.get("verdict"))
+        print(f"  {m['table']:<16} mean of {len(m['seeds'])} seeds: ratio {fmt(t['ratio'], 2)} "
+              f"({'met' if t['target_met'] else 'not met'}); against the better peer: {verdicts}")
+    report = {"settings": {"tables": [s[0] for s in specs], "seeds": args.seeds, "threads": args.threads,
                            "epochs_peers": args.epochs_peers, "epochs": recipe.config.epochs,
                            "synthguard_options": options, "synthguard_defense": recipe.describe_defense(),
                            "check_every": args.check_every, "rows": args.rows,
                            "quick": args.quick, "cpu_count": loads.cpus, "target_ratio": TARGET_RATIO,
                            "versions": versions(("synthguard", "ctgan", "torch", "sdmetrics", "scikit-learn"))},
-              "tables": results, "load_warnings": loads.warnings, "total_seconds": time.perf_counter() - started}
+              "tables": results, "summaries": summaries, "load_warnings": loads.warnings, "total_seconds": time.perf_counter() - started}
     print(f"whole run {report['total_seconds']:.0f} s")
     if args.json is not None:
         write_text(args.json, json.dumps(report, indent=2) + "\n")

@@ -7,7 +7,8 @@ One seeded 80/20 split of a bundled table. Each `--config` is a set of Synthesiz
 (`key=value;key=value`, values read as Python literals; `default` is the recipe as shipped;
 `generator=residual` swaps in a trial generator of pre-activation residual blocks;
 `compile=generator|critic|both` wraps those networks in `torch.compile`, with `ema=0`;
-`condition=all` conditions on one discrete column at a time, as CTGAN does: `all_discrete_trial`).
+`condition=all` conditions on one discrete column at a time, as CTGAN does: `all_discrete_trial`;
+`gp_every=k` puts the gradient penalty on every k-th critic step, k times heavier: `lazy_penalty`).
 Every
 setting is fitted in this process, one after another, with `--threads` torch threads (default 1),
 for `--budget` seconds of fitting; every `--every` seconds the model's rows (as many as the train
@@ -28,11 +29,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +222,31 @@ def all_discrete_trial(base: type) -> type:
     return AllDiscrete
 
 
+@contextlib.contextmanager
+def lazy_penalty(every: int | None) -> Iterator[None]:
+    """The `gp_every=k` lever: the gradient penalty on every k-th critic step only, weighted k
+    times (lazy regularisation, as StyleGAN2 applies its R1 penalty); the trainer's `critic_step`
+    is wrapped for the block."""
+    from synthguard.gan import trainer
+
+    if every is None:
+        yield
+        return
+    if not isinstance(every, int) or every < 1:
+        raise SystemExit(f"--config gp_every={every}: a whole number of at least 1")
+    shipped, steps = trainer.critic_step, itertools.count()
+
+    def step(*args: Any) -> float:
+        *rest, weight = args
+        return shipped(*rest, weight * every if next(steps) % every == 0 else 0.0)
+
+    trainer.critic_step = step
+    try:
+        yield
+    finally:
+        trainer.critic_step = shipped
+
+
 def run_setting(name: str, options: dict[str, Any], raw_train: pd.DataFrame, schema: Any,
                 judge: Scorer, budget: float, every: float, threads: int, seed: int) -> dict[str, Any]:
     import torch
@@ -235,6 +264,7 @@ def run_setting(name: str, options: dict[str, Any], raw_train: pd.DataFrame, sch
     if compiled and options.get("ema", 0.99) != 0:
         raise SystemExit("--config compile=...: set ema=0 too (the moving average deep-copies the generator, "
                          "which a compiled module does not survive)")
+    gp_every = options.pop("gp_every", None)
     every_discrete = options.pop("condition", None)
     if every_discrete not in (None, "all"):
         raise SystemExit(f"--config condition={every_discrete}: only `all` is a trial")
@@ -290,7 +320,7 @@ def run_setting(name: str, options: dict[str, Any], raw_train: pd.DataFrame, sch
         if cpu >= budget:
             raise _Budget
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), lazy_penalty(gp_every):
         warnings.simplefilter("ignore")
         try:
             synth.fit(raw_train, on_epoch=on_epoch)

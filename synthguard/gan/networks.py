@@ -7,7 +7,6 @@ heads draw hard values instead: a category from the softmax, a 0/1 from the sigm
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 import torch
@@ -66,42 +65,79 @@ class Critic(nn.Module):
         return self.body(torch.cat([x, cond], dim=1)).squeeze(1)
 
 
-class OutputHeads:
-    """Applies each span's activation to raw generator output, vectorised per kind.
+#: the logit that pads a narrower one-hot group to the grid's width: finite, so that no Gumbel draw
+#: turns it into inf - inf, and low enough that its softmax weight is exactly 0 in float32
+_PAD_LOGIT = -1e30
+_TINY = torch.finfo(torch.float32).tiny
 
-    One-hot groups of equal width are gathered into one (n, groups, width) tensor so that a table
-    with many categorical columns costs one softmax per distinct width, not one per column.
-    """
+
+def gumbel_noise(like: torch.Tensor) -> torch.Tensor:
+    """Standard Gumbel draws shaped like `like`: -log(-log(U)), U uniform on (0, 1). The same law
+    as F.gumbel_softmax's -log(Exp(1)), at a sixth of the cost on the CPU (torch's exponential_
+    draws one value at a time; its uniform draws are vectorised)."""
+    noise = torch.rand_like(like).clamp_(min=_TINY)
+    return noise.log_().neg_().log_().neg_()
+
+
+class OutputHeads:
+    """Applies each span's activation to raw generator output, in a fixed number of tensor
+    operations whatever the table.
+
+    Every one-hot group is gathered, with one index, into a grid of (rows, widest group, groups),
+    narrower groups padded with a logit of -1e30 (weight 0 after the softmax); one softmax (or
+    Gumbel-softmax, or draw) over the grid's middle axis does every group. Scalars and binary units
+    are gathered the same way, and a last index puts every unit back at its encoded place. A loop
+    over groups cost as much as the generator's own pass on OFP (docs/results.md, "The output
+    heads")."""
 
     def __init__(self, spans: Sequence[Span]) -> None:
-        self.scalar = torch.tensor([s.start for s in spans if s.kind == "scalar"], dtype=torch.long)
-        self.binary = torch.tensor([s.start for s in spans if s.kind == "binary"], dtype=torch.long)
-        groups: dict[int, list[list[int]]] = defaultdict(list)
-        for s in spans:
-            if s.kind == "onehot":
-                groups[s.width].append(list(range(s.start, s.start + s.width)))
-        self.onehot = [torch.tensor(idx, dtype=torch.long) for idx in groups.values()]
+        width = max((s.start + s.width for s in spans), default=0)
+        covered = sorted(i for s in spans for i in range(s.start, s.start + s.width))
+        if covered != list(range(width)):
+            raise ValueError("the output spans must cover every encoded unit exactly once")
+        scalar = [s.start for s in spans if s.kind == "scalar"]
+        binary = [s.start for s in spans if s.kind == "binary"]
+        groups = [s for s in spans if s.kind == "onehot"]
+        self.scalar = torch.tensor(scalar, dtype=torch.long)
+        self.binary = torch.tensor(binary, dtype=torch.long)
+        self.groups = len(groups)
+        self.group_width = max((g.width for g in groups), default=0)
+        # grid cell (j, k) is unit j of group k; column `width` of the padded raw output is the pad
+        self.grid = torch.tensor([g.start + j if j < g.width else width for j in range(self.group_width)
+                                  for g in groups], dtype=torch.long)
+        # where each encoded unit sits in [scalars | binary units | grid]
+        place = torch.empty(width, dtype=torch.long)
+        place[self.scalar] = torch.arange(len(scalar))
+        place[self.binary] = len(scalar) + torch.arange(len(binary))
+        offset = len(scalar) + len(binary)
+        for k, g in enumerate(groups):
+            place[g.start:g.start + g.width] = offset + torch.arange(g.width) * self.groups + k
+        self.place = place
 
     def __call__(self, raw: torch.Tensor, mode: str = "softmax", tau: float = 0.2,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """mode: `softmax` (soft probabilities), `gumbel` (Gumbel-softmax at temperature tau) or
         `hard` (sampled one-hot and 0/1 values, for release)."""
-        out = torch.empty_like(raw)
+        n = raw.shape[0]
+        parts = []
         if len(self.scalar):
-            out[:, self.scalar] = torch.tanh(raw[:, self.scalar])
+            parts.append(torch.tanh(raw[:, self.scalar]))
         if len(self.binary):
             prob = torch.sigmoid(raw[:, self.binary])
             if mode == "hard":
                 prob = (torch.rand(prob.shape, generator=generator) < prob).to(raw.dtype)
-            out[:, self.binary] = prob
-        for idx in self.onehot:
-            logits = raw[:, idx]
+            parts.append(prob)
+        if self.groups:
+            logits = F.pad(raw, (0, 1), value=_PAD_LOGIT)[:, self.grid].reshape(n, self.group_width, self.groups)
             if mode == "gumbel":
-                out[:, idx] = F.gumbel_softmax(logits, tau=tau, hard=False, dim=-1)
+                probs = torch.softmax((logits + gumbel_noise(logits)) / tau, dim=1)
             elif mode == "hard":
-                probs = torch.softmax(logits, dim=-1).reshape(-1, idx.shape[-1])
-                pick = torch.multinomial(probs, 1, generator=generator).reshape(logits.shape[:-1])
-                out[:, idx] = F.one_hot(pick, idx.shape[-1]).to(raw.dtype)
+                flat = torch.softmax(logits, dim=1).transpose(1, 2).reshape(-1, self.group_width)
+                pick = torch.multinomial(flat, 1, generator=generator).reshape(n, self.groups)
+                probs = F.one_hot(pick, self.group_width).to(raw.dtype).transpose(1, 2)
             else:
-                out[:, idx] = torch.softmax(logits, dim=-1)
-        return out
+                probs = torch.softmax(logits, dim=1)
+            parts.append(probs.reshape(n, -1))
+        if not parts:
+            return raw.clone()
+        return torch.cat(parts, dim=1)[:, self.place]

@@ -228,11 +228,13 @@ def adam(module: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
 def critic_step(critic: torch.nn.Module, optimizer: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
                 cond: torch.Tensor, defense: Defense, rows: torch.Tensor, epoch: int, gp_weight: float) -> float:
     """One critic step: the defence's loss on the critic's scores of the real and fake rows, plus
-    the gradient penalty; returns the loss. The critic scores real and fake rows in one pass: it
-    scores each row on its own (no batch norm), and one product of 2b rows costs less than two of
-    b (benchmarks/critic_step.py)."""
+    the gradient penalty (not computed at a weight of 0); returns the loss. The critic scores real
+    and fake rows in one pass: it scores each row on its own (no batch norm), and one product of 2b
+    rows costs less than two of b (benchmarks/critic_step.py)."""
     d_real, d_fake = critic(torch.cat([real, fake]), torch.cat([cond, cond])).split(len(real))
-    loss = defense.critic_loss(d_real, d_fake, rows, epoch) + gp_weight * gradient_penalty(critic, real, fake, cond)
+    loss = defense.critic_loss(d_real, d_fake, rows, epoch)
+    if gp_weight:
+        loss = loss + gp_weight * gradient_penalty(critic, real, fake, cond)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
