@@ -107,6 +107,9 @@ def render_document(out_root: Path, peers: Path | None) -> str:
     steps = sorted(out_root.glob("critic_step_*.json"))
     if steps:
         parts += critic_step_section([json.loads(f.read_text()) for f in steps]), ""
+    heads = sorted(out_root.glob("output_heads_*.json"))
+    if heads:
+        parts += output_heads_section([(f.stem, json.loads(f.read_text())) for f in heads]), ""
     return "\n".join(parts)
 
 
@@ -114,15 +117,40 @@ def critic_step_section(runs: list[dict]) -> str:
     """The critic step as shipped against the one before (`benchmarks/critic_step.py`)."""
     out = ["## The critic step (benchmarks/critic_step.py)", "",
            "One critic step of a bundled table's default recipe (its networks, encoded width and batch; random rows), "
-           "timed four ways interleaved for 15 rounds of 50 steps, in the process's CPU time (median over rounds): "
-           "before, two critic passes (real, then fake) and Adam's per-parameter loop; as shipped, one pass over both "
-           "and Adam's fused form; and each change alone.", "",
+           "timed several ways interleaved for 15 rounds of 50 steps, in the process's CPU time (median over rounds): "
+           "before, two critic passes (real, then fake), the gradient penalty's input gradient by autograd's double "
+           "backward and Adam's per-parameter loop; as shipped, one pass over both, the input gradient as the critic "
+           "writes it out (`Critic.input_gradient`) and Adam's fused form; and the changes alone.", "",
            "```", *(f"OMP_NUM_THREADS=1 .venv/bin/python benchmarks/critic_step.py --table {r['table']} "
                     f"--json docs/results/critic_step_{r['table']}.json" for r in runs), "```", "",
            "| table | batch | threads | " + " | ".join(runs[0]["variants"]) + " | load |",
            "|---|---|---|" + "---|" * (len(runs[0]["variants"]) + 1)]
     for r in runs:
         cells = [f"{v['ms_per_step']:.2f} ms ({v['ratio_to_before']:.2f} x)" for v in r["variants"].values()]
+        out.append(f"| {r['table']} | {r['batch']} | {r['threads']} | " + " | ".join(cells)
+                   + f" | {r['load'][0]:.2f}-{r['load'][1]:.2f} |")
+    return "\n".join(out)
+
+
+def output_heads_section(runs: list[tuple[str, dict]]) -> str:
+    """The output heads as shipped against the per-group loop before them (`benchmarks/output_heads.py`)."""
+    out = ["## The output heads (benchmarks/output_heads.py)", "",
+           "The generator's output heads of a bundled table's default recipe, timed two ways interleaved, in the "
+           "process's CPU time (median over rounds): before, a gather, softmax (`F.gumbel_softmax` in training) and "
+           "scatter per width of one-hot group; as shipped, every group in one padded grid with one softmax and "
+           "Gumbel noise from uniform draws. The heads alone on 2 x batch rows (the critic step's mixed fakes: "
+           "forward without gradient; the generator step: forward and backward), and whole training epochs (the "
+           "trainer using one or the other; the encoder's fit and the first epoch left out).", "",
+           "```", *(f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/output_heads.py --table {r['table']} "
+                    f"--threads {r['threads']} --rounds {r['rounds']} --epochs {r['epochs']} "
+                    f"--json docs/results/{stem}.json" for stem, r in runs), "```", "",
+           "| table | batch | threads | heads, forward (ms) | heads, forward and backward (ms) | epoch (ms) | load |",
+           "|---|---|---|---|---|---|---|"]
+    for _, r in runs:
+        cells = []
+        for what in ("heads forward, no gradient (ms)", "heads forward and backward (ms)", "training epoch (ms)"):
+            before, shipped = (r["timings"][what][k] for k in ("before: a loop over groups", "shipped: one grid"))
+            cells.append(f"{before['median']:.2f} -> {shipped['median']:.2f} ({shipped['ratio_to_before']:.2f} x)")
         out.append(f"| {r['table']} | {r['batch']} | {r['threads']} | " + " | ".join(cells)
                    + f" | {r['load'][0]:.2f}-{r['load'][1]:.2f} |")
     return "\n".join(out)
@@ -148,6 +176,9 @@ def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str
            "contended ran while the 1-minute load average exceeded the CPU count (CTGAN's own joblib workers count).",
            ""]
     for run, stem in zip(runs, names, strict=True):
+        if run.get("summaries"):
+            out += seeds_summary(run, stem, rel)
+            continue
         for t in run["tables"]:
             keys = ["quality", *(f"auc_{x}" for x in t["targets"])]
             head = ["generator", "fit s", "s/epoch", "quality", *(f"TSTR AUC {x}" for x in t["targets"]), "load"]
@@ -181,8 +212,10 @@ def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str
     out.append("```")
     for run, name in zip(runs, names, strict=True):
         st = run["settings"]
+        seeds = f"--seeds {','.join(map(str, st['seeds']))} " if len(st.get("seeds", [])) > 1 else ""
         out.append(f"OMP_NUM_THREADS=2 .venv/bin/python benchmarks/fit_speed.py --tables {','.join(st['tables'])} "
-                   f"--check-every {st['check_every']} --json docs/results/{name}.json   # {run['total_seconds']:.0f} s")
+                   f"{seeds}--check-every {st['check_every']} --json docs/results/{name}.json   "
+                   f"# {run['total_seconds']:.0f} s")
     out += ["```", ""]
     if levers:
         out += ["### The levers behind the defaults (benchmarks/levers.py)", "",
@@ -198,7 +231,8 @@ def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str
             compiled = any("compile=" in r["name"] for r in found["results"])
             conditioned = any("condition=" in r["name"] for r in found["results"])
             mixed = any("'fakes'" in r["name"] for r in found["results"])
-            if trial or compiled or conditioned or mixed:  # a trial against the recipe as shipped, at the end of the budget
+            lazy = any("gp_every=" in r["name"] for r in found["results"])
+            if trial or compiled or conditioned or mixed or lazy:  # a trial against the recipe as shipped, at the end of the budget
                 at = found["budget"]
             out += [f"`{name}` ({found['table']}, budget {found['budget']:g} CPU s"
                     + ("; `default` here is the recipe as shipped, `generator=residual` a trial generator of "
@@ -210,14 +244,66 @@ def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str
                        "or categorical column at a time, drawn by training-by-sampling, defined in the benchmark (an "
                        "epoch is 8 passes over the rows)" if conditioned else "")
                     + ("; `default` here is the recipe as shipped, `fakes: mixed` mixup's variant that mixes the "
-                       "critic's fakes as its reals are" if mixed else "") + "):", "",
+                       "critic's fakes as its reals are" if mixed else "")
+                    + ("; `default` here is the recipe as shipped, `gp_every=k` the gradient penalty on every k-th "
+                       "critic step only, k times heavier (lazy regularisation), defined in the benchmark" if lazy else "")
+                    + "):", "",
                     levers_table(found, at), ""]
-            if conditioned or mixed:
+            if conditioned or mixed or lazy:
                 means = second_half(found)
                 out += ["Mean over the checkpoints of the budget's second half: " + "; ".join(
                     f"`{name}` Q {fmt(m['quality'])}, " + ", ".join(f"AUC {t} {fmt(m[f'auc_{t}'])}" for t in found["targets"])
                     for name, m in means.items()) + ".", ""]
     return "\n".join(out)
+
+
+def seeds_summary(run: dict, stem: str, rel: str) -> list[str]:
+    """A fit_speed.py run over several seeds: per table the means, the margins against the better
+    peer with their t-intervals over seeds, and the time to quality on the mean curve."""
+    def f(v: float | None, digits: int = 3) -> str:
+        return "-" if v is None else f"{v:.{digits}f}"
+
+    fakes = run["settings"].get("synthguard_defense", {}).get("fakes", "generated")
+    out: list[str] = []
+    for m in run["summaries"]:
+        keys = ["quality", *(f"auc_{x}" for x in m["targets"])]
+        head = ["generator", "mean fit s", "quality", *(f"TSTR AUC {x}" for x in m["targets"])]
+        seeds = ", ".join(map(str, m["seeds"]))
+        out += [f"### {m['table']} ({m['n_train']} train rows; {stem}, seeds {seeds}, mixup's fakes {fakes})", "",
+                "Each seed is a whole replicate: its own split, fits, sampling and scoring. Means over seeds:", "",
+                "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for g in m["generators"]:
+            out.append("| " + " | ".join([g["name"] + (" (contended in a seed)" if g.get("contended") else ""),
+                                           f(g.get("fit_seconds"), 1), *(f(g.get(k)) for k in keys)]) + " |")
+        out.append("")
+        for k, margin in m["margins"].items():
+            if margin.get("verdict") is None:
+                continue
+            interval = "" if margin["low"] is None else f" [{margin['low']:+.3f}, {margin['high']:+.3f}]"
+            out.append(f"- {k.replace('auc_', 'TSTR AUC ')} against {margin['best_peer']} (the better mean): "
+                       f"{margin['mean']:+.3f}{interval}, per seed " + ", ".join(f"{v:+.3f}" for v in margin["values"])
+                       + f": **{margin['verdict']}**")
+        q = m["time_to_quality"]
+        per_seed = ", ".join(f(r, 2) for r in q["per_seed_ratios"])
+        out.append(f"- Time to quality on the mean curve: epoch {q['epoch']}, {q['fit_seconds']:.1f} s = "
+                   f"{q['ratio']:.2f} x CTGAN's mean {q['ctgan_fit_seconds']:.1f} s "
+                   f"({'met' if q['target_met'] else 'not met'}); per seed {per_seed}." if q["reached"] else
+                   f"- Time to quality: the mean curve never reaches the peers' better means; per seed {per_seed}.")
+        bound = m.get("times_matmul_bound")
+        if bound:
+            out.append(f"- Speed: an epoch takes {bound['mean']:.2f} x the matmul bound (per seed "
+                       + ", ".join(f"{v:.2f}" for v in bound["values"]) + ").")
+        for t in run["tables"]:
+            if t["table"] == m["table"]:
+                contended = [g["name"] for g in t["generators"] if g.get("contended")]
+                out.append(f"- Seed {t['seed']}: time to quality {f(t['time_to_quality']['ratio'], 2)}; margins "
+                           + ", ".join(f"{k.replace('auc_', 'AUC ')} {x['margin']:+.3f}" for k, x in t["margins"].items()
+                                       if x["margin"] is not None)
+                           + (f" (contended: {', '.join(contended)})" if contended else "") + ".")
+        out.append("")
+        if m.get("plot"):
+            out += [f"![{m['table']}: mean curves over seeds]({rel}/{Path(m['plot']).name})", ""]
+    return out
 
 
 def frontier_section(found: dict) -> str:

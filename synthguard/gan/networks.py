@@ -64,6 +64,33 @@ class Critic(nn.Module):
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return self.body(torch.cat([x, cond], dim=1)).squeeze(1)
 
+    def input_gradient(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor | None:
+        """dD(x, c)/dx per row, written out for this network and differentiable in its weights.
+
+        For Linear and LeakyReLU layers the gradient is the product of the weights with the
+        activations' slopes between them, back from the last layer. The slopes (1 above zero, the
+        leak at or below, as torch's backward takes them) come from a forward pass without a graph:
+        they are piecewise constant in the weights, so the penalty's gradient does not flow
+        through them. This is the gradient the gradient penalty needs, at first order: autograd's
+        `create_graph` route reaches it by a double backward through the forward pass, at about
+        twice the cost (benchmarks/critic_step.py). None where dropout is active: the penalty
+        then takes autograd's route, with its own dropout draw."""
+        if self.training and any(isinstance(m, nn.Dropout) and m.p > 0 for m in self.body):
+            return None
+        linears = [m for m in self.body if isinstance(m, nn.Linear)]
+        slopes: list[torch.Tensor] = []
+        with torch.no_grad():
+            h = torch.cat([x, cond], dim=1)
+            for module in self.body[:-1]:
+                h = module(h)
+                if isinstance(module, nn.LeakyReLU):
+                    slopes.append(torch.where(h > 0, 1.0, module.negative_slope))
+        grad = linears[-1].weight.expand(len(x), -1)
+        for k in range(len(linears) - 2, -1, -1):
+            weight = linears[k].weight if k else linears[0].weight[:, :x.shape[1]]
+            grad = (grad * slopes[k]) @ weight
+        return grad
+
 
 #: the logit that pads a narrower one-hot group to the grid's width: finite, so that no Gumbel draw
 #: turns it into inf - inf, and low enough that its softmax weight is exactly 0 in float32

@@ -210,10 +210,16 @@ def seeded_torch(seed: int, threads: int | None = None) -> Iterator[None]:
 
 def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, cond: torch.Tensor
                      ) -> torch.Tensor:
-    """(||grad_x D(x_hat, c)|| - 1)^2 on x_hat between real and fake; gradient w.r.t. data only."""
+    """(||grad_x D(x_hat, c)|| - 1)^2 on x_hat between real and fake; gradient w.r.t. data only.
+    A critic that writes its input gradient out (`Critic.input_gradient`) gives it directly;
+    any other (the convolutional critic for images) goes through autograd's double backward."""
     eps = torch.rand(len(real), 1, device=real.device)
-    x_hat = (real + eps * (fake - real)).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat, cond).sum(), x_hat, create_graph=True)
+    x_hat = real + eps * (fake - real)
+    explicit = getattr(critic, "input_gradient", None)
+    grad = explicit(x_hat, cond) if explicit is not None else None
+    if grad is None:
+        x_hat.requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x_hat, cond).sum(), x_hat, create_graph=True)
     return ((grad.norm(2, dim=1) - 1) ** 2).mean()
 
 
