@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/fit_speed.py [--tables ofp,medexp,doctorcontacts] [--targets A,B]
         [--csv X.csv --schema X.yaml --targets A,B] [--epochs-peers 300] [--epochs N]
-        [--synthguard-options "ema=0.99;n_critic=2"] [--defense mixup|none] [--seed 0] [--check-every 10]
+        [--synthguard-options "ema=0.99;n_critic=2"] [--defense mixup|none] [--seed 0 | --seeds 0,1,2]
+        [--check-every 10]
         [--threads 2] [--rows N] [--json out/fit_speed.json] [--plot-dir DIR] [--quick]
 
 The goal measured: within a fifth of CTGAN's 300-epoch fit time (measured in the same run),
@@ -25,6 +26,11 @@ quality and, per target, their best final AUC) gives the time to quality and its
 fit time (target <= 0.20). The margins are synthguard's final scores minus the best peer's.
 Fit time is wall time, preprocessing included; s/epoch is a median (synthguard: its per-epoch
 stats; the peers: a clock put in place of the tqdm bar around their epoch loop).
+
+Seeds: `--seeds 0,1,2` repeats all of it per seed (split, fits, sampling, scoring) and adds, per
+table, means over seeds, each figure's margin against the peer with the better mean (paired by
+seed, with a 95% t-interval over seeds and a verdict: ahead, behind, or not separated when the
+interval holds 0) and the time to quality on the mean curve (`summarize_seeds`).
 
 Speed: after its timed fit (and after its peak memory is read) synthguard's process counts the
 floating-point operations of one epoch with `torch.utils.flop_counter.FlopCounterMode`, around a
@@ -430,8 +436,7 @@ def run_table(name: str, data: Path, schema_path: Path, targets: tuple[str, ...]
                   "achieved_flops_per_second": flops / per_epoch if flops and per_epoch else None,
                   "times_matmul_bound": per_epoch / (flops / rate) if flops and per_epoch and rate else None})
     return {"table": name, "seed": seed, "data": str(data), "schema": str(schema_path), "targets": list(targets),
-            "n_train": n,
-            "n_holdout": len(holdout), "trtr": scorer.trtr, "generators": generators, "curve": curve,
+            "n_train": n, "n_holdout": len(holdout), "trtr": scorer.trtr, "generators": generators, "curve": curve,
             "reference": reference,
             "time_to_quality": {"reached": hit is not None, "epoch": hit and hit["epoch"],
                                 "fit_seconds": hit and hit["fit_seconds"], "ctgan_fit_seconds": ctgan_seconds,
@@ -479,11 +484,11 @@ def summarize_seeds(results: list[dict[str, Any]]) -> dict[str, Any]:
         if best is None:
             margins[k] = {"best_peer": None, "verdict": None}
             continue
-        diffs = [r["generators"][len(PEERS)][k] - r["generators"][best][k] for r in results]
-        if any(d is None for d in diffs):
+        pairs = [(r["generators"][len(PEERS)][k], r["generators"][best][k]) for r in results]
+        if any(ours is None or theirs is None for ours, theirs in pairs):
             margins[k] = {"best_peer": peers[best]["name"], "verdict": None}
             continue
-        m = mean_interval(diffs)
+        m = mean_interval([ours - theirs for ours, theirs in pairs])
         verdict = ("not separated" if m["low"] is None or m["low"] <= 0 <= m["high"]
                    else "ahead" if m["low"] > 0 else "behind")
         margins[k] = {"best_peer": peers[best]["name"], **m, "verdict": verdict}

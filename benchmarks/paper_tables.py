@@ -270,7 +270,11 @@ def seeds_summary(run: dict, stem: str, rel: str) -> list[str]:
         head = ["generator", "mean fit s", "quality", *(f"TSTR AUC {x}" for x in m["targets"])]
         seeds = ", ".join(map(str, m["seeds"]))
         out += [f"### {m['table']} ({m['n_train']} train rows; {stem}, seeds {seeds}, mixup's fakes {fakes})", "",
-                "Each seed is a whole replicate: its own split, fits, sampling and scoring. Means over seeds:", "",
+                "Each seed is a whole replicate: its own split, fits, sampling and scoring. Margins are paired by "
+                "seed against the peer with the better mean, with 95% t-intervals over seeds. Time to quality on the "
+                "mean curve compares expected curves (the means over seeds of synthguard's checkpoints against the "
+                "better peer's mean); each seed's own test is stricter, since one noisy checkpoint must clear the "
+                "better of two noisy peers (a maximum, biased upward) on every figure at once. Means over seeds:", "",
                 "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for g in m["generators"]:
             out.append("| " + " | ".join([g["name"] + (" (contended in a seed)" if g.get("contended") else ""),

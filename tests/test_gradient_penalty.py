@@ -42,9 +42,14 @@ def test_the_written_out_penalty_is_autograds(dims: tuple[int, ...], dropout: fl
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
 
 
-def test_active_dropout_takes_autograds_route_with_its_own_draw() -> None:
+@pytest.mark.parametrize("case", ["active dropout", "a layer it does not know"])
+def test_other_critics_take_autograds_route(case: str) -> None:
+    """Active dropout draws its own mask, and an activation other than LeakyReLU has other slopes:
+    neither is written out, and the penalty is autograd's."""
     torch.manual_seed(0)
-    critic = Critic(10, 2, (32, 32), dropout=0.3).train()
+    critic = Critic(10, 2, (32, 32), dropout=0.3 if case == "active dropout" else 0.0).train()
+    if case != "active dropout":
+        critic.body[1] = torch.nn.Tanh()
     real, fake, cond = torch.rand(64, 10), torch.rand(64, 10), torch.eye(2)[torch.randint(0, 2, (64,))]
     assert critic.input_gradient(real, cond) is None
     torch.manual_seed(1)
