@@ -8,12 +8,13 @@ the fake rows in one pass of the critic, takes the gradient penalty's input grad
 critic writes it out (`Critic.input_gradient`), and updates the critic with Adam's fused form.
 The reference is the step before these: two passes (real, then fake), the input gradient by
 autograd's double backward (the critic wrapped in a module that does not write it out), and
-Adam's default per-parameter loop. Each change is also timed alone, so that its share shows. The networks, the encoded width
-and the batch are those of a bundled table's default recipe (from a one-epoch fit); the rows are
-random. Each variant runs 50 steps per round after 5 warm-up steps, the variants interleaved, for
-`--rounds` rounds; the figure is the median over rounds of the process's CPU time per step, so a
-busy machine slows every variant alike instead of the one that happened to run beside the load
-(the 1-minute load average is printed too). Never part of `make test`.
+Adam's default per-parameter loop. Each change is also timed alone, so that its share shows.
+The networks, the encoded width and the batch are those of a bundled table's default recipe
+(from a one-epoch fit); the rows are random. Each variant runs 50 steps per round after 5
+warm-up steps, the variants interleaved, for `--rounds` rounds; the figure is the median over
+rounds of the process's CPU time per step, so a busy machine slows every variant alike instead of
+the one that happened to run beside the load (the 1-minute load average is printed too). Never
+part of `make test`.
 """
 
 from __future__ import annotations
