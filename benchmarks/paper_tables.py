@@ -163,8 +163,7 @@ def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str
     from levers import markdown as levers_table
     from levers import second_half
 
-    def f(v: float | None, digits: int = 3) -> str:
-        return "-" if v is None else f"{v:.{digits}f}"
+    f = fmt
 
     out = ["## Time to quality against CTGAN and TVAE (benchmarks/fit_speed.py)", "",
            "Each table: one seeded 80/20 split; CTGAN and TVAE (the `ctgan` package, 300 epochs, their defaults) and "
@@ -260,8 +259,7 @@ def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str
 def seeds_summary(run: dict, stem: str, rel: str) -> list[str]:
     """A fit_speed.py run over several seeds: per table the means, the margins against the better
     peer with their t-intervals over seeds, and the time to quality on the mean curve."""
-    def f(v: float | None, digits: int = 3) -> str:
-        return "-" if v is None else f"{v:.{digits}f}"
+    from _peers_common import fmt as f
 
     fakes = run["settings"].get("synthguard_defense", {}).get("fakes", "generated")
     out: list[str] = []
