@@ -20,6 +20,19 @@ import numpy as np
 import pandas as pd
 
 
+# ---- results ---------------------------------------------------------------------------------------
+def save_json(path: Any, report: dict[str, Any]) -> None:
+    """Write a benchmark's report as indented JSON to `path` (atomically; nothing when None) and say so."""
+    if path is None:
+        return
+    import json
+
+    from synthguard.io import write_text
+
+    write_text(path, json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
 # ---- data ------------------------------------------------------------------------------------------
 def split(raw: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """80/20 row split, drawn as `make demo` draws it."""

@@ -20,13 +20,14 @@ part of `make test`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
 import warnings
 from pathlib import Path
 from typing import Any
+
+from _peers_common import save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from synthguard.gan.defenses import Defense
     from synthguard.gan.trainer import adam, batch_for, critic_step, gradient_penalty
-    from synthguard.io import read_table, write_text
+    from synthguard.io import read_table
     from synthguard.schema import Schema
     from synthguard.synthesizer import Synthesizer
 
@@ -116,9 +117,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         median = statistics.median(times)
         report["variants"][name] = {"ms_per_step": median * 1e3, "ratio_to_before": median / reference}
         print(f"  {name:<52} {median * 1e3:7.3f} ms/step (min {min(times) * 1e3:.3f})  {median / reference:5.2f} x before")
-    if args.json is not None:
-        write_text(args.json, json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    save_json(args.json, report)
     return report
 
 

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import math
 import os
 import resource
@@ -72,7 +71,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _measure import high_water_mb, start_child
-from _peers_common import discrete_columns, fmt, from_peer_frame, split, to_peer_frame, versions
+from _peers_common import discrete_columns, fmt, from_peer_frame, save_json, split, to_peer_frame, versions
 
 ROOT = Path(__file__).resolve().parents[1]
 #: per bundled table: the schema's condition column first, then one other target
@@ -711,7 +710,6 @@ def table_specs(args: argparse.Namespace) -> list[tuple[str, Path, Path, tuple[s
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    from synthguard.io import write_text
     from synthguard.synthesizer import Synthesizer
 
     started = time.perf_counter()
@@ -772,9 +770,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                            "versions": versions(("synthguard", "ctgan", "torch", "sdmetrics", "scikit-learn"))},
               "tables": results, "summaries": summaries, "load_warnings": loads.warnings, "total_seconds": time.perf_counter() - started}
     print(f"whole run {report['total_seconds']:.0f} s")
-    if args.json is not None:
-        write_text(args.json, json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    save_json(args.json, report)
     return report
 
 

@@ -32,7 +32,6 @@ import ast
 import contextlib
 import dataclasses
 import itertools
-import json
 import os
 import time
 import warnings
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from _peers_common import fmt, split
+from _peers_common import fmt, save_json, split
 from fit_speed import Scorer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -390,7 +389,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    from synthguard.io import read_table, write_text
+    from synthguard.io import read_table
     from synthguard.schema import Schema
 
     targets = tuple(args.targets.split(",")) if args.targets else TARGETS[args.table]
@@ -428,9 +427,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               + " ".join(f"AUC {t} {fmt(means[f'auc_{t}'])}" for t in targets))
     report = {"table": args.table, "targets": list(targets), "budget": args.budget, "threads": args.threads,
               "seed": args.seed, "reference": reference, "results": results}
-    if args.json is not None:
-        write_text(args.json, json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    save_json(args.json, report)
     return report
 
 

@@ -67,6 +67,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _measure import high_water_mb
+from _peers_common import save_json
 from scipy.stats import norm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         return None
     import warnings
 
-    from synthguard.io import read_table, write_text
+    from synthguard.io import read_table
     from synthguard.schema import Schema
 
     warnings.simplefilter("ignore")
@@ -381,9 +382,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
               "distribution": distribution(), "table": shape, "results": results,
               "total_seconds": time.perf_counter() - started}
     print_report(report)
-    if args.json is not None:
-        write_text(args.json, json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    save_json(args.json, report)
     return report
 
 

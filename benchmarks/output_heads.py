@@ -7,14 +7,15 @@ the same run: the heads alone, and whole training epochs.
 The shipped heads (`synthguard.gan.networks.OutputHeads`) gather every one-hot group into one
 padded grid and apply one softmax to all of them, with Gumbel noise drawn from uniforms. The
 reference (`LoopHeads`, below) is the form before it: per width of one-hot group, a gather, a
-softmax (`F.gumbel_softmax` when training) and a scatter into the output. Both compute the same
-function (softmax mode: equal to float rounding, checked here before timing) and the same law in
-Gumbel and hard modes.
+softmax (`F.gumbel_softmax` when training) and a scatter into the output. A third variant is the
+grid as first shipped, its gathers written `values[:, index]` (a general advanced index) where the
+shipped heads call `index_select`. All compute the same function (softmax mode: equal to float
+rounding, checked here before timing) and the same law in Gumbel and hard modes.
 
 Timed, on the encoded width of a bundled table's default recipe: the heads' forward pass without
 gradient on 2 x batch rows (mixup's mixed fakes, each critic step), and forward plus backward
-(each generator step); then fits on the table's 80% split, the trainer using one heads class or
-the other, timed per epoch over `--epochs` epochs after the first (the encoder's fit and the
+(each generator step); then fits on the table's 80% split, the trainer using each heads class in
+turn, timed per epoch over `--epochs` epochs after the first (the encoder's fit and the
 first epoch left out). Variants are interleaved, for `--rounds` rounds; figures are
 medians of the process's CPU time, so a busy machine slows every variant alike (the 1-minute load
 average is printed too). Never part of `make test`.
@@ -23,7 +24,6 @@ average is printed too). Never part of `make test`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -32,6 +32,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from _peers_common import save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,6 +78,18 @@ def loop_heads_class() -> type:
     return LoopHeads
 
 
+def advanced_index_heads_class() -> type:
+    """The grid heads as first shipped: every gather written `values[:, index]`, which torch runs
+    as a general advanced index; the shipped heads use `index_select` (the same values)."""
+    from synthguard.gan.networks import OutputHeads
+
+    class AdvancedIndexHeads(OutputHeads):
+        def _take(self, values: Any, name: str) -> Any:
+            return values[:, getattr(self, name)]
+
+    return AdvancedIndexHeads
+
+
 def cpu_seconds(fn: Callable[[], Any], repeat: int) -> float:
     started = time.process_time()
     for _ in range(repeat):
@@ -97,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from synthguard.gan import trainer
     from synthguard.gan.networks import OutputHeads
     from synthguard.gan.trainer import batch_for
-    from synthguard.io import read_table, write_text
+    from synthguard.io import read_table
     from synthguard.schema import Schema
     from synthguard.synthesizer import Synthesizer
 
@@ -109,11 +123,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         warnings.simplefilter("ignore")
         model = Synthesizer(schema, epochs=1, threads=args.threads).fit(train)
     spans, batch = model.encoder_.spans, batch_for(len(train), model.config)
-    heads = {"before: a loop over groups": loop_heads_class()(spans), "shipped: one grid": OutputHeads(spans)}
+    heads = {"before: a loop over groups": loop_heads_class()(spans),
+             "one grid, [:, index] gathers": advanced_index_heads_class()(spans),
+             "shipped: one grid": OutputHeads(spans)}
     torch.manual_seed(0)
     x = torch.randn(2 * batch, model.encoder_.dim) * 3
-    first, second = (h(x) for h in heads.values())
-    assert torch.allclose(first, second, atol=1e-6), "the two heads disagree in softmax mode"
+    first, *others = (h(x) for h in heads.values())
+    assert all(torch.allclose(first, other, atol=1e-6) for other in others), "the heads disagree in softmax mode"
 
     def forward(h: Any) -> Callable[[], Any]:
         def run() -> None:
@@ -173,9 +189,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             report["timings"][what][name] = {"median": median * 1e3, "min": min(times) * 1e3,
                                              "ratio_to_before": median / reference}
             print(f"    {name:<28} {median * 1e3:8.3f} (min {min(times) * 1e3:.3f})  {median / reference:5.2f} x before")
-    if args.json is not None:
-        write_text(args.json, json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        shipped = report["timings"][what]["shipped: one grid"]
+        previous = report["timings"][what]["one grid, [:, index] gathers"]["median"]
+        shipped["ratio_to_advanced_index"] = shipped["median"] / previous
+        print(f"    shipped / [:, index] gathers: {shipped['ratio_to_advanced_index']:.2f}")
+    save_json(args.json, report)
     return report
 
 

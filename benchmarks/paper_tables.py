@@ -110,7 +110,37 @@ def render_document(out_root: Path, peers: Path | None) -> str:
     heads = sorted(out_root.glob("output_heads_*.json"))
     if heads:
         parts += output_heads_section([(f.stem, json.loads(f.read_text())) for f in heads]), ""
+    short = sorted(out_root.glob("short_fits_*.json"))
+    if short:
+        parts += short_fits_section([(f.stem, json.loads(f.read_text())) for f in short]), ""
     return "\n".join(parts)
+
+
+def short_fits_section(runs: list[tuple[str, dict]]) -> str:
+    """Training settings compared by whole fits of fixed lengths (`benchmarks/short_fits.py`)."""
+    from _peers_common import fmt
+
+    out = ["## Settings compared by short fits (benchmarks/short_fits.py)", "",
+           "Per seed, its own 80/20 split; per setting, one fit of exactly the given number of epochs with one torch "
+           "thread, scored at its end (quality; TSTR AUC per target). Means over seeds; in brackets each figure's "
+           "difference from the first setting, paired by seed, with a 95% t-interval over seeds.", ""]
+    for stem, r in runs:
+        targets = r["targets"]
+        keys = ["quality", *(f"auc_{t}" for t in targets)]
+        out += ["```", f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/short_fits.py --table {r['table']} "
+                f"--lengths {','.join(map(str, r['lengths']))} --seeds {','.join(map(str, r['seeds']))} "
+                + " ".join(f'--config "{c}"' for c in r["configs"]) + f" --json docs/results/{stem}.json", "```", "",
+                "| epochs | setting | CPU s | quality | " + " | ".join(f"AUC {t}" for t in targets) + " |",
+                "|---|---|---|---|" + "---|" * len(targets)]
+        for row in r["summary"]:
+            cells = []
+            for k in keys:
+                d = row.get(f"{k}_difference")
+                extra = "" if not d or d["low"] is None else f" [{d['mean']:+.3f} ({d['low']:+.3f}, {d['high']:+.3f})]"
+                cells.append(fmt(row[k]) + extra)
+            out.append(f"| {row['length']} | `{row['config']}` | {row['cpu_seconds']:.1f} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out).rstrip()
 
 
 def critic_step_section(runs: list[dict]) -> str:
@@ -135,7 +165,7 @@ def critic_step_section(runs: list[dict]) -> str:
 def output_heads_section(runs: list[tuple[str, dict]]) -> str:
     """The output heads as shipped against the per-group loop before them (`benchmarks/output_heads.py`)."""
     out = ["## The output heads (benchmarks/output_heads.py)", "",
-           "The generator's output heads of a bundled table's default recipe, timed two ways interleaved, in the "
+           "The generator's output heads of a bundled table's default recipe, timed two or three ways interleaved, in the "
            "process's CPU time (median over rounds): before, a gather, softmax (`F.gumbel_softmax` in training) and "
            "scatter per width of one-hot group; as shipped, every group in one padded grid with one softmax and "
            "Gumbel noise from uniform draws. The heads alone on 2 x batch rows (the critic step's mixed fakes: "
@@ -144,14 +174,19 @@ def output_heads_section(runs: list[tuple[str, dict]]) -> str:
            "```", *(f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/output_heads.py --table {r['table']} "
                     f"--threads {r['threads']} --rounds {r['rounds']} --epochs {r['epochs']} "
                     f"--json docs/results/{stem}.json" for stem, r in runs), "```", "",
-           "| table | batch | threads | heads, forward (ms) | heads, forward and backward (ms) | epoch (ms) | load |",
-           "|---|---|---|---|---|---|---|"]
-    for _, r in runs:
+           "Files named `output_heads_index_select_*` time a third variant, the grid as first shipped with its "
+           "gathers written `values[:, index]` (a general advanced index) where the heads now call `index_select`; "
+           "in brackets, the shipped heads' ratio to it (the earlier files' shipped heads are that grid).", "",
+           "| file | table | batch | threads | heads, forward (ms) | heads, forward and backward (ms) | epoch (ms) | load |",
+           "|---|---|---|---|---|---|---|---|"]
+    for stem, r in runs:
         cells = []
         for what in ("heads forward, no gradient (ms)", "heads forward and backward (ms)", "training epoch (ms)"):
             before, shipped = (r["timings"][what][k] for k in ("before: a loop over groups", "shipped: one grid"))
-            cells.append(f"{before['median']:.2f} -> {shipped['median']:.2f} ({shipped['ratio_to_before']:.2f} x)")
-        out.append(f"| {r['table']} | {r['batch']} | {r['threads']} | " + " | ".join(cells)
+            extra = (f" [{shipped['ratio_to_advanced_index']:.2f} x `[:, index]`]"
+                     if "ratio_to_advanced_index" in shipped else "")
+            cells.append(f"{before['median']:.2f} -> {shipped['median']:.2f} ({shipped['ratio_to_before']:.2f} x){extra}")
+        out.append(f"| {stem} | {r['table']} | {r['batch']} | {r['threads']} | " + " | ".join(cells)
                    + f" | {r['load'][0]:.2f}-{r['load'][1]:.2f} |")
     return "\n".join(out)
 

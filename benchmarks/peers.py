@@ -22,7 +22,6 @@ is a smoke test of the script (tiny settings on 600 rows), not a measurement.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 import warnings
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from _peers_common import CTGANRecipe, GaussianCopulaRecipe, Judge, Scores, fmt, split, versions
+from _peers_common import CTGANRecipe, GaussianCopulaRecipe, Judge, Scores, fmt, save_json, split, versions
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATORS = ("synthguard-none", "synthguard-mixup", "ctgan", "gaussiancopula")
@@ -148,7 +147,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from synthguard.io import write_text
 
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
@@ -192,9 +190,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "holdout_exact_copy_rate": first.holdout_exact_copy_rate, "dcr_holdout_median": first.dcr_holdout_median,
               "generators": results, "total_seconds": time.perf_counter() - started}
     print_report(report)
-    if args.json is not None:
-        write_text(args.json, json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    save_json(args.json, report)
     return report
 
 

@@ -27,7 +27,6 @@ measurement is printed, and a load above the CPU count means other work took CPU
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -42,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _measure import high_water_mb, start_child
+from _peers_common import save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCTOR = ROOT / "synthguard" / "data" / "doctorcontacts.csv"
@@ -241,11 +241,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                            "seed": args.seed, "quick": args.quick, "cpu_count": cores, "python": sys.version.split()[0]},
               "fits": fits, "audits": audits, "total_seconds": time.perf_counter() - started}
     print_report(report)
-    if args.json is not None:
-        from synthguard.io import write_text
-
-        write_text(args.json, json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    save_json(args.json, report)
     return report
 
 
