@@ -16,7 +16,8 @@ rate schedule that decays to the last epoch.
 `--config` takes Synthesizer settings (`key=value;key=value`, `default` for the recipe as shipped)
 and trials defined here or in levers.py: `lr_cosine=f` (both networks' learning rates fall from
 `lr` along half a cosine to `lr` x f at the last epoch, set between epochs through the fit's epoch
-callback), `gp_every=k` (levers.py's lazy penalty).
+callback), `binary=gumbel` (binary units as relaxed Bernoulli draws in training: `relaxed_binary`),
+`gp_every=k` (levers.py's lazy penalty).
 
 Summary per length and setting: means over seeds, and each figure's difference from the first
 `--config`, paired by seed, with a 95% t-interval over seeds (fit_speed.mean_interval). Never part
@@ -76,6 +77,37 @@ def cosine_lr(final: float | None, epochs: int) -> Iterator[Callable[[int, dict[
         trainer.adam = shipped
 
 
+@contextlib.contextmanager
+def relaxed_binary(on: bool | None) -> Iterator[None]:
+    """The `binary=gumbel` trial: in training's Gumbel mode each binary unit is a relaxed Bernoulli
+    draw, sigmoid((logit + L) / tau) with L standard logistic (the two-way Gumbel-softmax that
+    CTGAN's one-hot booleans get), instead of its plain sigmoid; release draws are unchanged
+    (Bernoulli(sigmoid(logit)), which is the law of the relaxed draw rounded at 1/2). The
+    trainer's heads class is swapped for the block."""
+    import torch
+
+    from synthguard.gan import trainer
+    from synthguard.gan.networks import OutputHeads
+
+    if not on:
+        yield
+        return
+
+    class RelaxedBinaryHeads(OutputHeads):
+        def _binary(self, logits: Any, mode: str, tau: float, generator: Any) -> Any:
+            if mode != "gumbel":
+                return super()._binary(logits, mode, tau, generator)
+            u = torch.rand_like(logits).clamp_(1e-6, 1 - 1e-6)
+            return torch.sigmoid((logits + torch.log(u) - torch.log1p(-u)) / tau)
+
+    shipped = trainer.OutputHeads
+    trainer.OutputHeads = RelaxedBinaryHeads  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        trainer.OutputHeads = shipped  # type: ignore[misc]
+
+
 def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: Any, scorer: Scorer,
                   threads: int, seed: int) -> dict[str, Any]:
     import torch
@@ -85,10 +117,14 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
     torch.set_num_threads(threads)
     options = dict(options)
     final, gp_every = options.pop("lr_cosine", None), options.pop("gp_every", None)
+    binary = options.pop("binary", None)
+    if binary not in (None, "gumbel"):
+        raise SystemExit(f"--config binary={binary}: only `gumbel` is a trial")
     synth = Synthesizer(schema, **{"seed": seed, "threads": threads, **options, "epochs": length})
     load = [os.getloadavg()[0]]
     started, wall = time.process_time(), time.perf_counter()
-    with warnings.catch_warnings(), lazy_penalty(gp_every), cosine_lr(final, length) as on_epoch:
+    with (warnings.catch_warnings(), lazy_penalty(gp_every), relaxed_binary(binary == "gumbel"),
+          cosine_lr(final, length) as on_epoch):
         warnings.simplefilter("ignore")
         synth.fit(raw_train, on_epoch=on_epoch)
     cpu, wall = time.process_time() - started, time.perf_counter() - wall

@@ -158,6 +158,13 @@ class OutputHeads:
             index = self._moved[key]
         return values.index_select(1, index)
 
+    def _binary(self, logits: torch.Tensor, mode: str, tau: float, generator: torch.Generator | None) -> torch.Tensor:
+        """The binary units: their sigmoid, or a 0/1 draw from it in `hard` mode."""
+        prob = torch.sigmoid(logits)
+        if mode == "hard":
+            prob = (torch.rand(prob.shape, generator=generator) < prob).to(logits.dtype)
+        return prob
+
     def __call__(self, raw: torch.Tensor, mode: str = "softmax", tau: float = 0.2,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """mode: `softmax` (soft probabilities), `gumbel` (Gumbel-softmax at temperature tau) or
@@ -167,10 +174,7 @@ class OutputHeads:
         if len(self.scalar):
             parts.append(torch.tanh(self._take(raw, "scalar")))
         if len(self.binary):
-            prob = torch.sigmoid(self._take(raw, "binary"))
-            if mode == "hard":
-                prob = (torch.rand(prob.shape, generator=generator) < prob).to(raw.dtype)
-            parts.append(prob)
+            parts.append(self._binary(self._take(raw, "binary"), mode, tau, generator))
         if self.groups:
             padded = F.pad(raw, (0, 1), value=_PAD_LOGIT)
             logits = self._take(padded, "grid").reshape(n, self.group_width, self.groups)
