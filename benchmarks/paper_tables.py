@@ -113,7 +113,33 @@ def render_document(out_root: Path, peers: Path | None) -> str:
     short = sorted(out_root.glob("short_fits_*.json"))
     if short:
         parts += short_fits_section([(f.stem, json.loads(f.read_text())) for f in short]), ""
+    links = sorted(out_root.glob("feature_links_*.json"))
+    if links:
+        parts += feature_links_section([(f.stem, json.loads(f.read_text())) for f in links]), ""
     return "\n".join(parts)
+
+
+def feature_links_section(runs: list[tuple[str, dict]]) -> str:
+    """A target's TSTR AUC from each column alone, per generator (`benchmarks/feature_links.py`)."""
+    from _peers_common import fmt
+
+    out = ["## Which links a generator keeps (benchmarks/feature_links.py)", "",
+           "One seeded 80/20 split; per generator, the target's TSTR ROC AUC from all columns (`all`) and from each "
+           "other column alone (a model trained on that column of the generator's rows, tested on the held-out "
+           "20%); `real (TRTR)` trains on the real rows. Numeric columns: distinct values in brackets.", ""]
+    for stem, r in runs:
+        names = list(r["aucs"])
+        flags = (" --tvae" if any(n.startswith("TVAE") for n in names) else "")
+        out += ["```", f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/feature_links.py --table {r['table']} "
+                f"--target {r['target']} --epochs {','.join(map(str, r['lengths']))} --defense {r['defense']}{flags} "
+                f"--seed {r['seed']} --json docs/results/{stem}.json", "```", "",
+                "| column | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        for col in r["aucs"][names[0]]:
+            cells = [fmt(r["aucs"][n][col]) + (f" ({r['distinct'][n][col]})" if col in r["distinct"][n] else "")
+                     for n in names]
+            out.append(f"| {col} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out).rstrip()
 
 
 def short_fits_section(runs: list[tuple[str, dict]]) -> str:
