@@ -8,12 +8,14 @@ Import it from a script in this folder (`python benchmarks/x.py` puts the folder
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,14 @@ import pandas as pd
 
 
 # ---- results ---------------------------------------------------------------------------------------
+def json_path(text: str) -> Path:
+    """The `--json` argument type: a path ending in .json, so that a report never lands on a table
+    or a schema the run reads (checked when the arguments are parsed, before any work)."""
+    if Path(text).suffix.lower() != ".json":
+        raise argparse.ArgumentTypeError(f"{text!r}: name a .json file")
+    return Path(text)
+
+
 def save_json(path: Any, report: dict[str, Any]) -> None:
     """Write a benchmark's report as indented JSON to `path` (atomically; nothing when None) and say so."""
     if path is None:

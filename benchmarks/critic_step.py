@@ -27,7 +27,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from _peers_common import save_json
+from _peers_common import json_path, save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--table", choices=("ofp", "medexp", "doctorcontacts"), default="ofp")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--json", type=json_path, default=None)
     args = parser.parse_args(argv)
 
     import torch

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from _peers_common import discrete_columns, fmt, from_peer_frame, save_json, split, to_peer_frame
+from _peers_common import discrete_columns, fmt, from_peer_frame, json_path, save_json, split, to_peer_frame
 from levers import TARGETS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--tvae", action="store_true", help="also TVAE, 300 epochs (needs the ctgan package)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--json", type=json_path, default=None)
     args = parser.parse_args(argv)
     try:
         lengths = [int(v) for v in args.epochs.split(",")]

@@ -71,7 +71,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _measure import high_water_mb, start_child
-from _peers_common import discrete_columns, fmt, from_peer_frame, save_json, split, to_peer_frame, versions
+from _peers_common import discrete_columns, fmt, from_peer_frame, json_path, save_json, split, to_peer_frame, versions
 
 ROOT = Path(__file__).resolve().parents[1]
 #: per bundled table: the schema's condition column first, then one other target
@@ -660,7 +660,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="score synthguard every N epochs (default 10; 0: at the end)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of each fit (default 2; scoring uses 1)")
     parser.add_argument("--rows", type=int, default=None, help="fit on a seeded subsample of this many train rows")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
+    parser.add_argument("--json", type=json_path, default=None, help="also write the results to this file")
     parser.add_argument("--plot-dir", type=Path, default=None, help="PNG per table here (default: beside --json)")
     parser.add_argument("--quick", action="store_true", help="smoke test: 3 epochs each, scored every epoch, "
                         "2,000 train rows, OFP (options given explicitly override)")

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from _peers_common import fmt, save_json, split
+from _peers_common import fmt, json_path, save_json, split
 from fit_speed import Scorer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reference", default=None, help="Q,AUC per target: print when each setting first reaches them")
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--json", type=json_path, default=None)
     args = parser.parse_args(argv)
 
     from synthguard.io import read_table

@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _measure import high_water_mb
-from _peers_common import save_json
+from _peers_common import json_path, save_json
 from scipy.stats import norm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -304,7 +304,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dwpre-codes", type=int, default=45, help="most prevalent codes DWpre predicts (default 45)")
     parser.add_argument("--seed", type=int, default=0, help="table, split, fits, sampling and audit (default 0)")
     parser.add_argument("--defenses", default="none,mixup", help="comma-separated, of none and mixup (default none,mixup)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
+    parser.add_argument("--json", type=json_path, default=None, help="also write the results to this file")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)  # internal: one defence's process
     args = parser.parse_args(argv)
     if args.child is not None:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from _peers_common import save_json
+from _peers_common import json_path, save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--epochs", type=int, default=6, help="epochs timed per fit, after its first (0: heads only)")
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--json", type=json_path, default=None)
     args = parser.parse_args(argv)
 
     import torch

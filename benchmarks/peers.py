@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from _peers_common import CTGANRecipe, GaussianCopulaRecipe, Judge, Scores, fmt, save_json, split, versions
+from _peers_common import CTGANRecipe, GaussianCopulaRecipe, Judge, Scores, fmt, json_path, save_json, split, versions
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATORS = ("synthguard-none", "synthguard-mixup", "ctgan", "gaussiancopula")
@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1,
                         help="audit worker processes (default 1: shadows run in this process)")
     parser.add_argument("--rows", type=int, default=None, help="use a seeded subsample of this many train rows")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
+    parser.add_argument("--json", type=json_path, default=None, help="also write the results to this file")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: 2 epochs each, 4 shadows, 40 targets, 1,000 synthetic rows, 600 train rows")
     args = parser.parse_args(argv)

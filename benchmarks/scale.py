@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _measure import high_water_mb, start_child
-from _peers_common import save_json
+from _peers_common import json_path, save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCTOR = ROOT / "synthguard" / "data" / "doctorcontacts.csv"
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--audit-targets", type=int, default=50)
     parser.add_argument("--audit-synthetic-rows", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--json", type=json_path, default=None)
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny sizes, 1 epoch, K = 4 and 6")
     args = parser.parse_args(argv)
     if args.quick:

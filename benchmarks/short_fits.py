@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from _peers_common import fmt, save_json, split
+from _peers_common import fmt, json_path, save_json, split
 from fit_speed import Scorer, mean_interval
 from levers import TARGETS, lazy_penalty, parse_config
 
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated (default 0,1,2)")
     parser.add_argument("--config", action="append", default=None, help="settings key=value;... (repeat)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--json", type=json_path, default=None)
     args = parser.parse_args(argv)
     try:
         lengths = [int(v) for v in args.lengths.split(",")]
