@@ -54,11 +54,6 @@ def one_feature_aucs(train: pd.DataFrame, holdout: pd.DataFrame, rows: pd.DataFr
     return out
 
 
-def trtr_aucs(train: pd.DataFrame, holdout: pd.DataFrame, resolved: Any, target: str, seed: int) -> dict[str, float | None]:
-    """The same with the real train rows as the training set."""
-    return one_feature_aucs(train, holdout, train, resolved, target, seed)
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--table", choices=sorted(TARGETS), default="medexp")
@@ -119,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         generators["TVAE 300"] = from_peer_frame(rows, resolved, train, "TVAE rows")
         print(f"  fitted TVAE 300 in {seconds['TVAE 300']:.1f} s", flush=True)
 
-    aucs = {"real (TRTR)": trtr_aucs(train, holdout, resolved, target, args.seed)}
+    aucs = {"real (TRTR)": one_feature_aucs(train, holdout, train, resolved, target, args.seed)}  # the real rows
     for name, rows in generators.items():
         aucs[name] = one_feature_aucs(train, holdout, rows, resolved, target, args.seed)
     numeric = [c.name for c in resolved.modelled_columns if c.type in ("continuous", "integer")]

@@ -78,7 +78,7 @@ def cosine_lr(final: float | None, epochs: int) -> Iterator[Callable[[int, dict[
 
 
 @contextlib.contextmanager
-def relaxed_binary(on: bool | None) -> Iterator[None]:
+def relaxed_binary(on: bool) -> Iterator[None]:
     """The `binary=gumbel` trial: in training's Gumbel mode each binary unit is a relaxed Bernoulli
     draw, sigmoid((logit + L) / tau) with L standard logistic (the two-way Gumbel-softmax that
     CTGAN's one-hot booleans get), instead of its plain sigmoid; release draws are unchanged
@@ -122,12 +122,12 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
         raise SystemExit(f"--config binary={binary}: only `gumbel` is a trial")
     synth = Synthesizer(schema, **{"seed": seed, "threads": threads, **options, "epochs": length})
     load = [os.getloadavg()[0]]
-    started, wall = time.process_time(), time.perf_counter()
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
     with (warnings.catch_warnings(), lazy_penalty(gp_every), relaxed_binary(binary == "gumbel"),
           cosine_lr(final, length) as on_epoch):
         warnings.simplefilter("ignore")
         synth.fit(raw_train, on_epoch=on_epoch)
-    cpu, wall = time.process_time() - started, time.perf_counter() - wall
+    cpu, wall = time.process_time() - cpu_start, time.perf_counter() - wall_start
     load.append(os.getloadavg()[0])
     scores = scorer(synth.sample(len(raw_train), seed=seed + 1000, typed=True))
     return {"cpu_seconds": cpu, "wall_seconds": wall, "load": [min(load), max(load)],
