@@ -149,22 +149,34 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
     out = ["## Settings compared by short fits (benchmarks/short_fits.py)", "",
            "Per seed, its own 80/20 split; per setting, one fit of exactly the given number of epochs with one torch "
            "thread, scored at its end (quality; TSTR AUC per target). Means over seeds; in brackets each figure's "
-           "difference from the first setting, paired by seed, with a 95% t-interval over seeds.", ""]
+           "difference from the first setting, paired by seed, with a 95% t-interval over seeds. A merged report "
+           "(`--merge`) gathers runs made apart, some two at a time (one thread each on this 2-core machine, load near 2): "
+           "their quality and AUCs are what they would be alone (the same seed gives the same fit), their CPU seconds "
+           "are not comparable with runs made alone.", ""]
     for stem, r in runs:
         targets = r["targets"]
         keys = ["quality", *(f"auc_{t}" for t in targets)]
-        out += ["```", f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/short_fits.py --table {r['table']} "
-                f"--lengths {','.join(map(str, r['lengths']))} --seeds {','.join(map(str, r['seeds']))} "
-                + " ".join(f'--config "{c}"' for c in r["configs"]) + f" --json docs/results/{stem}.json", "```", "",
-                "| epochs | setting | CPU s | quality | " + " | ".join(f"AUC {t}" for t in targets) + " |",
-                "|---|---|---|---|" + "---|" * len(targets)]
+        if "commands" in r:  # merged from the reports of several runs (short_fits.py --merge)
+            parts = [c.rsplit(" --json ", 1)[1] for c in r["commands"]]
+            commands = [*r["commands"], ".venv/bin/python benchmarks/short_fits.py --merge " + " ".join(parts)
+                        + f" --json docs/results/{stem}.json"]
+        else:
+            commands = [f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/short_fits.py --table {r['table']} "
+                        f"--lengths {','.join(map(str, r['lengths']))} --seeds {','.join(map(str, r['seeds']))} "
+                        + " ".join(f'--config "{c}"' for c in r["configs"]) + f" --json docs/results/{stem}.json"]
+        out += ["```", *commands, "```", "",
+                "| epochs | setting | seeds | CPU s | quality | " + " | ".join(f"AUC {t}" for t in targets) + " | load |",
+                "|---|---|---|---|---|" + "---|" * (len(targets) + 1)]
         for row in r["summary"]:
             cells = []
             for k in keys:
                 d = row.get(f"{k}_difference")
                 extra = "" if not d or d["low"] is None else f" [{d['mean']:+.3f} ({d['low']:+.3f}, {d['high']:+.3f})]"
                 cells.append(fmt(row[k]) + extra)
-            out.append(f"| {row['length']} | `{row['config']}` | {row['cpu_seconds']:.1f} | " + " | ".join(cells) + " |")
+            loads = [v for run in r["runs"] if run["config"] == row["config"] and run["length"] == row["length"]
+                     for v in run["load"]]
+            out.append(f"| {row['length']} | `{row['config']}` | {len(row['seeds'])} | {row['cpu_seconds']:.1f} | "
+                       + " | ".join(cells) + f" | {min(loads):.2f}-{max(loads):.2f} |")
         out.append("")
     return "\n".join(out).rstrip()
 
@@ -221,6 +233,7 @@ def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str
     """synthguard against CTGAN and TVAE over fit time (`benchmarks/fit_speed.py`), and the training
     levers behind the defaults (`benchmarks/levers.py`)."""
     from _peers_common import fmt
+    from fit_speed import TARGETS as FIT_SPEED_TARGETS
     from levers import markdown as levers_table
     from levers import second_half
 
@@ -273,8 +286,11 @@ def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str
     for run, name in zip(runs, names, strict=True):
         st = run["settings"]
         seeds = f"--seeds {','.join(map(str, st['seeds']))} " if len(st.get("seeds", [])) > 1 else ""
+        named = run["tables"][0]["targets"] if len(st["tables"]) == 1 else None
+        targets = (f"--targets {','.join(named)} " if named and tuple(named) != FIT_SPEED_TARGETS.get(st["tables"][0])
+                   else "")
         out.append(f"OMP_NUM_THREADS=2 .venv/bin/python benchmarks/fit_speed.py --tables {','.join(st['tables'])} "
-                   f"{seeds}--check-every {st['check_every']} --json docs/results/{name}.json   "
+                   f"{targets}{seeds}--check-every {st['check_every']} --json docs/results/{name}.json   "
                    f"# {run['total_seconds']:.0f} s")
     out += ["```", ""]
     if levers:

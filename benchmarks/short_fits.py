@@ -17,7 +17,15 @@ rate schedule that decays to the last epoch.
 and trials defined here or in levers.py: `lr_cosine=f` (both networks' learning rates fall from
 `lr` along half a cosine to `lr` x f at the last epoch, set between epochs through the fit's epoch
 callback), `binary=gumbel` (binary units as relaxed Bernoulli draws in training: `relaxed_binary`),
-`gp_every=k` (levers.py's lazy penalty).
+`modes=likeliest` (continuous values encoded with their likeliest mode, not a drawn one:
+`mode_choice`), `critic=values` (the critic also reads each continuous column's decoded value:
+`value_view_synthesizer`), `sampling=log|sqrt` (condition classes drawn by log-frequency or
+square-root frequency in training: `class_balanced_rows`), `gp_every=k` (levers.py's lazy penalty).
+
+`--merge A.json B.json ...` fits nothing: it summarises the runs of several reports of the same
+table, targets and threads as one report, against the first file's first setting. Fits are
+deterministic per seed, so runs made in different processes pair by seed as if made in one; a run
+held by two files must agree to every figure.
 
 Summary per length and setting: means over seeds, and each figure's difference from the first
 `--config`, paired by seed, with a 95% t-interval over seeds (fit_speed.mean_interval). Never part
@@ -108,6 +116,125 @@ def relaxed_binary(on: bool) -> Iterator[None]:
         trainer.OutputHeads = shipped  # type: ignore[misc]
 
 
+@contextlib.contextmanager
+def mode_choice(choice: str | None) -> Iterator[None]:
+    """The `modes=likeliest` trial: continuous values are encoded with their most likely mode
+    instead of a mode drawn from the posterior (the encoder's class setting, set for the block)."""
+    from synthguard.encoders.table import _Continuous
+
+    if choice is None:
+        yield
+        return
+    if choice not in ("sample", "likeliest"):
+        raise SystemExit(f"--config modes={choice}: `sample` or `likeliest`")
+    shipped = _Continuous.mode_choice
+    _Continuous.mode_choice = choice
+    try:
+        yield
+    finally:
+        _Continuous.mode_choice = shipped
+
+
+@contextlib.contextmanager
+def class_balanced_rows(law: str | None) -> Iterator[None]:
+    """The `sampling=log` and `sampling=sqrt` trials: each epoch draws as many rows as the training
+    set holds, with replacement, a condition class c with probability proportional to log(1 + its
+    row count) (the training-by-sampling law of CTGAN) or to the square root of its count, and then
+    a row of that class uniformly; the shipped order
+    reads every row once, so classes come at their frequencies. The trainer's `epoch_order` is
+    swapped for the block, and the fit's condition one-hots are read where the synthesizer passes
+    them to `train_gan`."""
+    import numpy as np
+    import torch
+
+    from synthguard import synthesizer
+    from synthguard.gan import trainer
+
+    if law is None:
+        yield
+        return
+    if law not in ("log", "sqrt"):
+        raise SystemExit(f"--config sampling={law}: `log` or `sqrt`")
+    shipped_train, shipped_order = synthesizer.train_gan, trainer.epoch_order
+    weights: list[Any] = []
+
+    def train_gan(x: Any, cond: Any, *args: Any, **kwargs: Any) -> Any:
+        if not cond.shape[1]:
+            raise SystemExit(f"--config sampling={law}: the schema has no condition")
+        cls = cond.argmax(axis=1)
+        counts = np.bincount(cls, minlength=cond.shape[1]).astype(float)
+        mass = np.log1p(counts) if law == "log" else np.sqrt(counts)
+        weights.append(torch.as_tensor((mass / mass.sum())[cls] / counts[cls]))
+        try:
+            return shipped_train(x, cond, *args, **kwargs)
+        finally:
+            weights.pop()
+
+    def epoch_order(rows: Any) -> Any:
+        return rows[torch.multinomial(weights[-1][rows], len(rows), replacement=True)]
+
+    synthesizer.train_gan, trainer.epoch_order = train_gan, epoch_order
+    try:
+        yield
+    finally:
+        synthesizer.train_gan, trainer.epoch_order = shipped_train, shipped_order
+
+
+def value_view_synthesizer() -> Any:
+    """The `critic=values` trial: a Synthesizer whose critic also reads each continuous column's
+    value, decoded from its mode and offset (standardised over the column's mixture), beside the
+    encoded row. A value is a product of the mode's one-hot and the offset, which the critic's
+    first layer cannot form; with it the critic sees a link such as age -> physlim directly. The
+    penalty takes autograd's route (the trial critic does not write out its input gradient)."""
+    import numpy as np
+    import torch
+
+    from synthguard.encoders.table import _STD_MULTIPLIER, _Continuous
+    from synthguard.gan.networks import Critic, Generator
+    from synthguard.synthesizer import Synthesizer
+
+    class ValueCritic(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module, means: Any, stds: Any, offsets: Any) -> None:
+            super().__init__()
+            self.inner = inner
+            self.register_buffer("means", means)  # (d, columns): a mode's standardised mean
+            self.register_buffer("stds", stds)  # (d, columns): its scaled spread
+            self.register_buffer("offsets", offsets)  # the units holding each column's offset
+
+        def forward(self, x: Any, cond: Any) -> Any:
+            values = x @ self.means + x.index_select(1, self.offsets) * (x @ self.stds)
+            return self.inner(torch.cat([x, values], dim=1), cond)
+
+    class Trial(Synthesizer):
+        def _network_factory(self) -> Any:
+            encoder = self.encoder_
+            spans = {(s.column, s.kind): s for s in encoder.spans}
+            columns = [name for name, t in encoder.transforms.items()
+                       if isinstance(t, _Continuous) and (name, "scalar") in spans]
+
+            def networks(data_dim: int, cond_dim: int, config: Any) -> tuple[Any, Any]:
+                generator = Generator(
+                    config.z_dim, cond_dim, data_dim, config.generator_dims)
+                critic = Critic(data_dim + len(columns), cond_dim, config.critic_dims, config.critic_dropout)
+                means = np.zeros((data_dim, len(columns)), dtype=np.float32)
+                stds = np.zeros_like(means)
+                offsets = []
+                for j, name in enumerate(columns):
+                    t = encoder.transforms[name]
+                    m, sd, w = np.asarray(t.means), np.asarray(t.stds), np.asarray(t.weights)
+                    mu = float(w @ m)
+                    spread = math.sqrt(max(float(w @ (sd ** 2 + m ** 2)) - mu ** 2, 1e-12))
+                    onehot = spans[(name, "onehot")]
+                    means[onehot.start:onehot.start + onehot.width, j] = (m - mu) / spread
+                    stds[onehot.start:onehot.start + onehot.width, j] = _STD_MULTIPLIER * sd / spread
+                    offsets.append(spans[(name, "scalar")].start)
+                return generator, ValueCritic(critic, torch.as_tensor(means), torch.as_tensor(stds),
+                                              torch.as_tensor(offsets, dtype=torch.long))
+            return networks
+
+    return Trial
+
+
 def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: Any, scorer: Scorer,
                   threads: int, seed: int) -> dict[str, Any]:
     import torch
@@ -117,19 +244,23 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
     torch.set_num_threads(threads)
     options = dict(options)
     final, gp_every = options.pop("lr_cosine", None), options.pop("gp_every", None)
-    binary = options.pop("binary", None)
+    binary, modes = options.pop("binary", None), options.pop("modes", None)
+    critic, sampling = options.pop("critic", None), options.pop("sampling", None)
+    if critic not in (None, "values"):
+        raise SystemExit(f"--config critic={critic}: only `values` is a trial")
+    synth_class = value_view_synthesizer() if critic == "values" else Synthesizer
     if binary not in (None, "gumbel"):
         raise SystemExit(f"--config binary={binary}: only `gumbel` is a trial")
-    synth = Synthesizer(schema, **{"seed": seed, "threads": threads, **options, "epochs": length})
+    synth = synth_class(schema, **{"seed": seed, "threads": threads, **options, "epochs": length})
     load = [os.getloadavg()[0]]
     cpu_start, wall_start = time.process_time(), time.perf_counter()
     with (warnings.catch_warnings(), lazy_penalty(gp_every), relaxed_binary(binary == "gumbel"),
-          cosine_lr(final, length) as on_epoch):
+          mode_choice(modes), class_balanced_rows(sampling), cosine_lr(final, length) as on_epoch):
         warnings.simplefilter("ignore")
         synth.fit(raw_train, on_epoch=on_epoch)
-    cpu, wall = time.process_time() - cpu_start, time.perf_counter() - wall_start
-    load.append(os.getloadavg()[0])
-    scores = scorer(synth.sample(len(raw_train), seed=seed + 1000, typed=True))
+        cpu, wall = time.process_time() - cpu_start, time.perf_counter() - wall_start
+        load.append(os.getloadavg()[0])
+        scores = scorer(synth.sample(len(raw_train), seed=seed + 1000, typed=True))
     return {"cpu_seconds": cpu, "wall_seconds": wall, "load": [min(load), max(load)],
             **{k: v for k, v in scores.items() if k == "quality" or k.startswith("auc_")}}
 
@@ -164,6 +295,57 @@ def print_summary(summary: list[dict[str, Any]], keys: list[str], first: str) ->
         print(line)
 
 
+def command_of(report: dict[str, Any], path: str) -> str:
+    """The command line that writes `report` (one fitting run) to `path`."""
+    return (f"OMP_NUM_THREADS={report['threads']} .venv/bin/python benchmarks/short_fits.py --table {report['table']} "
+            f"--targets {','.join(report['targets'])} --lengths {','.join(map(str, report['lengths']))} "
+            f"--seeds {','.join(map(str, report['seeds']))} --threads {report['threads']} "
+            + " ".join(f'--config "{c}"' for c in report["configs"]) + f" --json {path}")
+
+
+def merged(paths: list[str]) -> dict[str, Any]:
+    """One report from the runs of several (same table, targets and threads), summarised against
+    the first file's first setting. Runs are deterministic per seed, so runs from different
+    files pair as runs from one; a run that two files both hold must agree to every figure, or
+    the merge is refused (a check that the fits are reproducible)."""
+    import json
+
+    parts = []
+    for path in paths:
+        try:
+            parts.append((path, json.loads(Path(path).read_text())))
+        except (OSError, ValueError) as err:
+            raise SystemExit(f"--merge {path}: {err}") from None
+    first = parts[0][1]
+    runs: dict[tuple[int, int, str], dict[str, Any]] = {}
+    names: list[str] = []
+    for path, part in parts:
+        for key in ("table", "targets", "threads"):
+            if part.get(key) != first.get(key):
+                raise SystemExit(f"--merge {path}: {key} {part.get(key)!r}, where {paths[0]} has {first.get(key)!r}")
+        for run in part["runs"]:
+            at = (run["seed"], run["length"], run["config"])
+            figures = {k: v for k, v in run.items() if k == "quality" or k.startswith("auc_")}
+            if at in runs and figures != {k: runs[at][k] for k in figures}:
+                raise SystemExit(f"--merge {path}: seed {at[0]}, {at[1]} epochs, `{at[2]}` differs from an earlier file's")
+            runs.setdefault(at, run)
+            if run["config"] not in names:
+                names.append(run["config"])
+    base = names[0]
+    for name in names[1:]:
+        for seed, length, _ in (at for at in runs if at[2] == name):
+            if (seed, length, base) not in runs:
+                raise SystemExit(f"--merge: `{name}` has seed {seed} at {length} epochs, which `{base}` lacks")
+    keys = ["quality", *(f"auc_{t}" for t in first["targets"])]
+    lengths = sorted({at[1] for at in runs})
+    every = list(runs.values())
+    summary = summarize(every, names, lengths, keys)
+    print_summary(summary, keys, base)
+    return {"table": first["table"], "targets": first["targets"], "lengths": lengths,
+            "seeds": sorted({at[0] for at in runs}), "threads": first["threads"], "configs": names,
+            "commands": [command_of(part, path) for path, part in parts], "runs": every, "summary": summary}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--table", choices=sorted(TARGETS), default="medexp")
@@ -173,7 +355,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--config", action="append", default=None, help="settings key=value;... (repeat)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=json_path, default=None)
+    parser.add_argument("--merge", nargs="+", default=None, metavar="REPORT",
+                        help="fit nothing: summarise the runs of these reports as one, against the first one's first "
+                             "setting (then --json writes the merged report)")
     args = parser.parse_args(argv)
+    if args.merge:
+        report = merged(args.merge)
+        save_json(args.json, report)
+        return report
     try:
         lengths = [int(v) for v in args.lengths.split(",")]
         seeds = [int(v) for v in args.seeds.split(",")]

@@ -129,3 +129,25 @@ def test_wide_binary_table_has_one_unit_per_code():
     assert enc.dim == varying <= 1200
     assert all(s.kind == "binary" for s in enc.spans)
     assert (back == frame[back.columns]).all().all()
+
+
+def test_likeliest_mode_choice_encodes_each_value_with_its_most_probable_mode():
+    # two overlapping bumps: a value between them is drawn into either mode by default, into its
+    # likeliest under `likeliest` (the short_fits.py trial `modes=likeliest`)
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"x": np.concatenate([rng.normal(0, 1, 600), rng.normal(2.5, 1, 600)])})
+    schema = Schema(columns=(Column(name="x", type="continuous"),))
+    enc = TableEncoder(schema, max_modes=2).fit(frame, seed=0)
+    t = enc.transforms["x"]
+    assert len(t.means) == 2
+    means, stds, weights = (np.asarray(v) for v in (t.means, t.stds, t.weights))
+    values = frame["x"].to_numpy()
+    fits = np.abs(values[:, None] - means) < 0.99 * 4.0 * stds
+    logp = np.log(weights) - np.log(stds) - 0.5 * ((values[:, None] - means) / stds) ** 2
+    likeliest = np.where(fits | ~fits.any(axis=1, keepdims=True), logp, -np.inf).argmax(axis=1)
+    drawn = enc.transform(frame, seed=1)[0][:, 1:3].argmax(axis=1)
+    assert (drawn != likeliest).mean() > 0.05  # the default draws; a share of rows leave the likeliest
+    t.mode_choice = "likeliest"
+    x, _ = enc.transform(frame, seed=1)
+    np.testing.assert_array_equal(x[:, 1:3].argmax(axis=1), likeliest)
+    assert np.isclose(enc.inverse_transform(x)["x"], values, rtol=1e-4, atol=1e-4).mean() > 0.99

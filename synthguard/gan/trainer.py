@@ -231,6 +231,12 @@ def adam(module: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
                             weight_decay=config.weight_decay, fused=True)
 
 
+def epoch_order(rows: torch.Tensor) -> torch.Tensor:
+    """The order in which an epoch reads `rows`: a random permutation, each row once (one place,
+    which benchmarks/short_fits.py's class-balanced `sampling=` trials replace)."""
+    return rows[torch.randperm(len(rows))]
+
+
 def critic_step(critic: torch.nn.Module, optimizer: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
                 cond: torch.Tensor, defense: Defense, rows: torch.Tensor, epoch: int, gp_weight: float) -> float:
     """One critic step: the defence's loss on the critic's scores of the real and fake rows, plus
@@ -367,7 +373,7 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
         last_loss_g: float | None = None  # None until the generator's first step
         for epoch in range(config.epochs):
             started = time.perf_counter()
-            orders = [(p[torch.randperm(len(p))], p[torch.randperm(len(p))]) for p in parts]
+            orders = [(epoch_order(p), epoch_order(p)) for p in parts]
             loss_d_sum = loss_g_sum = 0.0
             g_steps = 0
             for i in range(steps_per_epoch):
