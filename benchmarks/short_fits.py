@@ -140,10 +140,9 @@ def class_balanced_rows(law: str | None) -> Iterator[None]:
     """The `sampling=log` and `sampling=sqrt` trials: each epoch draws as many rows as the training
     set holds, with replacement, a condition class c with probability proportional to log(1 + its
     row count) (the training-by-sampling law of CTGAN) or to the square root of its count, and then
-    a row of that class uniformly; the shipped order
-    reads every row once, so classes come at their frequencies. The trainer's `epoch_order` is
-    swapped for the block, and the fit's condition one-hots are read where the synthesizer passes
-    them to `train_gan`."""
+    a row of that class uniformly; the shipped order reads every row once, so classes come at their
+    frequencies. The trainer's `epoch_order` is swapped for the block, and the fit's condition
+    one-hots are read where the synthesizer passes them to `train_gan`."""
     import numpy as np
     import torch
 
@@ -213,8 +212,7 @@ def value_view_synthesizer() -> Any:
                        if isinstance(t, _Continuous) and (name, "scalar") in spans]
 
             def networks(data_dim: int, cond_dim: int, config: Any) -> tuple[Any, Any]:
-                generator = Generator(
-                    config.z_dim, cond_dim, data_dim, config.generator_dims)
+                generator = Generator(config.z_dim, cond_dim, data_dim, config.generator_dims)
                 critic = Critic(data_dim + len(columns), cond_dim, config.critic_dims, config.critic_dropout)
                 means = np.zeros((data_dim, len(columns)), dtype=np.float32)
                 stds = np.zeros_like(means)
@@ -360,6 +358,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              "setting (then --json writes the merged report)")
     args = parser.parse_args(argv)
     if args.merge:
+        if args.json is not None and any(Path(m).resolve() == args.json.resolve() for m in args.merge):
+            raise SystemExit(f"--json {args.json}: one of the reports --merge reads; name another file")
         report = merged(args.merge)
         save_json(args.json, report)
         return report
