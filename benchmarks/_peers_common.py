@@ -129,6 +129,19 @@ class Judge:
         return scores
 
 
+def fit_tvae(train: pd.DataFrame, resolved: Any, epochs: int, seed: int, n: int) -> pd.DataFrame:
+    """TVAE (the `ctgan` package, its defaults but `epochs`, on the CPU, seeded with `seed`) fitted
+    on typed rows `train`; `n` of its rows back as typed rows, as fit_speed.py fits and reads it."""
+    from ctgan import TVAE
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rdt and sklearn warn about convergence and dtypes
+        tvae = TVAE(epochs=epochs, enable_gpu=False)
+        tvae.set_random_state(seed)
+        tvae.fit(to_peer_frame(train, resolved), discrete_columns=discrete_columns(resolved))
+        rows = tvae.sample(n)
+    return from_peer_frame(rows, resolved, train, "TVAE rows")
+
 def versions(names: tuple[str, ...] = ("synthguard", "ctgan", "sdv", "torch", "sdmetrics", "scikit-learn")) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from _peers_common import discrete_columns, fmt, from_peer_frame, json_path, save_json, split, to_peer_frame
+from _peers_common import fit_tvae, fmt, json_path, save_json, split
 from levers import TARGETS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,17 +101,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         generators[name] = model.sample(len(train), seed=args.seed + 1000, typed=True)
         print(f"  fitted {name} in {seconds[name]:.1f} s", flush=True)
     if args.tvae:
-        from ctgan import TVAE
-
         started = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tvae = TVAE(epochs=300, enable_gpu=False)
-            tvae.set_random_state(args.seed)
-            tvae.fit(to_peer_frame(train, resolved), discrete_columns=discrete_columns(resolved))
-            rows = tvae.sample(len(train))
+        generators["TVAE 300"] = fit_tvae(train, resolved, 300, args.seed, len(train))
         seconds["TVAE 300"] = time.perf_counter() - started
-        generators["TVAE 300"] = from_peer_frame(rows, resolved, train, "TVAE rows")
         print(f"  fitted TVAE 300 in {seconds['TVAE 300']:.1f} s", flush=True)
 
     aucs = {"real (TRTR)": one_feature_aucs(train, holdout, train, resolved, target, args.seed)}  # the real rows

@@ -20,12 +20,15 @@ callback), `binary=gumbel` (binary units as relaxed Bernoulli draws in training:
 `modes=likeliest` (continuous values encoded with their likeliest mode, not a drawn one:
 `mode_choice`), `critic=values` (the critic also reads each continuous column's decoded value:
 `value_view_synthesizer`), `sampling=log|sqrt` (condition classes drawn by log-frequency or
-square-root frequency in training: `class_balanced_rows`), `gp_every=k` (levers.py's lazy penalty).
+square-root frequency in training: `class_balanced_rows`), `gp_every=k` (levers.py's lazy penalty);
+and `peer=tvae`, TVAE fitted for the length in place of synthguard (`fit_peer`; needs the `ctgan`
+package, `make bench-deps`), so that a setting pairs with the peer by seed.
 
 `--merge A.json B.json ...` fits nothing: it summarises the runs of several reports of the same
 table, targets and threads as one report, against the first file's first setting. Fits are
-deterministic per seed, so runs made in different processes pair by seed as if made in one; a run
-held by two files must agree to every figure.
+deterministic per seed at a given thread count (not across counts: the order of floating-point
+sums changes), so runs made in different processes pair by seed as if made in one; a run held by
+two files must agree to every figure.
 
 Summary per length and setting: means over seeds, and each figure's difference from the first
 `--config`, paired by seed, with a 95% t-interval over seeds (fit_speed.mean_interval). Never part
@@ -233,6 +236,27 @@ def value_view_synthesizer() -> Any:
     return Trial
 
 
+def fit_peer(options: dict[str, Any], length: int, raw_train: Any, schema: Any, scorer: Scorer, seed: int
+             ) -> dict[str, Any]:
+    """The `peer=tvae` setting: TVAE for `length` epochs in place of synthguard (its other settings
+    its own defaults), seeded and read as fit_speed.py fits it, scored alike; so that synthguard's
+    settings pair with a peer by seed."""
+    from _peers_common import fit_tvae
+
+    if options != {"peer": "tvae"}:
+        raise SystemExit(f"--config {options}: `peer=tvae` takes no other setting")
+    train = schema.parse(raw_train)
+    resolved = schema.resolve(list(raw_train.columns))
+    load = [os.getloadavg()[0]]
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
+    rows = fit_tvae(train, resolved, length, seed, len(raw_train))
+    cpu, wall = time.process_time() - cpu_start, time.perf_counter() - wall_start
+    load.append(os.getloadavg()[0])
+    scores = scorer(rows)
+    return {"cpu_seconds": cpu, "wall_seconds": wall, "load": [min(load), max(load)],
+            **{k: v for k, v in scores.items() if k == "quality" or k.startswith("auc_")}}
+
+
 def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: Any, scorer: Scorer,
                   threads: int, seed: int) -> dict[str, Any]:
     import torch
@@ -241,6 +265,8 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
 
     torch.set_num_threads(threads)
     options = dict(options)
+    if options.get("peer") is not None:
+        return fit_peer(options, length, raw_train, schema, scorer, seed)
     final, gp_every = options.pop("lr_cosine", None), options.pop("gp_every", None)
     binary, modes = options.pop("binary", None), options.pop("modes", None)
     critic, sampling = options.pop("critic", None), options.pop("sampling", None)
