@@ -142,6 +142,7 @@ def fit_tvae(train: pd.DataFrame, resolved: Any, epochs: int, seed: int, n: int)
         rows = tvae.sample(n)
     return from_peer_frame(rows, resolved, train, "TVAE rows")
 
+
 def versions(names: tuple[str, ...] = ("synthguard", "ctgan", "sdv", "torch", "sdmetrics", "scikit-learn")) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
