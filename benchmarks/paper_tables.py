@@ -145,6 +145,7 @@ def feature_links_section(runs: list[tuple[str, dict]]) -> str:
 def short_fits_section(runs: list[tuple[str, dict]]) -> str:
     """Training settings compared by whole fits of fixed lengths (`benchmarks/short_fits.py`)."""
     from _peers_common import fmt
+    from short_fits import command_of
 
     out = ["## Settings compared by short fits (benchmarks/short_fits.py)", "",
            "Per seed, its own 80/20 split; per setting, one fit of exactly the given number of epochs with one torch "
@@ -161,9 +162,7 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
             commands = [*r["commands"], ".venv/bin/python benchmarks/short_fits.py --merge " + " ".join(parts)
                         + f" --json docs/results/{stem}.json"]
         else:
-            commands = [f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/short_fits.py --table {r['table']} "
-                        f"--lengths {','.join(map(str, r['lengths']))} --seeds {','.join(map(str, r['seeds']))} "
-                        + " ".join(f'--config "{c}"' for c in r["configs"]) + f" --json docs/results/{stem}.json"]
+            commands = [command_of(r, f"docs/results/{stem}.json")]
         out += ["```", *commands, "```", "",
                 "| epochs | setting | seeds | CPU s | quality | " + " | ".join(f"AUC {t}" for t in targets) + " | load |",
                 "|---|---|---|---|---|" + "---|" * (len(targets) + 1)]

@@ -236,6 +236,21 @@ def value_view_synthesizer() -> Any:
     return Trial
 
 
+def timed(fit: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
+    """`fit()`'s result, and its CPU and wall seconds with the load average before and after."""
+    load = [os.getloadavg()[0]]
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
+    out = fit()
+    cpu, wall = time.process_time() - cpu_start, time.perf_counter() - wall_start
+    load.append(os.getloadavg()[0])
+    return out, {"cpu_seconds": cpu, "wall_seconds": wall, "load": [min(load), max(load)]}
+
+
+def figures(scores: dict[str, Any]) -> dict[str, Any]:
+    """The figures a run keeps: quality and the TSTR AUCs."""
+    return {k: v for k, v in scores.items() if k == "quality" or k.startswith("auc_")}
+
+
 def fit_peer(options: dict[str, Any], length: int, raw_train: Any, schema: Any, scorer: Scorer, seed: int
              ) -> dict[str, Any]:
     """The `peer=tvae` setting: TVAE for `length` epochs in place of synthguard (its other settings
@@ -247,14 +262,8 @@ def fit_peer(options: dict[str, Any], length: int, raw_train: Any, schema: Any, 
         raise SystemExit(f"--config {options}: `peer=tvae` takes no other setting")
     train = schema.parse(raw_train)
     resolved = schema.resolve(list(raw_train.columns))
-    load = [os.getloadavg()[0]]
-    cpu_start, wall_start = time.process_time(), time.perf_counter()
-    rows = fit_tvae(train, resolved, length, seed, len(raw_train))
-    cpu, wall = time.process_time() - cpu_start, time.perf_counter() - wall_start
-    load.append(os.getloadavg()[0])
-    scores = scorer(rows)
-    return {"cpu_seconds": cpu, "wall_seconds": wall, "load": [min(load), max(load)],
-            **{k: v for k, v in scores.items() if k == "quality" or k.startswith("auc_")}}
+    rows, timing = timed(lambda: fit_tvae(train, resolved, length, seed, len(raw_train)))
+    return {**timing, **figures(scorer(rows))}
 
 
 def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: Any, scorer: Scorer,
@@ -276,17 +285,12 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
     if binary not in (None, "gumbel"):
         raise SystemExit(f"--config binary={binary}: only `gumbel` is a trial")
     synth = synth_class(schema, **{"seed": seed, "threads": threads, **options, "epochs": length})
-    load = [os.getloadavg()[0]]
-    cpu_start, wall_start = time.process_time(), time.perf_counter()
     with (warnings.catch_warnings(), lazy_penalty(gp_every), relaxed_binary(binary == "gumbel"),
           mode_choice(modes), class_balanced_rows(sampling), cosine_lr(final, length) as on_epoch):
         warnings.simplefilter("ignore")
-        synth.fit(raw_train, on_epoch=on_epoch)
-        cpu, wall = time.process_time() - cpu_start, time.perf_counter() - wall_start
-        load.append(os.getloadavg()[0])
+        _, timing = timed(lambda: synth.fit(raw_train, on_epoch=on_epoch))
         scores = scorer(synth.sample(len(raw_train), seed=seed + 1000, typed=True))
-    return {"cpu_seconds": cpu, "wall_seconds": wall, "load": [min(load), max(load)],
-            **{k: v for k, v in scores.items() if k == "quality" or k.startswith("auc_")}}
+    return {**timing, **figures(scores)}
 
 
 def summarize(runs: list[dict[str, Any]], names: list[str], lengths: list[int], keys: list[str]
@@ -349,8 +353,8 @@ def merged(paths: list[str]) -> dict[str, Any]:
                 raise SystemExit(f"--merge {path}: {key} {part.get(key)!r}, where {paths[0]} has {first.get(key)!r}")
         for run in part["runs"]:
             at = (run["seed"], run["length"], run["config"])
-            figures = {k: v for k, v in run.items() if k == "quality" or k.startswith("auc_")}
-            if at in runs and figures != {k: runs[at][k] for k in figures}:
+            kept = figures(run)
+            if at in runs and kept != {k: runs[at][k] for k in kept}:
                 raise SystemExit(f"--merge {path}: seed {at[0]}, {at[1]} epochs, `{at[2]}` differs from an earlier file's")
             runs.setdefault(at, run)
             if run["config"] not in names:
