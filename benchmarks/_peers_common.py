@@ -129,18 +129,29 @@ class Judge:
         return scores
 
 
-def fit_tvae(train: pd.DataFrame, resolved: Any, epochs: int, seed: int, n: int) -> pd.DataFrame:
-    """TVAE (the `ctgan` package, its defaults but `epochs`, on the CPU, seeded with `seed`) fitted
-    on typed rows `train`; `n` of its rows back as typed rows, as fit_speed.py fits and reads it."""
-    from ctgan import TVAE
+PEER_KINDS = ("CTGAN", "TVAE")
 
+
+def fit_ctgan_package(kind: str, train: pd.DataFrame, resolved: Any, epochs: int, seed: int, n: int) -> pd.DataFrame:
+    """CTGAN or TVAE (`kind`; the `ctgan` package, its defaults but `epochs`, on the CPU, seeded
+    with `seed`) fitted on typed rows `train`; `n` of its rows back as typed rows, as fit_speed.py
+    fits and reads them."""
+    import ctgan
+
+    if kind not in PEER_KINDS:
+        raise ValueError(f"kind must be one of {PEER_KINDS}, got {kind!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rdt and sklearn warn about convergence and dtypes
-        tvae = TVAE(epochs=epochs, enable_gpu=False)
-        tvae.set_random_state(seed)
-        tvae.fit(to_peer_frame(train, resolved), discrete_columns=discrete_columns(resolved))
-        rows = tvae.sample(n)
-    return from_peer_frame(rows, resolved, train, "TVAE rows")
+        model = getattr(ctgan, kind)(epochs=epochs, enable_gpu=False)
+        model.set_random_state(seed)
+        model.fit(to_peer_frame(train, resolved), discrete_columns=discrete_columns(resolved))
+        rows = model.sample(n)
+    return from_peer_frame(rows, resolved, train, f"{kind} rows")
+
+
+def fit_tvae(train: pd.DataFrame, resolved: Any, epochs: int, seed: int, n: int) -> pd.DataFrame:
+    """TVAE by `fit_ctgan_package`."""
+    return fit_ctgan_package("TVAE", train, resolved, epochs, seed, n)
 
 
 def versions(names: tuple[str, ...] = ("synthguard", "ctgan", "sdv", "torch", "sdmetrics", "scikit-learn")) -> dict[str, str]:

@@ -21,8 +21,8 @@ callback), `binary=gumbel` (binary units as relaxed Bernoulli draws in training:
 `mode_choice`), `critic=values` (the critic also reads each continuous column's decoded value:
 `value_view_synthesizer`), `sampling=log|sqrt` (condition classes drawn by log-frequency or
 square-root frequency in training: `class_balanced_rows`), `gp_every=k` (levers.py's lazy penalty);
-and `peer=tvae`, TVAE fitted for the length in place of synthguard (`fit_peer`; needs the `ctgan`
-package, `make bench-deps`), so that a setting pairs with the peer by seed.
+and `peer=tvae|ctgan`, TVAE or CTGAN fitted for the length in place of synthguard (`fit_peer`;
+needs the `ctgan` package, `make bench-deps`), so that a setting pairs with a peer by seed.
 
 `--merge A.json B.json ...` fits nothing: it summarises the runs of several reports of the same
 table, targets and threads as one report, against the first file's first setting. Fits are
@@ -253,16 +253,18 @@ def figures(scores: dict[str, Any]) -> dict[str, Any]:
 
 def fit_peer(options: dict[str, Any], length: int, raw_train: Any, schema: Any, scorer: Scorer, seed: int
              ) -> dict[str, Any]:
-    """The `peer=tvae` setting: TVAE for `length` epochs in place of synthguard (its other settings
-    its own defaults), seeded and read as fit_speed.py fits it, scored alike; so that synthguard's
-    settings pair with a peer by seed."""
-    from _peers_common import fit_tvae
+    """The `peer=tvae` and `peer=ctgan` settings: that peer for `length` epochs in place of
+    synthguard (its other settings its own defaults), seeded and read as fit_speed.py fits it,
+    scored alike; so that synthguard's settings pair with a peer by seed."""
+    from _peers_common import fit_ctgan_package
 
-    if options != {"peer": "tvae"}:
-        raise SystemExit(f"--config {options}: `peer=tvae` takes no other setting")
+    kinds = {"tvae": "TVAE", "ctgan": "CTGAN"}
+    if set(options) != {"peer"} or options["peer"] not in kinds:
+        raise SystemExit(f"--config {options}: `peer=` takes tvae or ctgan, and no other setting")
     train = schema.parse(raw_train)
     resolved = schema.resolve(list(raw_train.columns))
-    rows, timing = timed(lambda: fit_tvae(train, resolved, length, seed, len(raw_train)))
+    rows, timing = timed(lambda: fit_ctgan_package(kinds[options["peer"]], train, resolved, length, seed,
+                                                   len(raw_train)))
     return {**timing, **figures(scorer(rows))}
 
 
