@@ -21,8 +21,9 @@ callback), `binary=gumbel` (binary units as relaxed Bernoulli draws in training:
 `mode_choice`), `critic=values` (the critic also reads each continuous column's decoded value:
 `value_view_synthesizer`), `sampling=log|sqrt` (condition classes drawn by log-frequency or
 square-root frequency in training: `class_balanced_rows`), `gp_every=k` (levers.py's lazy penalty);
-and `peer=tvae|ctgan`, TVAE or CTGAN fitted for the length in place of synthguard (`fit_peer`;
-needs the `ctgan` package, `make bench-deps`), so that a setting pairs with a peer by seed.
+and `peer=tvae|ctgan`, TVAE or CTGAN fitted for the length (or for `epochs=N` of its own) in
+place of synthguard (`fit_peer`; needs the `ctgan` package, `make bench-deps`), so that a setting
+pairs with a peer by seed.
 
 `--merge A.json B.json ...` fits nothing: it summarises the runs of several reports of the same
 table, targets and threads as one report, against the first file's first setting. Fits are
@@ -253,17 +254,21 @@ def figures(scores: dict[str, Any]) -> dict[str, Any]:
 
 def fit_peer(options: dict[str, Any], length: int, raw_train: Any, schema: Any, scorer: Scorer, seed: int
              ) -> dict[str, Any]:
-    """The `peer=tvae` and `peer=ctgan` settings: that peer for `length` epochs in place of
-    synthguard (its other settings its own defaults), seeded and read as fit_speed.py fits it,
-    scored alike; so that synthguard's settings pair with a peer by seed."""
+    """The `peer=tvae` and `peer=ctgan` settings: that peer in place of synthguard (its other
+    settings its own defaults), seeded and read as fit_speed.py fits it, scored alike; so that
+    synthguard's settings pair with a peer by seed. It trains for the run's length, or for
+    `epochs=N` of its own: `peer=tvae;epochs=300` in a 100-epoch run sets a short synthguard fit
+    beside the peer at its default length."""
     from _peers_common import fit_ctgan_package
 
     kinds = {"tvae": "TVAE", "ctgan": "CTGAN"}
-    if set(options) != {"peer"} or options["peer"] not in kinds:
-        raise SystemExit(f"--config {options}: `peer=` takes tvae or ctgan, and no other setting")
+    epochs = options.get("epochs", length)
+    if (not set(options) <= {"peer", "epochs"} or options["peer"] not in kinds or isinstance(epochs, bool)
+            or not isinstance(epochs, int) or epochs < 1):
+        raise SystemExit(f"--config {options}: `peer=` takes tvae or ctgan, and `epochs=` (a whole number) only")
     train = schema.parse(raw_train)
     resolved = schema.resolve(list(raw_train.columns))
-    rows, timing = timed(lambda: fit_ctgan_package(kinds[options["peer"]], train, resolved, length, seed,
+    rows, timing = timed(lambda: fit_ctgan_package(kinds[options["peer"]], train, resolved, epochs, seed,
                                                    len(raw_train)))
     return {**timing, **figures(scorer(rows))}
 

@@ -3,6 +3,8 @@ exponential moving average of the generator (benchmarks/levers.py measures them)
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
@@ -175,3 +177,39 @@ def test_the_one_pass_critic_step_is_the_two_pass_step(defense: str) -> None:
     # the step moved every weight matrix (the output bias cancels between real and fake scores)
     assert all(not torch.equal(mine, start) for mine, start in zip(critic.parameters(), before.parameters(), strict=True)
                if mine.dim() == 2)
+
+
+def test_the_generator_step_takes_no_critic_weight_gradients_and_the_same_generator_gradients() -> None:
+    """`frozen` keeps the critics' weights out of the generator step's backward pass: no weight
+    gradient is computed for them, the generator's gradients are the very ones it gets with the
+    critic's weights in autograd, and the weights are trainable again after the block, also when
+    the block fails (a loaded model's critic keeps `requires_grad` for the white-box attacks)."""
+    from synthguard.gan.networks import Critic, Generator
+    from synthguard.gan.trainer import frozen
+
+    torch.manual_seed(0)
+    generator, critic = Generator(8, 3, 12, (16, 16)), Critic(12, 3, (16, 16))
+    z, cond = torch.randn(20, 8), torch.nn.functional.one_hot(torch.arange(20) % 3, 3).float()
+
+    def generator_gradients(freeze: bool) -> list[torch.Tensor]:
+        generator.zero_grad(set_to_none=True)
+        critic.zero_grad(set_to_none=True)
+        with frozen([critic]) if freeze else contextlib.nullcontext():
+            (-critic(generator(z, cond), cond).mean()).backward()
+        return [p.grad.clone() for p in generator.parameters()]
+
+    plain = generator_gradients(False)
+    assert all(p.grad is not None for p in critic.parameters())
+    kept = generator_gradients(True)
+    assert all(p.grad is None for p in critic.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(plain, kept, strict=True))
+    assert all(p.requires_grad for p in critic.parameters())
+    with pytest.raises(RuntimeError), frozen([critic]):
+        assert not any(p.requires_grad for p in critic.parameters())
+        raise RuntimeError("a failing step")
+    assert all(p.requires_grad for p in critic.parameters())
+
+
+def test_a_fitted_critic_is_trainable_after_the_fit(ofp_schema, ofp_raw) -> None:
+    synth = Synthesizer(ofp_schema, seed=0, **TINY).fit(ofp_raw)
+    assert all(p.requires_grad for p in synth.gan_.critic.parameters())

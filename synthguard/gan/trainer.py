@@ -253,6 +253,23 @@ def critic_step(critic: torch.nn.Module, optimizer: torch.optim.Optimizer, real:
     return float(loss.item())
 
 
+@contextlib.contextmanager
+def frozen(modules: Sequence[torch.nn.Module]) -> Iterator[None]:
+    """The modules' trainable parameters out of autograd for a block, and back after. The
+    generator's step needs each critic's gradient with respect to its input only: without this,
+    its backward pass also computes the critics' weight gradients, which the critics' next step
+    discards unread (it zeroes them before its own backward). The generator's gradients are the
+    same to the bit either way."""
+    params = [p for m in modules for p in m.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
 class GeneratorAverage:
     """An exponential moving average of a generator's weights (its batch-norm statistics are
     copied, not averaged). The decay after the t-th update is min(decay, (1 + t) / (10 + t)): the
@@ -396,9 +413,10 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
                 if step % config.n_critic == 0:  # the round's z and c again; every critic judges
                     z, c = torch.cat(zs), torch.cat(cs)
                     fake = defense.fake_batch(generate, z, c)
-                    loss_g = -torch.stack([critic(fake, c).mean() for critic in critics]).mean()
                     opt_g.zero_grad(set_to_none=True)
-                    loss_g.backward()
+                    with frozen(critics):
+                        loss_g = -torch.stack([critic(fake, c).mean() for critic in critics]).mean()
+                        loss_g.backward()
                     opt_g.step()
                     if average is not None:
                         average.update(generator)
