@@ -110,6 +110,9 @@ def render_document(out_root: Path, peers: Path | None) -> str:
     heads = sorted(out_root.glob("output_heads_*.json"))
     if heads:
         parts += output_heads_section([(f.stem, json.loads(f.read_text())) for f in heads]), ""
+    epochs = sorted(out_root.glob("train_epoch_*.json"))
+    if epochs:
+        parts += train_epoch_section([(f.stem, json.loads(f.read_text())) for f in epochs]), ""
     short = sorted(out_root.glob("short_fits_*.json"))
     if short:
         parts += short_fits_section([(f.stem, json.loads(f.read_text())) for f in short]), ""
@@ -150,7 +153,10 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
     out = ["## Settings compared by short fits (benchmarks/short_fits.py)", "",
            "Per seed, its own 80/20 split; per setting, one fit of exactly the given number of epochs with one torch "
            "thread, scored at its end (quality; TSTR AUC per target). Means over seeds; in brackets each figure's "
-           "difference from the first setting, paired by seed, with a 95% t-interval over seeds. A merged report "
+           "difference from the first setting, paired by seed, with a 95% t-interval over seeds. A `peer=ctgan` or "
+           "`peer=tvae` setting fits that peer in place of synthguard on the same split, scored alike, for the row's "
+           "length or for its own `epochs=N` (`peer=tvae;epochs=300` in a 100-epoch row: TVAE at its default length "
+           "beside a short synthguard fit). A merged report "
            "(`--merge`) gathers runs made apart, some two at a time (one thread each on this 2-core machine, load near 2): "
            "their quality and AUCs are what they would be alone (the same seed gives the same fit), their CPU seconds "
            "are not comparable with runs made alone.", ""]
@@ -178,6 +184,30 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
                        + " | ".join(cells) + f" | {min(loads):.2f}-{max(loads):.2f} |")
         out.append("")
     return "\n".join(out).rstrip()
+
+
+def train_epoch_section(runs: list[tuple[str, dict]]) -> str:
+    """Whole epochs as shipped against one change undone or one trial (`benchmarks/train_epoch.py`)."""
+    names = list(runs[0][1]["variants"])
+    out = ["## Whole training epochs (benchmarks/train_epoch.py)", "",
+           "A bundled table's default recipe fitted on its seeded 80% split, the trainer as shipped and with one "
+           "change undone or one trial made, each variant's model first checked to be the shipped one to the bit; "
+           "then interleaved rounds of fits, timed per epoch after the first in wall seconds (median over "
+           "rounds, and its ratio to the shipped trainer), each run alone on the machine; and how many times an epoch "
+           "takes the time its matrix products' FLOPs need at the machine's rate on a 500x256x256 product with the "
+           "same threads, measured in the same run.", "",
+           "```", *(f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/train_epoch.py --table {r['table']} "
+                    f"--threads {r['threads']} --rounds {r['rounds']} --epochs {r['epochs']} "
+                    f"--json docs/results/{stem}.json" for stem, r in runs), "```", "",
+           "| table | threads | " + " | ".join(names) + " | load |",
+           "|---|---|" + "---|" * (len(names) + 1)]
+    for _, r in runs:
+        cells = [f"{v['ms_per_epoch']:.1f} ms ({v['ratio_to_shipped']:.3f} x"
+                 + (f"; {v['times_matmul_bound']:.2f} x the matmul bound)" if v.get("times_matmul_bound") else ")")
+                 for v in (r["variants"][n] for n in names)]
+        out.append(f"| {r['table']} | {r['threads']} | " + " | ".join(cells)
+                   + f" | {r['load'][0]:.2f}-{r['load'][1]:.2f} |")
+    return "\n".join(out)
 
 
 def critic_step_section(runs: list[dict]) -> str:
