@@ -90,6 +90,12 @@ def render_document(out_root: Path, peers: Path | None) -> str:
     mixed = out_root / "power_curve_mixed_fakes.json"
     if mixed.exists():
         parts += mixed_fakes_section(json.loads(mixed.read_text())), ""
+    alpha = out_root / "power_curve_alpha.json"
+    if alpha.exists():
+        parts += alpha_section(json.loads(alpha.read_text())), ""
+    difference = out_root / "difference_calibration.json"
+    if difference.exists():
+        parts += difference_calibration_section(json.loads(difference.read_text())), ""
     frontier = out_root / "frontier.json"
     if frontier.exists():
         parts += frontier_section(json.loads(frontier.read_text())), ""
@@ -523,6 +529,39 @@ def mixed_fakes_section(found: dict) -> str:
         "the command below names them now.) " + seconds + ".", "",
         "```", "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py --only ofp-200 ofp-200-generated-fakes "
         "--out docs/results/power_curve_mixed_fakes.json", "```", "", table(found)])
+
+
+def alpha_section(found: dict) -> str:
+    """Mixup's alpha where leakage is measurable, each recipe paired against alpha 1
+    (`benchmarks/power_curve.py --only ofp-200 ofp-200:alpha=0.5 ofp-200:alpha=0.2`)."""
+    from power_curve import difference_table, table
+
+    seconds = ", ".join(f"{label} {run['seconds']:.0f} s (load {run['load_at_start']:.2f} at start)"
+                        for label, run in found.items())
+    return "\n".join([
+        "## Mixup's alpha where leakage is measurable", "",
+        "The ofp-200 recipe (mixup with mixed fakes on 200 OFP rows, 2,000 epochs, batch 50) at the shipped "
+        "Beta(1, 1) and at alpha 0.5 and 0.2 (lambda nearer 0 or 1, so a mixed row is nearer one record), each "
+        "audited by 16 shadows in rounds of 4 with the same seed, population and membership. The second table is "
+        "each recipe minus alpha 1, attack by attack at K = 16, with the paired crossed interval of "
+        "`synthguard.attacks.roc.compare_matrices` (its coverage by simulation is the next section). " + seconds + ".",
+        "", "```", "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py --only ofp-200 ofp-200:alpha=0.5 "
+        "ofp-200:alpha=0.2 --paired-against ofp-200 --out docs/results/power_curve_alpha.json", "```", "",
+        table(found), "", difference_table(found)])
+
+
+def difference_calibration_section(found: dict) -> str:
+    """Coverage of the paired difference's interval, from `benchmarks/difference_calibration.py`."""
+    from difference_calibration import table
+
+    return "\n".join([
+        "## One recipe's leakage minus another's: the paired interval's coverage (benchmarks/difference_calibration.py)",
+        "", f"{found['audits']} simulated pairs of audits per row ({found['bootstrap']} bootstrap resamples each), "
+        "drawn with a known difference: the two recipes share their records' level and vulnerability and each has "
+        "its own victims. `AUC covered`: share of nominal 95% intervals that hold the true difference; "
+        "`under the truth`: share wholly below it (a recipe's extra leakage missed). `records` resamples records "
+        "alone.", "", "```", "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/difference_calibration.py", "```", "",
+        table(found["cells"])])
 
 
 def peers_section(data: dict) -> str:

@@ -11,14 +11,23 @@ Recipes:
 * ofp-200: a seeded 200-row OFP subset, the default mixup recipe trained long (2,000 epochs,
   batch 50), where leakage is measurable;
 * null: shadows trained on OFP rows outside the audit population (never on a member);
+* medexp (only when named in `--only`): MedExp at synthguard's defaults (300 epochs, mixup), on the
+  rows a default release of it trains on: the leakage of what a steward releases;
 * ofp-200-generated-fakes (only when named in `--only`): ofp-200 with the paper's generated fakes
   (`fakes="generated"`; synthguard's mixup mixes its fakes by default), to compare their leakage
   where leakage is measurable.
+
+A recipe named in `--only` as `RECIPE:KEY=VALUE[,KEY=VALUE...]` is that recipe with those settings
+(training parameters or defence settings; `ofp-200:alpha=0.2`: mixup's Beta(0.2, 0.2)). `--paired-against LABEL` then prints each
+recipe's difference from LABEL's, attack by attack at K = 16, with an interval from the paired
+crossed bootstrap (`synthguard.attacks.roc.compare_matrices`): the recipes are audited on the same
+records with the same membership, so records and victim slots are resampled together in both.
 
 K = 2 is left out: in an audit that reuses its shadows as victims, the one reference of a pair of
 models is IN exactly when the victim is OUT, so a prior from it would encode the label.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py [--workers 2]
+        [--only RECIPE[:KEY=VALUE,...] ...] [--paired-against LABEL] [--out PATH]
 
 Writes docs/results/power_curve.json and prints a markdown table. Run it alone: it prints the load.
 """
@@ -39,9 +48,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from verdict_real_audits import SMALL_NET, TrainedElsewhere  # noqa: E402
 
 from synthguard.attacks.registry import ScoreInput, get_attack  # noqa: E402
-from synthguard.attacks.roc import summarize_matrix  # noqa: E402
+from synthguard.attacks.roc import compare_matrices, summarize_matrix  # noqa: E402
 from synthguard.audit import AuditResult, audit  # noqa: E402
 from synthguard.io import read_table  # noqa: E402
+from synthguard.policy import Policy  # noqa: E402
+from synthguard.release import split_holdout  # noqa: E402
 from synthguard.schema import Schema  # noqa: E402
 from synthguard.synthesizer import Synthesizer  # noqa: E402
 
@@ -65,7 +76,55 @@ def recipes(raw: Any, schema: Schema) -> dict[str, tuple[Any, Any]]:
                                                         epochs=2000, batch_size=50, seed=0)),
         "null": (order.iloc[:1000], TrainedElsewhere(Synthesizer(schema, defense="none", epochs=20, seed=0,
                                                                  **SMALL_NET), elsewhere)),
+        **medexp_recipe(),
     }
+
+
+def medexp_recipe() -> dict[str, tuple[Any, Any]]:
+    """MedExp at the defaults (300 epochs, mixup, the batch `auto` picks), audited on the rows a default
+    release of it trains on (seed 0): the leakage of what a steward releases."""
+    raw = read_table(ROOT / "synthguard" / "data" / "medexp.csv")
+    schema = Schema.load(ROOT / "schemas" / "medexp.yaml")
+    train, _ = split_holdout(len(raw), Policy().holdout_share, 0, schema.resolve(list(raw.columns)).entities(raw))
+    return {"medexp": (raw.iloc[train].reset_index(drop=True), Synthesizer(schema, defense="mixup", seed=0))}
+
+
+def variant(label: str, known: dict[str, tuple[Any, Any]]) -> tuple[Any, Any]:
+    """The population and recipe `label` names: a known recipe, or `RECIPE:KEY=VALUE,...`, that recipe
+    with those defence settings."""
+    base, _, settings = label.partition(":")
+    if base not in known:
+        raise SystemExit(f"unknown recipe {base!r} (known: {', '.join(known)})")
+    population, recipe = known[base]
+    if not settings:
+        return population, recipe
+    top, defense_params = recipe.get_params(), dict(recipe.defense_params)
+    overrides: dict[str, Any] = {}
+    for pair in settings.split(","):
+        key, sep, value = (part.strip() for part in pair.partition("="))
+        if not sep:
+            raise SystemExit(f"{label}: a setting is KEY=VALUE, got {pair!r}")
+        parsed: Any = value
+        for kind in (int, float):
+            try:
+                parsed = kind(value)
+                break
+            except ValueError:
+                continue
+        if key in top and key != "defense_params":
+            overrides[key] = parsed
+        else:
+            defense_params[key] = parsed
+    return population, recipe.clone(defense_params=defense_params, **overrides)
+
+
+def scores_dir(out: Path) -> Path:
+    """Where a run keeps its K = 16 score matrices (one .npz per recipe), beside its JSON."""
+    return out.with_name(out.stem + "_scores")
+
+
+def safe_name(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 
 
 def block_scores(result: AuditResult, name: str, size: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -91,24 +150,38 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--only", nargs="*", default=None, help="recipes to run (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "power_curve.json")
+    parser.add_argument("--paired-against", default=None, metavar="LABEL",
+                        help="print each recipe's difference from this one's (run before or in this run, same --out)")
+    parser.add_argument("--compare-only", action="store_true",
+                        help="audit nothing: compare the recipes of --only already in --out with --paired-against")
     args = parser.parse_args()
+    if args.compare_only:
+        if not (args.paired_against and args.only):
+            raise SystemExit("--compare-only needs --paired-against and the recipes in --only")
+        found = json.loads(args.out.read_text())
+        compare(found, args.paired_against, args.only, args.out, args.bootstrap)
+        print(difference_table(found))
+        return
     raw = read_table(ROOT / "synthguard" / "data" / "ofp.csv")
     schema = Schema.load(ROOT / "schemas" / "ofp.yaml")
     found: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() and args.only else {}
-    for label, (population, recipe) in recipes(raw, schema).items():
-        if label not in (args.only or DEFAULT_RECIPES):
-            continue
+    known = recipes(raw, schema)
+    chosen = {label: variant(label, known) for label in (args.only or DEFAULT_RECIPES)}
+    for label, (population, recipe) in chosen.items():
         load = os.getloadavg()[0]
         started = time.perf_counter()
-        result = audit(population, recipe, schema, n_shadows=16, shadows_per_round=4, n_targets=len(population) // 2,
+        result = audit(population, recipe, getattr(recipe, "schema", schema), n_shadows=16, shadows_per_round=4, n_targets=len(population) // 2,
                        attacks=("lira", "rmia"), workers=args.workers, seed=0, n_bootstrap=200)
         seconds = time.perf_counter() - started
         rows: dict[str, Any] = {}
+        kept: dict[str, np.ndarray] = {}
         for name in ATTACKS:
             for size in SIZES:
                 scored = block_scores(result, name, size)
                 if scored is None:
                     continue
+                if size == max(SIZES):
+                    kept[f"{name}.scores"], kept[f"{name}.members"] = scored
                 s = summarize_matrix(*scored, n_bootstrap=args.bootstrap, seed=size)
                 rows.setdefault(name, {})[str(size)] = {
                     "auc": s.auc, "auc_ci": list(s.auc_ci), "tpr_1pct": s.tpr_at[0.01], "tpr_1pct_ci": list(s.tpr_ci[0.01]),
@@ -119,7 +192,55 @@ def main() -> None:
         print(f"{label}: 16 shadows in {seconds:.0f} s (load {load:.2f} at start)", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(found, indent=1) + "\n")
+        scores_dir(args.out).mkdir(exist_ok=True)
+        np.savez_compressed(scores_dir(args.out) / f"{safe_name(label)}.npz", **kept)
     print(table(found))
+    if args.paired_against:
+        compare(found, args.paired_against, list(chosen), args.out, args.bootstrap)
+        print(difference_table(found))
+
+
+def compare(found: dict[str, Any], base: str, labels: list[str], out: Path, n_bootstrap: int) -> None:
+    """Each recipe's K = 16 scores minus `base`'s, attack by attack, paired (same records, same
+    membership: the audits share their seed and population), written into `found` and `out`."""
+    with np.load(scores_dir(out) / f"{safe_name(base)}.npz") as f:
+        reference = {k: f[k] for k in f.files}
+    for label in labels:
+        if label == base:
+            continue
+        if found[label]["population"] != found[base]["population"]:
+            raise SystemExit(f"{label} and {base} audit different populations: nothing to pair")
+        with np.load(scores_dir(out) / f"{safe_name(label)}.npz") as f:
+            mine = {k: f[k] for k in f.files}
+        diffs: dict[str, Any] = {}
+        for name in ATTACKS:
+            key = f"{name}.scores"
+            if key not in mine or key not in reference:
+                continue
+            members = mine[f"{name}.members"]
+            if not np.array_equal(members, reference[f"{name}.members"]):
+                raise SystemExit(f"{label} and {base}: {name}'s membership differs, nothing to pair")
+            diffs[name] = compare_matrices(mine[key], reference[key], members, fprs=(0.01, 0.001),
+                                           n_bootstrap=n_bootstrap, seed=max(SIZES)).to_dict()
+        found[label]["paired_against"] = {"recipe": base, "shadows": max(SIZES), "attacks": diffs}
+    out.write_text(json.dumps(found, indent=1) + "\n")
+
+
+def difference_table(found: dict[str, Any]) -> str:
+    """Markdown: each compared recipe's AUC and TPR at 1% FPR minus its reference's, 95% intervals."""
+    lines = ["| recipe | minus | attack | AUC | AUC difference [95% CI] | TPR@1% | TPR@1% difference [95% CI] |",
+             "|---|---|---|---|---|---|---|"]
+    for label, run in found.items():
+        paired = run.get("paired_against")
+        if not paired:
+            continue
+        for name, d in paired["attacks"].items():
+            lo, hi = d["auc_ci"]
+            tlo, thi = d["tpr_ci"]["0.01"]
+            lines.append(f"| {label} | {paired['recipe']} | {name} | {d['auc_a']:.3f} against {d['auc_b']:.3f} | "
+                         f"{d['auc']:+.3f} [{lo:+.3f}, {hi:+.3f}] | {d['tpr_a']['0.01']:.3f} against "
+                         f"{d['tpr_b']['0.01']:.3f} | {d['tpr_at']['0.01']:+.3f} [{tlo:+.3f}, {thi:+.3f}] |")
+    return "\n".join(lines)
 
 
 def table(found: dict[str, Any]) -> str:

@@ -23,8 +23,10 @@ from scipy.stats import norm as normal
 from scipy.stats import t as student_t
 
 __all__ = [
+    "RocDifference",
     "RocSummary",
     "auc",
+    "compare_matrices",
     "balanced_accuracy",
     "negatives_needed",
     "precision_at_n",
@@ -493,3 +495,147 @@ def summarize_matrix(scores: ArrayLike, membership: ArrayLike, *, valid: ArrayLi
         options["models"] = model_ids[keep]
     return summarize(s[keep], member[keep], fprs=fprs, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed,
                      **options)
+
+
+# ----------------------------------------------------------- two recipes, same audit design
+
+
+@dataclass(frozen=True)
+class RocDifference:
+    """One attack on two recipes audited with the same records and membership: recipe A's AUC and
+    TPRs minus recipe B's, each with a paired interval (`compare_matrices`)."""
+
+    auc_a: float
+    auc_b: float
+    auc: float                               # auc_a - auc_b
+    auc_ci: tuple[float, float]
+    tpr_a: dict[float, float]
+    tpr_b: dict[float, float]
+    tpr_at: dict[float, float]               # tpr_a - tpr_b per FPR
+    tpr_ci: dict[float, tuple[float, float]]
+    n_records: int
+    n_models: int
+    confidence: float = 0.95
+    n_bootstrap: int = 1000
+    resampling: str = AUDIT_RESAMPLING
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form; FPR keys become strings such as ``"0.01"``."""
+        return {"auc_a": float(self.auc_a), "auc_b": float(self.auc_b), "auc": float(self.auc),
+                "auc_ci": [float(v) for v in self.auc_ci],
+                "tpr_a": {_fpr_key(f): float(v) for f, v in self.tpr_a.items()},
+                "tpr_b": {_fpr_key(f): float(v) for f, v in self.tpr_b.items()},
+                "tpr_at": {_fpr_key(f): float(v) for f, v in self.tpr_at.items()},
+                "tpr_ci": {_fpr_key(f): [float(lo), float(hi)] for f, (lo, hi) in self.tpr_ci.items()},
+                "n_records": int(self.n_records), "n_models": int(self.n_models),
+                "confidence": float(self.confidence), "n_bootstrap": int(self.n_bootstrap),
+                "resampling": self.resampling}
+
+
+def _class_maps(s: NDArray[np.float64], m: NDArray[np.bool_]) -> tuple[Any, Any]:
+    """Sparse (scores x groups) maps of member and non-member scores to their score values."""
+    from scipy.sparse import csr_matrix
+
+    gm, gn, g = _groups(s, m)
+    return (csr_matrix((np.ones(gm.size, dtype=np.int64), (np.arange(gm.size), gm)), shape=(gm.size, g)),
+            csr_matrix((np.ones(gn.size, dtype=np.int64), (np.arange(gn.size), gn)), shape=(gn.size, g)))
+
+
+def _weighted_stats(maps: tuple[Any, Any], weights: NDArray[np.int64], m: NDArray[np.bool_],
+                    fprs: list[float]) -> NDArray[np.float64]:
+    """(AUC, TPR per FPR) per row of score weights (a resample's multiplicity of every score)."""
+    cm = np.asarray((maps[0].T @ weights[:, m].T).T)
+    cn = np.asarray((maps[1].T @ weights[:, ~m].T).T)
+    return np.column_stack([_auc_rows(cm, cn), _tpr_rows(cm, cn, fprs)])
+
+
+def _paired_resamples(how: str, models: NDArray[np.intp], records: NDArray[np.intp], m: NDArray[np.bool_],
+                      rows: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    """(rows, scores) multiplicities: whole records, whole victim slots, or scores one by one
+    (members and non-members drawn separately). A resample weighs the same score cells in both
+    recipes, which is what pairs them."""
+    if how == "records":
+        return _multiplicities(rng, rows, int(records.max()) + 1)[:, records]
+    if how == "models":
+        return _multiplicities(rng, rows, int(models.max()) + 1)[:, models]
+    weights = np.zeros((rows, m.size), dtype=np.int64)
+    for cls in (m, ~m):
+        where = np.flatnonzero(cls)
+        weights[:, where] = _multiplicities(rng, rows, where.size)
+    return weights
+
+
+def compare_matrices(scores_a: ArrayLike, scores_b: ArrayLike, membership: ArrayLike, *,
+                     valid: ArrayLike | None = None, resampling: str = AUDIT_RESAMPLING,
+                     fprs: Iterable[float] = (0.01, 0.001), n_bootstrap: int = 1000, confidence: float = 0.95,
+                     seed: int = 0) -> RocDifference:
+    """How much more one attack measures on recipe A than on recipe B, when both were audited with
+    the same (models, records) membership: the same target records, each in the same victim slots.
+
+    The two recipes' scores are not independent (the same records are easy or hard to single out
+    under both), so the difference is resampled in pairs: every resample weighs the same score
+    cells in both matrices and the difference is taken per resample. "records + models" combines a
+    record, a victim-slot and a score bootstrap of the difference as `summarize` does for one
+    recipe (`_crossed_inflation`: the victims' own spread, widened for their small number); the
+    victims of the two recipes are different models, and a slot's two victims are resampled
+    together, which is valid whether or not they are alike. "records" resamples records only.
+
+    Entries kept: finite in both matrices (and `valid`). `simulate.difference_coverage` measures the
+    intervals' coverage against a known difference."""
+    a = np.asarray(scores_a, dtype=np.float64)
+    b = np.asarray(scores_b, dtype=np.float64)
+    member = np.asarray(membership, dtype=bool)
+    if a.ndim != 2 or a.shape != b.shape or a.shape != member.shape:
+        raise ValueError(f"scores_a, scores_b and membership must be (models, records) of one shape, "
+                         f"got {a.shape}, {b.shape} and {member.shape}")
+    if resampling not in ("records + models", "records"):
+        raise ValueError(f"unknown resampling {resampling!r} (records + models or records)")
+    if int(n_bootstrap) != n_bootstrap or n_bootstrap < 2:
+        raise ValueError(f"n_bootstrap must be an integer of at least 2, got {n_bootstrap!r}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    fpr_list = [_check_fpr(f, allow_zero=False) for f in fprs]
+    keep = np.isfinite(a) & np.isfinite(b)
+    if valid is not None:
+        keep &= np.asarray(valid, dtype=bool)
+    grid = np.indices(a.shape)
+    _, models = np.unique(grid[0][keep], return_inverse=True)
+    _, records = np.unique(grid[1][keep], return_inverse=True)
+    sa, m = _validate(a[keep], member[keep])
+    sb, _ = _validate(b[keep], member[keep])
+    maps = (_class_maps(sa, m), _class_maps(sb, m))
+    ones = np.ones((1, m.size), dtype=np.int64)
+    point_a, point_b = _weighted_stats(maps[0], ones, m, fpr_list)[0], _weighted_stats(maps[1], ones, m, fpr_list)[0]
+    point = point_a - point_b
+
+    rng = np.random.default_rng(seed)
+    chunk = max(1, _BOOTSTRAP_CHUNK_ELEMENTS // m.size)
+
+    def boot(how: str) -> NDArray[np.float64]:
+        out: list[NDArray[np.float64]] = []
+        filled = 0
+        while filled < n_bootstrap:
+            w = _paired_resamples(how, models, records, m, min(chunk, n_bootstrap - filled), rng)
+            w = w[((w * m).sum(axis=1) > 0) & ((w * ~m).sum(axis=1) > 0)]  # both classes drawn
+            out.append(_weighted_stats(maps[0], w, m, fpr_list) - _weighted_stats(maps[1], w, m, fpr_list))
+            filled += w.shape[0]
+        return np.vstack(out)[:n_bootstrap]
+
+    by_record = boot("records")
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(by_record, [tail, 1.0 - tail], axis=0)
+    if resampling == "records + models":
+        n_models = int(models.max()) + 1
+        scale = _crossed_inflation(by_record, boot("models"), boot("scores"), n_models, confidence)
+        low = point - scale * np.maximum(point - low, 0.0)
+        high = point + scale * np.maximum(high - point, 0.0)
+    low, high = np.clip(low, -1.0, 1.0), np.clip(high, -1.0, 1.0)
+    return RocDifference(
+        auc_a=float(point_a[0]), auc_b=float(point_b[0]), auc=float(point[0]),
+        auc_ci=(float(low[0]), float(high[0])),
+        tpr_a={f: float(point_a[1 + j]) for j, f in enumerate(fpr_list)},
+        tpr_b={f: float(point_b[1 + j]) for j, f in enumerate(fpr_list)},
+        tpr_at={f: float(point[1 + j]) for j, f in enumerate(fpr_list)},
+        tpr_ci={f: (float(low[1 + j]), float(high[1 + j])) for j, f in enumerate(fpr_list)},
+        n_records=int(records.max()) + 1, n_models=int(models.max()) + 1,
+        confidence=float(confidence), n_bootstrap=int(n_bootstrap), resampling=resampling)

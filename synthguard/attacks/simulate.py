@@ -30,9 +30,10 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from .roc import RocSummary, summarize_matrix
+from .roc import RocSummary, compare_matrices, summarize_matrix
 
-__all__ = ["Coverage", "ScoreModel", "balanced_design", "coverage", "simulate_summaries"]
+__all__ = ["Coverage", "ScoreModel", "balanced_design", "coverage", "difference_coverage", "draw_paired",
+           "simulate_summaries"]
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,21 @@ class ScoreModel:
             return replace(self, shift=0.0)
         return replace(self, shift=float(brentq(lambda s: replace(self, shift=s).true_auc() - auc, -10, 10)))
 
-    def draw(self, membership: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Scores (K, T) for a membership matrix (K, T)."""
+    def draw(self, membership: np.ndarray, rng: np.random.Generator,
+             records: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Scores (K, T) for a membership matrix (K, T). `records`: the records' own draws (a
+        standard normal for their level, a uniform for their vulnerability), given to share them
+        with another recipe audited on the same records (`draw_paired`)."""
         k, t = map(int, membership.shape)
-        a = rng.normal(0, np.sqrt(self.record_var), size=t)
-        b = rng.normal(0, np.sqrt(self.model_var), size=k)
-        delta = np.where(rng.random(t) < self.vulnerable_share, self.vulnerable_shift, 0.0)
+        if records is None:
+            a = rng.normal(0, np.sqrt(self.record_var), size=t)
+            b = rng.normal(0, np.sqrt(self.model_var), size=k)
+            vulnerable = rng.random(t)
+        else:
+            a = np.sqrt(self.record_var) * records[0]
+            b = rng.normal(0, np.sqrt(self.model_var), size=k)
+            vulnerable = records[1]
+        delta = np.where(vulnerable < self.vulnerable_share, self.vulnerable_shift, 0.0)
         leak = 1.0 + rng.normal(0, self.model_leak_sd, size=k) if self.model_leak_sd > 0 else np.ones(k)
         noise = rng.normal(0, np.sqrt(1 - self.record_var - self.model_var), size=(k, t))
         return a[None, :] + b[:, None] + membership * (self.shift + delta[None, :]) * leak[:, None] + noise
@@ -143,6 +153,43 @@ def coverage(model: ScoreModel, n_models: int, n_targets: int, n_audits: int = 1
         truth = model.true_tpr(f)
         t_lo = np.array([s.tpr_ci[f][0] for s in found])
         t_hi = np.array([s.tpr_ci[f][1] for s in found])
+        tpr_cover[f] = float(np.mean((t_lo <= truth) & (truth <= t_hi)))
+        tpr_below[f] = float(np.mean(t_hi < truth))
+    return Coverage(n_audits, float(np.mean((lo <= true_auc) & (true_auc <= hi))), tpr_cover,
+                    float(np.mean(lo > true_auc)), float(np.mean(hi < true_auc)), tpr_below)
+
+
+def draw_paired(model_a: ScoreModel, model_b: ScoreModel, membership: np.ndarray,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of two recipes audited on the same records with the same membership: each record's
+    level and vulnerability are the same draw in both (a record easy to single out under one recipe
+    is easy under the other), the victims, their leakage and the noise are each recipe's own."""
+    n_records = (int(membership.shape[1]),)
+    shared = (rng.standard_normal(size=n_records), rng.random(size=n_records))
+    return model_a.draw(membership, rng, shared), model_b.draw(membership, rng, shared)
+
+
+def difference_coverage(model_a: ScoreModel, model_b: ScoreModel, n_models: int, n_targets: int,
+                        n_audits: int = 1000, resampling: str = "records + models", fprs: Sequence[float] = (0.01,),
+                        n_bootstrap: int = 1000, seed: int = 0) -> Coverage:
+    """Share of simulated pairs of audits whose `compare_matrices` interval holds the true
+    difference (A's true AUC and TPRs minus B's); `auc_below`: the interval lay wholly under it
+    (recipe A's extra leakage missed)."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for i in range(n_audits):
+        membership = balanced_design(n_models, n_targets, rng)
+        a, b = draw_paired(model_a, model_b, membership, rng)
+        found.append(compare_matrices(a, b, membership, resampling=resampling, fprs=fprs,
+                                      n_bootstrap=n_bootstrap, seed=i))
+    true_auc = model_a.true_auc() - model_b.true_auc()
+    lo = np.array([d.auc_ci[0] for d in found])
+    hi = np.array([d.auc_ci[1] for d in found])
+    tpr_cover, tpr_below = {}, {}
+    for f in fprs:
+        truth = model_a.true_tpr(f) - model_b.true_tpr(f)
+        t_lo = np.array([d.tpr_ci[f][0] for d in found])
+        t_hi = np.array([d.tpr_ci[f][1] for d in found])
         tpr_cover[f] = float(np.mean((t_lo <= truth) & (truth <= t_hi)))
         tpr_below[f] = float(np.mean(t_hi < truth))
     return Coverage(n_audits, float(np.mean((lo <= true_auc) & (true_auc <= hi))), tpr_cover,
