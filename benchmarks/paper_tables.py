@@ -93,6 +93,9 @@ def render_document(out_root: Path, peers: Path | None) -> str:
     alpha = out_root / "power_curve_alpha.json"
     if alpha.exists():
         parts += alpha_section(json.loads(alpha.read_text())), ""
+    medexp_leakage = out_root / "power_curve_medexp.json"
+    if medexp_leakage.exists():
+        parts += medexp_leakage_section(json.loads(medexp_leakage.read_text())), ""
     difference = out_root / "difference_calibration.json"
     if difference.exists():
         parts += difference_calibration_section(json.loads(difference.read_text())), ""
@@ -194,7 +197,7 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
 
 def train_epoch_section(runs: list[tuple[str, dict]]) -> str:
     """Whole epochs as shipped against one change undone or one trial (`benchmarks/train_epoch.py`)."""
-    names = list(runs[0][1]["variants"])
+    names = list(dict.fromkeys(n for _, r in runs for n in r["variants"]))
     out = ["## Whole training epochs (benchmarks/train_epoch.py)", "",
            "A bundled table's default recipe fitted on its seeded 80% split, the trainer as shipped and with one "
            "change undone or one trial made, each variant's model first checked to be the shipped one to the bit; "
@@ -204,13 +207,15 @@ def train_epoch_section(runs: list[tuple[str, dict]]) -> str:
            "same threads, measured in the same run.", "",
            "```", *(f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/train_epoch.py --table {r['table']} "
                     f"--threads {r['threads']} --rounds {r['rounds']} --epochs {r['epochs']} "
-                    f"--json docs/results/{stem}.json" for stem, r in runs), "```", "",
+                    + ("--variants " + " ".join(f'"{n}"' for n in r["variants_asked"]) + " " if r.get("variants_asked")
+                       else "")
+                    + f"--json docs/results/{stem}.json" for stem, r in runs), "```", "",
            "| table | threads | " + " | ".join(names) + " | load |",
            "|---|---|" + "---|" * (len(names) + 1)]
     for _, r in runs:
-        cells = [f"{v['ms_per_epoch']:.1f} ms ({v['ratio_to_shipped']:.3f} x"
+        cells = ["not timed" if v is None else f"{v['ms_per_epoch']:.1f} ms ({v['ratio_to_shipped']:.3f} x"
                  + (f"; {v['times_matmul_bound']:.2f} x the matmul bound)" if v.get("times_matmul_bound") else ")")
-                 for v in (r["variants"][n] for n in names)]
+                 for v in (r["variants"].get(n) for n in names)]
         out.append(f"| {r['table']} | {r['threads']} | " + " | ".join(cells)
                    + f" | {r['load'][0]:.2f}-{r['load'][1]:.2f} |")
     return "\n".join(out)
@@ -246,7 +251,9 @@ def output_heads_section(runs: list[tuple[str, dict]]) -> str:
            "trainer using one or the other; the encoder's fit and the first epoch left out).", "",
            "```", *(f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/output_heads.py --table {r['table']} "
                     f"--threads {r['threads']} --rounds {r['rounds']} --epochs {r['epochs']} "
-                    f"--json docs/results/{stem}.json" for stem, r in runs), "```", "",
+                    + ("--variants " + " ".join(f'"{n}"' for n in r["variants_asked"]) + " " if r.get("variants_asked")
+                       else "")
+                    + f"--json docs/results/{stem}.json" for stem, r in runs), "```", "",
            "Files named `output_heads_index_select_*` time a third variant, the grid as first shipped with its "
            "gathers written `values[:, index]` (a general advanced index) where the heads now call `index_select`; "
            "in brackets, the shipped heads' ratio to it (the earlier files' shipped heads are that grid).", "",
@@ -531,23 +538,42 @@ def mixed_fakes_section(found: dict) -> str:
         "--out docs/results/power_curve_mixed_fakes.json", "```", "", table(found)])
 
 
-def alpha_section(found: dict) -> str:
-    """Mixup's alpha where leakage is measurable, each recipe paired against alpha 1
-    (`benchmarks/power_curve.py --only ofp-200 ofp-200:alpha=0.5 ofp-200:alpha=0.2`)."""
+def paired_recipes_section(found: dict, title: str, intro: str, commands: list[str]) -> str:
+    """Audits of recipes paired against one (`benchmarks/power_curve.py --paired-against`): the
+    attacks by number of shadows, then each recipe minus the reference at K = 16."""
     from power_curve import difference_table, table
 
     seconds = ", ".join(f"{label} {run['seconds']:.0f} s (load {run['load_at_start']:.2f} at start)"
                         for label, run in found.items())
-    return "\n".join([
-        "## Mixup's alpha where leakage is measurable", "",
-        "The ofp-200 recipe (mixup with mixed fakes on 200 OFP rows, 2,000 epochs, batch 50) at the shipped "
-        "Beta(1, 1) and at alpha 0.5 and 0.2 (lambda nearer 0 or 1, so a mixed row is nearer one record), each "
-        "audited by 16 shadows in rounds of 4 with the same seed, population and membership. The second table is "
-        "each recipe minus alpha 1, attack by attack at K = 16, with the paired crossed interval of "
-        "`synthguard.attacks.roc.compare_matrices` (its coverage by simulation is the next section). " + seconds + ".",
-        "", "```", "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py --only ofp-200 ofp-200:alpha=0.5 "
-        "ofp-200:alpha=0.2 --paired-against ofp-200 --out docs/results/power_curve_alpha.json", "```", "",
-        table(found), "", difference_table(found)])
+    return "\n".join([f"## {title}", "", f"{intro} {seconds}.", "", "```", *commands, "```", "", table(found), "",
+                      difference_table(found)])
+
+
+def alpha_section(found: dict) -> str:
+    """Mixup's lambda where leakage is measurable, each recipe paired against the shipped one
+    (`benchmarks/power_curve.py --only ofp-200 ofp-200:alpha=0.5 ...`)."""
+    command = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py"
+    return paired_recipes_section(found, "Mixup's lambda where leakage is measurable", (
+        "The ofp-200 recipe (mixup with mixed fakes on 200 OFP rows, 2,000 epochs, batch 50) as shipped (one lambda "
+        "per batch from Beta(1, 1)), with alpha 0.5 and 0.2 (lambda nearer 0 or 1, so a mixed row is nearer one "
+        "record), and with one lambda per mixed pair (`lambda_mode=sample`), each audited by 16 shadows in rounds of "
+        "4 with the same seed, population and membership. The second table is each recipe minus `ofp-200`, attack "
+        "by attack at K = 16, with the paired crossed interval of `synthguard.attacks.roc.compare_matrices` (its "
+        "coverage by simulation is in the section after the next)."), [
+        f"{command} --only ofp-200 ofp-200:alpha=0.5 ofp-200:alpha=0.2 --paired-against ofp-200 "
+        "--out docs/results/power_curve_alpha.json",
+        f"{command} --only ofp-200:lambda_mode=sample --paired-against ofp-200 --out docs/results/power_curve_alpha.json"])
+
+
+def medexp_leakage_section(found: dict) -> str:
+    """The default recipe's leakage on MedExp, against one lambda per mixed pair."""
+    return paired_recipes_section(found, "Mixup's lambda at the default length: MedExp", (
+        "MedExp at synthguard's defaults (300 epochs, mixup with one lambda per batch, the batch `auto` picks, the "
+        "moving average), audited on the rows a default release of it trains on (seed 0) by 16 shadows in rounds "
+        "of 4, and the same with one lambda per mixed pair (`medexp:lambda_mode=sample`), same seed, population and "
+        "membership; the second table is the per-pair recipe minus the default at K = 16, paired."), [
+        "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py --only medexp medexp:lambda_mode=sample "
+        "--paired-against medexp --out docs/results/power_curve_medexp.json"])
 
 
 def difference_calibration_section(found: dict) -> str:

@@ -18,16 +18,18 @@ Recipes:
   where leakage is measurable.
 
 A recipe named in `--only` as `RECIPE:KEY=VALUE[,KEY=VALUE...]` is that recipe with those settings
-(training parameters or defence settings; `ofp-200:alpha=0.2`: mixup's Beta(0.2, 0.2)). `--paired-against LABEL` then prints each
-recipe's difference from LABEL's, attack by attack at K = 16, with an interval from the paired
+(training parameters or defence settings; `ofp-200:alpha=0.2`: mixup's Beta(0.2, 0.2)).
+`--paired-against LABEL` then prints each recipe's difference from LABEL's, attack by attack at K = 16, with an interval from the paired
 crossed bootstrap (`synthguard.attacks.roc.compare_matrices`): the recipes are audited on the same
 records with the same membership, so records and victim slots are resampled together in both.
+Each run keeps its K = 16 score matrices beside its JSON (`<out>_scores/`, one .npz per recipe), so
+`--compare-only` recomputes the differences without auditing again.
 
 K = 2 is left out: in an audit that reuses its shadows as victims, the one reference of a pair of
 models is IN exactly when the victim is OUT, so a prior from it would encode the label.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py [--workers 2]
-        [--only RECIPE[:KEY=VALUE,...] ...] [--paired-against LABEL] [--out PATH]
+        [--only RECIPE[:KEY=VALUE,...] ...] [--paired-against LABEL [--compare-only]] [--out PATH]
 
 Writes docs/results/power_curve.json and prints a markdown table. Run it alone: it prints the load.
 """

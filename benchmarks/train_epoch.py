@@ -2,7 +2,7 @@
 same trainer with one change undone (or one trial made), timed in the same run.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/train_epoch.py [--table medexp] [--threads 2] \\
-        [--rounds 7] [--epochs 6] [--json out/train_epoch.json]
+        [--rounds 7] [--epochs 6] [--variants NAME ...] [--json out/train_epoch.json]
 
 Variants:
 - `shipped`: the trainer as it is.
@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--epochs", type=int, default=6, help="epochs timed per fit, after its first")
     parser.add_argument("--json", type=json_path, default=None)
+    parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
+                        help="time only these variants beside `shipped` (default: every one)")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.epochs < 1 or args.threads < 1:
         raise SystemExit("--rounds, --epochs and --threads: each at least 1")
@@ -131,14 +133,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     #: per variant, what it replaces in the trainer module, the Synthesizer class it fits, and
     #: whether it must train the shipped model to the bit
-    variants: dict[str, tuple[dict[str, Any], type, bool]] = {
+    variants: dict[str, tuple[dict[str, Any], Any, bool]] = {
         "shipped": ({}, Synthesizer, True),
         "critic weight gradients in the generator step": ({"frozen": unfrozen}, Synthesizer, True),
         "Adam's step by one direct call": ({"adam": lean_adam}, Synthesizer, True),
         "critic forward compiled": ({}, CompiledCritic, False),
     }
+    if args.variants:
+        unknown = sorted(set(args.variants) - set(variants))
+        if unknown:
+            raise SystemExit(f"--variants: no variant {unknown[0]!r} (one of: {', '.join(variants)})")
+        variants = {name: v for name, v in variants.items() if name == "shipped" or name in args.variants}
 
-    def fit(variant: tuple[dict[str, Any], type, bool], epochs: int, seconds: list[float] | None = None) -> Any:
+    def fit(variant: tuple[dict[str, Any], Any, bool], epochs: int, seconds: list[float] | None = None) -> Any:
         patches, synthesizer, _ = variant
         saved = {name: getattr(trainer, name) for name in patches}
         for name, value in patches.items():
@@ -161,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if name != "shipped" and variant[2] and not all(torch.equal(a, b) for a, b in zip(reference, weights(fit(variant, 3)), strict=True)):
             raise SystemExit(f"{name}: a 3-epoch fit differs from the shipped trainer's; it is not the same training")
 
-    def epoch_flops(variant: tuple[dict[str, Any], type, bool]) -> float | None:
+    def epoch_flops(variant: tuple[dict[str, Any], Any, bool]) -> float | None:
         counter = FlopCounterMode(display=False)
         counter.mod_tracker = _GlobalOnly()  # type: ignore[assignment]
         try:
@@ -173,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     flops = {name: epoch_flops(variant) for name, variant in variants.items()}
 
-    def epoch_seconds(variant: tuple[dict[str, Any], type, bool]) -> float:
+    def epoch_seconds(variant: tuple[dict[str, Any], Any, bool]) -> float:
         seconds: list[float] = []
         fit(variant, args.epochs + 1, seconds)
         return sum(seconds[1:]) / args.epochs
@@ -191,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"load {load[0]:.2f}-{load[1]:.2f}")
     report: dict[str, Any] = {"table": args.table, "threads": args.threads, "rounds": args.rounds,
                               "epochs": args.epochs, "load": load, "gemm_flops_per_second": rate,
-                              "gemm_shape": list(GEMM), "variants": {}}
+                              "gemm_shape": list(GEMM), "variants_asked": args.variants, "variants": {}}
     for name, times in per.items():
         median, f = statistics.median(times), flops[name]
         bound = median / (f / rate) if f else None

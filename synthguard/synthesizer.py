@@ -77,8 +77,8 @@ class Synthesizer:
         defense: `mixup` (the paper's defence), `none`, or the baselines `relaxloss` and `pargan`.
         alpha: mixup's Beta(alpha, alpha) parameter (default 1.0). Only mixup uses it: with another
             defence any other value is an error, and the recipe records no alpha (None).
-        lambda_mode: `batch` (one lambda per batch, the paper's; the default) or `sample`; mixup
-            only, like alpha.
+        lambda_mode: `batch` (one lambda per batch, the paper's; the default) or `sample` (one per
+            mixed pair); mixup only, like alpha.
         defense_params: further settings of the defence (relaxloss: mode, holdout,
             reference_models; pargan: partitions), see `synthguard.gan.defenses`.
         seed: every random choice (encoder modes, weights, noise, sampling) derives from it.
@@ -134,6 +134,13 @@ class Synthesizer:
         whole_setting("epochs", train_options.get("epochs", TrainConfig.epochs), self.min_epochs)
         self.config = TrainConfig(**train_options)
         accepted = defense_arguments(self.defense)  # an unknown defence is an error here
+        # mixup's own settings given among the defence's (as a command line's defence settings
+        # give them) are taken as the settings of their own they are
+        for name in ("alpha", "lambda_mode"):
+            if name in self.defense_params:
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} given twice: as a setting of its own and among the defence's settings")
+                setattr(self, name, self.defense_params.pop(name))
         # mixup's own settings: resolved to their defaults for mixup, refused (unless left at the
         # default) and recorded as None for a defence that does not use them
         for name, default in (("alpha", 1.0), ("lambda_mode", "batch")):
@@ -155,9 +162,6 @@ class Synthesizer:
         for name, param in defense_signature(self.defense).items():
             if name in RESOLVED_DEFENSE_SETTINGS and name not in self.defense_params:
                 self.defense_params[name] = param.default
-        own = sorted(set(self.defense_params) & {"alpha", "lambda_mode"})
-        if own:
-            raise ValueError(f"{own[0]} is a setting of its own, not one of the defence's settings")
         unknown = sorted(set(self.defense_params) - set(accepted))
         if unknown:
             raise ValueError(f"defence {self.defense!r} has no setting {unknown[0]!r} "

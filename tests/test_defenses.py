@@ -284,3 +284,20 @@ def test_cli_fit_takes_a_baseline_and_its_settings(ofp_csv, tmp_path):
     cuda = runner.invoke(app, ["fit", str(ofp_csv), "-s", "schemas/ofp.yaml", "-o", str(tmp_path / "y.sgm"),
                                "--device", "gpu", "--quiet"])
     assert cuda.exit_code == 1 and "device must be cpu or cuda" in cuda.output
+
+
+def test_cli_fit_takes_mixups_own_settings_as_defence_settings(ofp_csv, tmp_path):
+    model = tmp_path / "pairs.sgm"
+    result = CliRunner().invoke(app, ["fit", str(ofp_csv), "-s", "schemas/ofp.yaml", "-o", str(model), "--defense-param",
+                                      "lambda_mode=sample", "--defense-param", "alpha=0.5", "--epochs", "1",
+                                      "--batch-size", "64", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert Synthesizer.load(model).describe_defense() == {"name": "mixup", "alpha": 0.5, "lambda_mode": "sample",
+                                                          "fakes": "mixed"}
+    twice = CliRunner().invoke(app, ["fit", str(ofp_csv), "-s", "schemas/ofp.yaml", "-o", str(tmp_path / "t.sgm"),
+                                     "--alpha", "0.5", "--defense-param", "alpha=0.5", "--quiet"])
+    assert twice.exit_code == 1 and "alpha given twice" in twice.output and not (tmp_path / "t.sgm").exists()
+    plain = CliRunner().invoke(app, ["fit", str(ofp_csv), "-s", "schemas/ofp.yaml", "-o", str(tmp_path / "p.sgm"),
+                                     "--defense", "none", "--epochs", "1", "--batch-size", "64", "--quiet"])
+    assert plain.exit_code == 0, plain.output  # no alpha given: nothing for a defence without one to refuse
+    assert Synthesizer.load(tmp_path / "p.sgm").get_params()["alpha"] is None

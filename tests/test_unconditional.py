@@ -140,6 +140,9 @@ def test_training_progress_never_reports_nan(table, schema):
     ({"threads": 0}, "threads must be a whole number of at least 1"),
     ({"defense": "none", "alpha": 7}, "alpha applies only to the mixup defence"),
     ({"defense": "pargan", "lambda_mode": "sample"}, "lambda_mode applies only to the mixup defence"),
+    ({"defense": "pargan", "defense_params": {"lambda_mode": "sample"}}, "lambda_mode applies only to the mixup defence"),
+    ({"lambda_mode": "sample", "defense_params": {"lambda_mode": "sample"}}, "lambda_mode given twice"),
+    ({"defense_params": {"lambda_mode": "pairs"}}, "lambda_mode must be batch or sample"),
     ({"alpha": float("inf")}, "mixup alpha must be a finite number"),
 ])
 def test_nonsensical_settings_are_one_line_errors(schema, settings, message):
@@ -153,6 +156,11 @@ def test_alpha_is_recorded_only_for_mixup(schema):
     assert Synthesizer(schema, defense="none", alpha=1.0).get_params()["lambda_mode"] is None  # the default: ignored
     mixup = Synthesizer(schema, alpha=0.5)
     assert (mixup.get_params()["alpha"], mixup.get_params()["lambda_mode"]) == (0.5, "batch")
+    # given among the defence's settings (a command line gives them so), they are settings of their own
+    pairs = Synthesizer(schema, defense_params={"lambda_mode": "sample", "alpha": 0.5, "fakes": "generated"})
+    assert (pairs.alpha, pairs.lambda_mode, pairs.defense_params) == (0.5, "sample", {"fakes": "generated"})
+    assert pairs.describe_defense() == {"name": "mixup", "alpha": 0.5, "lambda_mode": "sample", "fakes": "generated"}
+    assert pairs.clone().get_params() == pairs.get_params()
     other = mixup.clone(defense="pargan")  # mixup's settings do not follow the recipe to another defence
     assert other.get_params()["alpha"] is None and other.describe_defense() == {"name": "pargan", "partitions": 4}
     assert other.clone(defense="mixup").alpha == 1.0

@@ -114,10 +114,13 @@ SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED,
 # ---- the training recipe ---------------------------------------------------------------------------
 DefenseOpt = Annotated[str, typer.Option("--defense", callback=known_defense, help="Training defence: mixup (the "
                                           "paper's), none, or the baselines relaxloss and pargan.")]
-AlphaOpt = Annotated[float, typer.Option("--alpha", help="Mixup's Beta(alpha, alpha) parameter.")]
+AlphaOpt = Annotated[Optional[float], typer.Option("--alpha", help="Mixup's Beta(alpha, alpha) parameter "
+                                                   "(default 1.0).")]
 DefenseParamOpt = Annotated[Optional[list[str]], typer.Option(
-    "--defense-param", help="A defence setting as KEY=VALUE, repeatable: relaxloss mode=global|per_example, "
-    "holdout=0.1, reference_models=4; pargan partitions=4 (default: the defence's own settings).")]
+    "--defense-param", help="A defence setting as KEY=VALUE, repeatable: mixup lambda_mode=batch|sample (one "
+    "lambda per batch, the paper's, or per mixed pair), fakes=mixed|generated (generated: the paper's); relaxloss "
+    "mode=global|per_example, holdout=0.1, reference_models=4; pargan partitions=4 (default: the defence's own "
+    "settings).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="Train on cpu (default) or cuda.")]
 EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Training epochs (passes of the critic over "
                                                   f"the rows; default: {TABLE_EPOCHS} for tables, {IMAGE_EPOCHS} for "

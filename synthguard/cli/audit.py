@@ -67,7 +67,7 @@ def audit(
     data: DataArg,
     schema: SchemaOpt = None,
     defense: DefenseOpt = "mixup",
-    alpha: AlphaOpt = 1.0,
+    alpha: AlphaOpt = None,
     defense_param: DefenseParamOpt = None,
     device: DeviceOpt = "cpu",
     epochs: EpochsOpt = None,

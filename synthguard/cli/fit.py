@@ -39,7 +39,7 @@ def fit(
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (.sgm).")],
     schema: SchemaOpt = None,
     defense: DefenseOpt = "mixup",
-    alpha: AlphaOpt = 1.0,
+    alpha: AlphaOpt = None,
     defense_param: DefenseParamOpt = None,
     device: DeviceOpt = "cpu",
     epochs: EpochsOpt = None,

@@ -97,7 +97,7 @@ def release(
     policy: Annotated[Optional[Path], typer.Option("--policy", "-p", help="Policy YAML (default: the documented "
                       "defaults in schemas/policy.default.yaml).")] = None,
     defense: DefenseOpt = "mixup",
-    alpha: AlphaOpt = 1.0,
+    alpha: AlphaOpt = None,
     defense_param: DefenseParamOpt = None,
     device: DeviceOpt = "cpu",
     epochs: EpochsOpt = None,
