@@ -84,27 +84,14 @@ def render_document(out_root: Path, peers: Path | None) -> str:
         parts += [section, ""]
     if peers is not None and peers.exists():
         parts += peers_section(json.loads(peers.read_text())), ""
-    power = out_root / "power_curve.json"
-    if power.exists():
-        parts += power_section(json.loads(power.read_text())), ""
-    mixed = out_root / "power_curve_mixed_fakes.json"
-    if mixed.exists():
-        parts += mixed_fakes_section(json.loads(mixed.read_text())), ""
-    alpha = out_root / "power_curve_alpha.json"
-    if alpha.exists():
-        parts += alpha_section(json.loads(alpha.read_text())), ""
-    medexp_leakage = out_root / "power_curve_medexp.json"
-    if medexp_leakage.exists():
-        parts += medexp_leakage_section(json.loads(medexp_leakage.read_text())), ""
-    difference = out_root / "difference_calibration.json"
-    if difference.exists():
-        parts += difference_calibration_section(json.loads(difference.read_text())), ""
-    frontier = out_root / "frontier.json"
-    if frontier.exists():
-        parts += frontier_section(json.loads(frontier.read_text())), ""
-    calibration = out_root / "tuning_calibration.json"
-    if calibration.exists():
-        parts += tuning_section(json.loads(calibration.read_text())), ""
+    # one file, one section
+    for name, section in (("power_curve", power_section), ("power_curve_mixed_fakes", mixed_fakes_section),
+                          ("power_curve_alpha", alpha_section), ("power_curve_medexp", medexp_leakage_section),
+                          ("difference_calibration", difference_calibration_section),
+                          ("frontier", frontier_section), ("tuning_calibration", tuning_section)):
+        found = out_root / f"{name}.json"
+        if found.exists():
+            parts += section(json.loads(found.read_text())), ""
     costs = sorted(out_root.glob("audit_cost*.json")) + sorted(out_root.glob("audit_training_defaults*.json"))
     if costs:
         parts += audit_cost_section([(f.stem, json.loads(f.read_text())) for f in costs]), ""

@@ -145,17 +145,20 @@ def coverage(model: ScoreModel, n_models: int, n_targets: int, n_audits: int = 1
              fprs: Sequence[float] = (0.01, 0.001), n_bootstrap: int = 1000, seed: int = 0) -> Coverage:
     """Share of simulated audits whose nominal interval holds the true AUC and TPRs."""
     found = simulate_summaries(model, n_models, n_targets, n_audits, resampling, fprs, n_bootstrap, seed)
-    true_auc = model.true_auc()
+    return _tally(found, model.true_auc(), {f: model.true_tpr(f) for f in fprs})
+
+
+def _tally(found: Sequence[Any], true_auc: float, true_tpr: dict[float, float]) -> Coverage:
+    """How often the intervals of `found` (each with `auc_ci` and `tpr_ci`) hold the truths."""
     lo = np.array([s.auc_ci[0] for s in found])
     hi = np.array([s.auc_ci[1] for s in found])
     tpr_cover, tpr_below = {}, {}
-    for f in fprs:
-        truth = model.true_tpr(f)
+    for f, truth in true_tpr.items():
         t_lo = np.array([s.tpr_ci[f][0] for s in found])
         t_hi = np.array([s.tpr_ci[f][1] for s in found])
         tpr_cover[f] = float(np.mean((t_lo <= truth) & (truth <= t_hi)))
         tpr_below[f] = float(np.mean(t_hi < truth))
-    return Coverage(n_audits, float(np.mean((lo <= true_auc) & (true_auc <= hi))), tpr_cover,
+    return Coverage(len(found), float(np.mean((lo <= true_auc) & (true_auc <= hi))), tpr_cover,
                     float(np.mean(lo > true_auc)), float(np.mean(hi < true_auc)), tpr_below)
 
 
@@ -182,15 +185,5 @@ def difference_coverage(model_a: ScoreModel, model_b: ScoreModel, n_models: int,
         a, b = draw_paired(model_a, model_b, membership, rng)
         found.append(compare_matrices(a, b, membership, resampling=resampling, fprs=fprs,
                                       n_bootstrap=n_bootstrap, seed=i))
-    true_auc = model_a.true_auc() - model_b.true_auc()
-    lo = np.array([d.auc_ci[0] for d in found])
-    hi = np.array([d.auc_ci[1] for d in found])
-    tpr_cover, tpr_below = {}, {}
-    for f in fprs:
-        truth = model_a.true_tpr(f) - model_b.true_tpr(f)
-        t_lo = np.array([d.tpr_ci[f][0] for d in found])
-        t_hi = np.array([d.tpr_ci[f][1] for d in found])
-        tpr_cover[f] = float(np.mean((t_lo <= truth) & (truth <= t_hi)))
-        tpr_below[f] = float(np.mean(t_hi < truth))
-    return Coverage(n_audits, float(np.mean((lo <= true_auc) & (true_auc <= hi))), tpr_cover,
-                    float(np.mean(lo > true_auc)), float(np.mean(hi < true_auc)), tpr_below)
+    return _tally(found, model_a.true_auc() - model_b.true_auc(),
+                  {f: model_a.true_tpr(f) - model_b.true_tpr(f) for f in fprs})
