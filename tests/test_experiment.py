@@ -64,6 +64,23 @@ def test_experiment_measures_every_defence_the_same_way(experiment_dir):
         data["runs"]["mixup"]["attacks"]["lira"]["auc"])
 
 
+def test_each_defence_is_compared_with_no_defence_on_the_same_records(experiment_dir):
+    data = json.loads((experiment_dir / "results.json").read_text())
+    differences = data["differences"]
+    assert set(differences) == {"mixup", "relaxloss", "pargan"}
+    for name, cells in differences.items():
+        # every single-record attack pairs (same targets and masks); the mixed query too, its pairs
+        # drawn alike for mixup and its natural twins
+        assert {"logan", "lira", "lira_offline", "ganleaks", "ganleaks_wb"} <= set(cells)
+        for attack, d in cells.items():
+            mine, theirs = data["runs"][name]["attacks"][attack], data["runs"]["none"]["attacks"][attack]
+            assert d["auc_a"] == pytest.approx(mine["auc"]) and d["auc_b"] == pytest.approx(theirs["auc"])
+            assert d["auc"] == pytest.approx(mine["auc"] - theirs["auc"])
+            assert d["auc_ci"][0] <= d["auc"] <= d["auc_ci"][1] and d["n_models"] == 6
+    assert "lira_mixed" in differences["mixup"]
+    assert "Each defence against no defence, paired" in (experiment_dir / "results.md").read_text()
+
+
 def test_markdown_is_rendered_from_the_json(experiment_dir):
     data = json.loads((experiment_dir / "results.json").read_text())
     text = (experiment_dir / "results.md").read_text()
