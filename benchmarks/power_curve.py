@@ -78,7 +78,6 @@ def recipes(raw: Any, schema: Schema) -> dict[str, tuple[Any, Any]]:
                                                         epochs=2000, batch_size=50, seed=0)),
         "null": (order.iloc[:1000], TrainedElsewhere(Synthesizer(schema, defense="none", epochs=20, seed=0,
                                                                  **SMALL_NET), elsewhere)),
-        **medexp_recipe(),
     }
 
 
@@ -93,10 +92,12 @@ def medexp_recipe() -> dict[str, tuple[Any, Any]]:
 
 def variant(label: str, known: dict[str, tuple[Any, Any]]) -> tuple[Any, Any]:
     """The population and recipe `label` names: a known recipe, or `RECIPE:KEY=VALUE,...`, that recipe
-    with those defence settings."""
+    with those training or defence settings (MedExp's table is read only when a label names it)."""
     base, _, settings = label.partition(":")
+    if base == "medexp" and base not in known:
+        known.update(medexp_recipe())
     if base not in known:
-        raise SystemExit(f"unknown recipe {base!r} (known: {', '.join(known)})")
+        raise SystemExit(f"unknown recipe {base!r} (known: {', '.join([*known, 'medexp'])})")
     population, recipe = known[base]
     if not settings:
         return population, recipe
@@ -172,8 +173,9 @@ def main() -> None:
     for label, (population, recipe) in chosen.items():
         load = os.getloadavg()[0]
         started = time.perf_counter()
-        result = audit(population, recipe, getattr(recipe, "schema", schema), n_shadows=16, shadows_per_round=4, n_targets=len(population) // 2,
-                       attacks=("lira", "rmia"), workers=args.workers, seed=0, n_bootstrap=200)
+        result = audit(population, recipe, getattr(recipe, "schema", schema), n_shadows=16, shadows_per_round=4,
+                       n_targets=len(population) // 2, attacks=("lira", "rmia"), workers=args.workers, seed=0,
+                       n_bootstrap=200)
         seconds = time.perf_counter() - started
         rows: dict[str, Any] = {}
         kept: dict[str, np.ndarray] = {}

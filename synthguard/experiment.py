@@ -354,7 +354,15 @@ def _reading(data: dict[str, Any]) -> list[str]:
                 share = 100 * (1 - max(excess, 0.0) / base_excess)
                 effect = (f"it removes {share:.0f}% of the undefended model's excess AUC over 0.5 "
                           f"({base['auc']:.3f} -> {found['auc']:.3f})")
-            if base["auc_ci"][0] > 0.5 and found["auc_ci"][0] <= base["auc_ci"][1] and found["auc_ci"][1] >= base["auc_ci"][0]:
+            paired = ((data.get("differences") or {}).get(name) or {}).get(base_attack)
+            if paired is not None:
+                # the undefended model's strongest attack, on this defence, paired record by record
+                lo, hi = paired["auc_ci"]
+                measured = "measurably lower" if hi < 0 else ("measurably higher" if lo > 0 else "not measurably different")
+                effect += (f"; on {base_attack} the defence minus none is {paired['auc']:+.3f} [{lo:+.3f}, {hi:+.3f}] "
+                           f"(paired), {measured}")
+            elif (base["auc_ci"][0] > 0.5 and found["auc_ci"][0] <= base["auc_ci"][1]
+                  and found["auc_ci"][1] >= base["auc_ci"][0]):
                 effect += "; the 95% intervals overlap, so the difference is not measurable at this scale"
             _, value = _utility_headline(run, data["modality"])
             change = "" if value is None or base_utility is None else \
