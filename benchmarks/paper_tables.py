@@ -182,6 +182,15 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
     return "\n".join(out).rstrip()
 
 
+def _variant_commands(script: str, runs: list[tuple[str, dict]]) -> list[str]:
+    """The command of each run of a timing benchmark that compares variants (train_epoch.py,
+    output_heads.py), from what its JSON recorded."""
+    return [f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/{script}.py --table {r['table']} "
+            f"--threads {r['threads']} --rounds {r['rounds']} --epochs {r['epochs']} "
+            + ("--variants " + " ".join(f'"{n}"' for n in r["variants_asked"]) + " " if r.get("variants_asked") else "")
+            + f"--json docs/results/{stem}.json" for stem, r in runs]
+
+
 def train_epoch_section(runs: list[tuple[str, dict]]) -> str:
     """Whole epochs as shipped against one change undone or one trial (`benchmarks/train_epoch.py`)."""
     names = list(dict.fromkeys(n for _, r in runs for n in r["variants"]))
@@ -192,11 +201,7 @@ def train_epoch_section(runs: list[tuple[str, dict]]) -> str:
            "rounds, and its ratio to the shipped trainer), each run alone on the machine; and how many times an epoch "
            "takes the time its matrix products' FLOPs need at the machine's rate on a 500x256x256 product with the "
            "same threads, measured in the same run.", "",
-           "```", *(f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/train_epoch.py --table {r['table']} "
-                    f"--threads {r['threads']} --rounds {r['rounds']} --epochs {r['epochs']} "
-                    + ("--variants " + " ".join(f'"{n}"' for n in r["variants_asked"]) + " " if r.get("variants_asked")
-                       else "")
-                    + f"--json docs/results/{stem}.json" for stem, r in runs), "```", "",
+           "```", *_variant_commands("train_epoch", runs), "```", "",
            "| table | threads | " + " | ".join(names) + " | load |",
            "|---|---|" + "---|" * (len(names) + 1)]
     for _, r in runs:
@@ -236,11 +241,7 @@ def output_heads_section(runs: list[tuple[str, dict]]) -> str:
            "Gumbel noise from uniform draws. The heads alone on 2 x batch rows (the critic step's mixed fakes: "
            "forward without gradient; the generator step: forward and backward), and whole training epochs (the "
            "trainer using one or the other; the encoder's fit and the first epoch left out).", "",
-           "```", *(f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/output_heads.py --table {r['table']} "
-                    f"--threads {r['threads']} --rounds {r['rounds']} --epochs {r['epochs']} "
-                    + ("--variants " + " ".join(f'"{n}"' for n in r["variants_asked"]) + " " if r.get("variants_asked")
-                       else "")
-                    + f"--json docs/results/{stem}.json" for stem, r in runs), "```", "",
+           "```", *_variant_commands("output_heads", runs), "```", "",
            "Files named `output_heads_index_select_*` time a third variant, the grid as first shipped with its "
            "gathers written `values[:, index]` (a general advanced index) where the heads now call `index_select`; "
            "in brackets, the shipped heads' ratio to it (the earlier files' shipped heads are that grid).", "",
