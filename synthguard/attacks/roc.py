@@ -533,19 +533,17 @@ class RocDifference:
 
 
 def _class_maps(s: NDArray[np.float64], m: NDArray[np.bool_]) -> tuple[Any, Any]:
-    """Sparse (scores x groups) maps of member and non-member scores to their score values."""
-    from scipy.sparse import csr_matrix
-
+    """Sparse (groups x scores) maps of member and non-member scores to their score values: each
+    score its own unit for `_unit_counts`."""
     gm, gn, g = _groups(s, m)
-    return (csr_matrix((np.ones(gm.size, dtype=np.int64), (np.arange(gm.size), gm)), shape=(gm.size, g)),
-            csr_matrix((np.ones(gn.size, dtype=np.int64), (np.arange(gn.size), gn)), shape=(gn.size, g)))
+    return _unit_counts(np.arange(gm.size), gm.size, gm, g), _unit_counts(np.arange(gn.size), gn.size, gn, g)
 
 
 def _weighted_stats(maps: tuple[Any, Any], weights: NDArray[np.int64], m: NDArray[np.bool_],
                     fprs: list[float]) -> NDArray[np.float64]:
     """(AUC, TPR per FPR) per row of score weights (a resample's multiplicity of every score)."""
-    cm = np.asarray((maps[0].T @ weights[:, m].T).T)
-    cn = np.asarray((maps[1].T @ weights[:, ~m].T).T)
+    cm = np.asarray(maps[0] @ weights[:, m].T).T
+    cn = np.asarray(maps[1] @ weights[:, ~m].T).T
     return np.column_stack([_auc_rows(cm, cn), _tpr_rows(cm, cn, fprs)])
 
 
@@ -590,8 +588,8 @@ def compare_matrices(scores_a: ArrayLike, scores_b: ArrayLike, membership: Array
                          f"got {a.shape}, {b.shape} and {member.shape}")
     if resampling not in ("records + models", "records"):
         raise ValueError(f"unknown resampling {resampling!r} (records + models or records)")
-    if int(n_bootstrap) != n_bootstrap or n_bootstrap < 2:
-        raise ValueError(f"n_bootstrap must be an integer of at least 2, got {n_bootstrap!r}")
+    if int(n_bootstrap) != n_bootstrap or n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be a positive integer, got {n_bootstrap!r}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
     fpr_list = [_check_fpr(f, allow_zero=False) for f in fprs]
