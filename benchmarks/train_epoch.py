@@ -15,6 +15,10 @@ Variants:
   `torch.optim.Adam(fused=True)` (checked here: the weights after a fit are equal to the bit),
   without its per-call grouping of tensors by device and type. It calls `torch._fused_adam_`, a
   private torch function, which is why it is a trial.
+- `slopes as a tensor`: the gradient penalty's written-out input gradient
+  (`Critic.input_gradient`) as it was before: each LeakyReLU's slopes made into a tensor (1 above
+  zero, the leak at or below) and multiplied in, where the shipped critic calls torch's LeakyReLU
+  backward kernel on the layer's input.
 - `critic forward compiled` (a trial): the critic wrapped in `torch.compile` (inductor, which
   needs a C++ compiler). The gradient penalty's input gradient is written out
   (`Critic.input_gradient`), so no double backward goes through the compiled graph; a compiled
@@ -108,6 +112,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from torch.utils.flop_counter import FlopCounterMode
 
     from synthguard.gan import trainer
+    from synthguard.gan.networks import Critic
     from synthguard.io import read_table
     from synthguard.schema import Schema
     from synthguard.synthesizer import Synthesizer
@@ -131,12 +136,39 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 return generator, torch.compile(critic)
             return networks
 
+    class SlopesCritic(Critic):
+        def input_gradient(self, x: Any, cond: Any) -> Any:
+            linears = [m for m in self.body if isinstance(m, torch.nn.Linear)]
+            slopes: list[Any] = []
+            with torch.no_grad():
+                h = torch.cat([x, cond], dim=1)
+                for module in self.body[:-1]:
+                    h = module(h)
+                    if isinstance(module, torch.nn.LeakyReLU):
+                        slopes.append(torch.where(h > 0, 1.0, module.negative_slope))
+            grad = linears[-1].weight.expand(len(x), -1)
+            for k in range(len(linears) - 2, -1, -1):
+                weight = linears[k].weight if k else linears[0].weight[:, :x.shape[1]]
+                grad = (grad * slopes[k]) @ weight
+            return grad
+
+    class SlopesSynthesizer(Synthesizer):
+        def _network_factory(self) -> Any:
+            base = super()._network_factory()
+
+            def networks(data_dim: int, cond_dim: int, config: Any) -> tuple[Any, Any]:
+                generator, critic = base(data_dim, cond_dim, config)
+                critic.__class__ = SlopesCritic  # the same weights, and no draw from the seeded stream
+                return generator, critic
+            return networks
+
     #: per variant, what it replaces in the trainer module, the Synthesizer class it fits, and
     #: whether it must train the shipped model to the bit
     variants: dict[str, tuple[dict[str, Any], Any, bool]] = {
         "shipped": ({}, Synthesizer, True),
         "critic weight gradients in the generator step": ({"frozen": unfrozen}, Synthesizer, True),
         "Adam's step by one direct call": ({"adam": lean_adam}, Synthesizer, True),
+        "slopes as a tensor": ({}, SlopesSynthesizer, True),
         "critic forward compiled": ({}, CompiledCritic, False),
     }
     if args.variants:

@@ -42,6 +42,20 @@ def test_the_written_out_penalty_is_autograds(dims: tuple[int, ...], dropout: fl
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("leak", [0.0, 0.5, -0.3])
+def test_the_written_out_gradient_follows_each_layers_leak(leak: float) -> None:
+    """The slopes come from each LeakyReLU's own input and leak: one of 0 (a ReLU) or below 0,
+    whose output's sign is not its input's, gives autograd's gradient too."""
+    torch.manual_seed(0)
+    critic = Critic(12, 2, (32, 16))
+    for k, module in enumerate(critic.body):
+        if isinstance(module, torch.nn.LeakyReLU):
+            critic.body[k] = torch.nn.LeakyReLU(leak)
+    x, cond = torch.randn(64, 12), torch.eye(2)[torch.randint(0, 2, (64,))]
+    torch.testing.assert_close(critic.input_gradient(x, cond),
+                               torch.autograd.grad(critic(x.requires_grad_(True), cond).sum(), x)[0])
+
+
 @pytest.mark.parametrize("case", ["active dropout", "a layer it does not know"])
 def test_other_critics_take_autograds_route(case: str) -> None:
     """Active dropout draws its own mask, and an activation other than LeakyReLU has other slopes:

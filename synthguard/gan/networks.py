@@ -71,27 +71,31 @@ class Critic(nn.Module):
         activations' slopes between them, back from the last layer. The slopes (1 above zero, the
         leak at or below, as torch's backward takes them) come from a forward pass without a graph:
         they are piecewise constant in the weights, so the penalty's gradient does not flow
-        through them. This is the gradient the gradient penalty needs, at first order: autograd's
-        `create_graph` route reaches the same by a double backward through the forward pass, and
-        a critic step costs 0.86-0.87x with this (benchmarks/critic_step.py). None where dropout
-        is active, or where the body holds a layer this does not know: the penalty then takes
-        autograd's route (with its own dropout draw)."""
+        through them. Each is applied by torch's own LeakyReLU backward kernel, which reads the
+        activation and scales in one pass (the same values and gradients as multiplying by a
+        tensor of slopes, without making one). This is the gradient the gradient penalty needs, at
+        first order: autograd's `create_graph` route reaches the same by a double backward through
+        the forward pass, and a critic step costs 0.86-0.87x with this (benchmarks/critic_step.py).
+        None where dropout is active, or where the body holds a layer this does not know: the
+        penalty then takes autograd's route (with its own dropout draw)."""
         known = (nn.Linear, nn.LeakyReLU, nn.Dropout)
         if not all(isinstance(m, known) for m in self.body) or (
                 self.training and any(isinstance(m, nn.Dropout) and m.p > 0 for m in self.body)):
             return None
         linears = [m for m in self.body if isinstance(m, nn.Linear)]
-        slopes: list[torch.Tensor] = []
+        # each LeakyReLU's input and its leak
+        activations: list[tuple[torch.Tensor, float]] = []
         with torch.no_grad():
             h = torch.cat([x, cond], dim=1)
             for module in self.body[:-1]:
-                h = module(h)
                 if isinstance(module, nn.LeakyReLU):
-                    slopes.append(torch.where(h > 0, 1.0, module.negative_slope))
+                    activations.append((h, module.negative_slope))
+                h = module(h)
         grad = linears[-1].weight.expand(len(x), -1)
         for k in range(len(linears) - 2, -1, -1):
             weight = linears[k].weight if k else linears[0].weight[:, :x.shape[1]]
-            grad = (grad * slopes[k]) @ weight
+            h, leak = activations[k]
+            grad = torch.ops.aten.leaky_relu_backward(grad, h, leak, False) @ weight
         return grad
 
 
