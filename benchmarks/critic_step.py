@@ -8,7 +8,10 @@ the fake rows in one pass of the critic, takes the gradient penalty's input grad
 critic writes it out (`Critic.input_gradient`), and updates the critic with Adam's fused form.
 The reference is the step before these: two passes (real, then fake), the input gradient by
 autograd's double backward (the critic wrapped in a module that does not write it out), and
-Adam's default per-parameter loop. Each change is also timed alone, so that its share shows.
+Adam's default per-parameter loop. Each change is also timed alone, so that its share shows, and
+one later change is undone alone: `slopes as a tensor`, the written-out input gradient with each
+LeakyReLU's slopes made into a tensor and multiplied in, where the shipped critic applies them by
+torch's LeakyReLU backward kernel.
 The networks, the encoded width and the batch are those of a bundled table's default recipe
 (from a one-epoch fit); the rows are random. Each variant runs 50 steps per round after 5
 warm-up steps, the variants interleaved, for `--rounds` rounds; the figure is the median over
@@ -41,6 +44,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
 
     import torch
+    from train_epoch import tensor_slopes_gradient
 
     from synthguard.gan.defenses import Defense
     from synthguard.gan.trainer import adam, batch_for, critic_step, gradient_penalty
@@ -75,6 +79,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     autograd_critic = ViaAutograd()
 
+    class SlopesAsTensor(ViaAutograd):
+        """The same critic, its input gradient written out with slope tensors (as before)."""
+
+        def input_gradient(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+            return tensor_slopes_gradient(critic, x, c)
+
+    slopes_critic = SlopesAsTensor()
+
     def two_passes(opt: torch.optim.Optimizer, fake: torch.Tensor) -> None:
         loss = defense.critic_loss(critic(real, cond), critic(fake, cond), rows, 0)
         loss = loss + config.gp_weight * gradient_penalty(autograd_critic, real, fake, cond)
@@ -95,6 +107,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "one pass, written-out penalty, Adam loop": step(critic, looped),
         "one pass, autograd penalty, fused Adam": step(autograd_critic, fused),
         "shipped: one pass, written-out penalty, fused Adam": step(critic, fused),
+        "shipped but slopes as a tensor": step(slopes_critic, fused),
     }
     per_step: dict[str, list[float]] = {name: [] for name in variants}
     load = [os.getloadavg()[0]]

@@ -102,7 +102,7 @@ def render_document(out_root: Path, peers: Path | None) -> str:
                                          os.path.relpath(out_root, ROOT / "docs")), ""
     steps = sorted(out_root.glob("critic_step_*.json"))
     if steps:
-        parts += critic_step_section([json.loads(f.read_text()) for f in steps]), ""
+        parts += critic_step_section([(f.stem, json.loads(f.read_text())) for f in steps]), ""
     heads = sorted(out_root.glob("output_heads_*.json"))
     if heads:
         parts += output_heads_section([(f.stem, json.loads(f.read_text())) for f in heads]), ""
@@ -213,20 +213,25 @@ def train_epoch_section(runs: list[tuple[str, dict]]) -> str:
     return "\n".join(out)
 
 
-def critic_step_section(runs: list[dict]) -> str:
-    """The critic step as shipped against the one before (`benchmarks/critic_step.py`)."""
+def critic_step_section(runs: list[tuple[str, dict]]) -> str:
+    """The critic step as shipped against the one before (`benchmarks/critic_step.py`); a run
+    made before a variant existed shows it as not timed."""
+    names = list(dict.fromkeys(n for _, r in runs for n in r["variants"]))
     out = ["## The critic step (benchmarks/critic_step.py)", "",
            "One critic step of a bundled table's default recipe (its networks, encoded width and batch; random rows), "
-           "timed several ways interleaved for 15 rounds of 50 steps, in the process's CPU time (median over rounds): "
+           "timed several ways interleaved for 15 rounds of 50 steps, in the process's CPU time (median over rounds; "
+           "on two threads both threads' time): "
            "before, two critic passes (real, then fake), the gradient penalty's input gradient by autograd's double "
            "backward and Adam's per-parameter loop; as shipped, one pass over both, the input gradient as the critic "
            "writes it out (`Critic.input_gradient`) and Adam's fused form; and the changes alone.", "",
-           "```", *(f"OMP_NUM_THREADS=1 .venv/bin/python benchmarks/critic_step.py --table {r['table']} "
-                    f"--json docs/results/critic_step_{r['table']}.json" for r in runs), "```", "",
-           "| table | batch | threads | " + " | ".join(runs[0]["variants"]) + " | load |",
-           "|---|---|---|" + "---|" * (len(runs[0]["variants"]) + 1)]
-    for r in runs:
-        cells = [f"{v['ms_per_step']:.2f} ms ({v['ratio_to_before']:.2f} x)" for v in r["variants"].values()]
+           "```", *(f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/critic_step.py --table {r['table']} "
+                    + (f"--threads {r['threads']} " if r["threads"] != 1 else "")
+                    + f"--json docs/results/{stem}.json" for stem, r in runs), "```", "",
+           "| table | batch | threads | " + " | ".join(names) + " | load |",
+           "|---|---|---|" + "---|" * (len(names) + 1)]
+    for _, r in runs:
+        cells = [f"{v['ms_per_step']:.2f} ms ({v['ratio_to_before']:.2f} x)" if (v := r["variants"].get(n)) else
+                 "not timed" for n in names]
         out.append(f"| {r['table']} | {r['batch']} | {r['threads']} | " + " | ".join(cells)
                    + f" | {r['load'][0]:.2f}-{r['load'][1]:.2f} |")
     return "\n".join(out)
@@ -538,30 +543,36 @@ def paired_recipes_section(found: dict, title: str, intro: str, commands: list[s
 
 
 def alpha_section(found: dict) -> str:
-    """Mixup's lambda where leakage is measurable, each recipe paired against the shipped one
-    (`benchmarks/power_curve.py --only ofp-200 ofp-200:alpha=0.5 ...`)."""
+    """Mixup's lambda and the critic's steps where leakage is measurable, each recipe paired
+    against the shipped one (`benchmarks/power_curve.py --only ofp-200 ofp-200:alpha=0.5 ...`)."""
     command = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py"
-    return paired_recipes_section(found, "Mixup's lambda where leakage is measurable", (
+    return paired_recipes_section(found, "Mixup's lambda and the critic's steps where leakage is measurable", (
         "The ofp-200 recipe (mixup with mixed fakes on 200 OFP rows, 2,000 epochs, batch 50) as shipped (one lambda "
-        "per batch from Beta(1, 1)), with alpha 0.5 and 0.2 (lambda nearer 0 or 1, so a mixed row is nearer one "
-        "record), and with one lambda per mixed pair (`lambda_mode=sample`), each audited by 16 shadows in rounds of "
+        "per batch from Beta(1, 1), 5 critic steps per generator step), with alpha 0.5 and 0.2 (lambda nearer 0 or "
+        "1, so a mixed row is nearer one record), with one lambda per mixed pair (`lambda_mode=sample`), and with 10 "
+        "critic steps per generator step (`n_critic=10`), each audited by 16 shadows in rounds of "
         "4 with the same seed, population and membership. The second table is each recipe minus `ofp-200`, attack "
         "by attack at K = 16, with the paired crossed interval of `synthguard.attacks.roc.compare_matrices` (its "
         "coverage by simulation is in the section after the next)."), [
         f"{command} --only ofp-200 ofp-200:alpha=0.5 ofp-200:alpha=0.2 --paired-against ofp-200 "
         "--out docs/results/power_curve_alpha.json",
-        f"{command} --only ofp-200:lambda_mode=sample --paired-against ofp-200 --out docs/results/power_curve_alpha.json"])
+        f"{command} --only ofp-200:lambda_mode=sample --paired-against ofp-200 --out docs/results/power_curve_alpha.json",
+        f"{command} --only ofp-200:n_critic=10 --paired-against ofp-200 --out docs/results/power_curve_alpha.json"])
 
 
 def medexp_leakage_section(found: dict) -> str:
-    """The default recipe's leakage on MedExp, against one lambda per mixed pair."""
-    return paired_recipes_section(found, "Mixup's lambda at the default length: MedExp", (
+    """The default recipe's leakage on MedExp, against one lambda per mixed pair and against ten
+    critic steps per generator step."""
+    command = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py"
+    return paired_recipes_section(found, "Mixup's lambda and the critic's steps at the default length: MedExp", (
         "MedExp at synthguard's defaults (300 epochs, mixup with one lambda per batch, the batch `auto` picks, the "
-        "moving average), audited on the rows a default release of it trains on (seed 0) by 16 shadows in rounds "
-        "of 4, and the same with one lambda per mixed pair (`medexp:lambda_mode=sample`), same seed, population and "
-        "membership; the second table is the per-pair recipe minus the default at K = 16, paired."), [
-        "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py --only medexp medexp:lambda_mode=sample "
-        "--paired-against medexp --out docs/results/power_curve_medexp.json"])
+        "moving average, 5 critic steps per generator step), audited on the rows a default release of it trains on "
+        "(seed 0) by 16 shadows in rounds of 4, the same with one lambda per mixed pair "
+        "(`medexp:lambda_mode=sample`) and with 10 critic steps per generator step (`medexp:n_critic=10`), same "
+        "seed, population and membership; the second table is each recipe minus the default at K = 16, paired."), [
+        f"{command} --only medexp medexp:lambda_mode=sample --paired-against medexp "
+        "--out docs/results/power_curve_medexp.json",
+        f"{command} --only medexp:n_critic=10 --paired-against medexp --out docs/results/power_curve_medexp.json"])
 
 
 def difference_calibration_section(found: dict) -> str:

@@ -94,6 +94,28 @@ def lean_adam_class() -> type:
     return LeanAdam
 
 
+def tensor_slopes_gradient(critic: Any, x: Any, cond: Any) -> Any:
+    """`Critic.input_gradient` as it was before (the `slopes as a tensor` variant; also in
+    benchmarks/critic_step.py): each LeakyReLU's slopes made into a tensor from the layer's output
+    (1 above zero, the leak at or below) and multiplied in. The same values as the shipped route
+    for a leak of at least 0."""
+    import torch
+
+    linears = [m for m in critic.body if isinstance(m, torch.nn.Linear)]
+    slopes: list[Any] = []
+    with torch.no_grad():
+        h = torch.cat([x, cond], dim=1)
+        for module in critic.body[:-1]:
+            h = module(h)
+            if isinstance(module, torch.nn.LeakyReLU):
+                slopes.append(torch.where(h > 0, 1.0, module.negative_slope))
+    grad = linears[-1].weight.expand(len(x), -1)
+    for k in range(len(linears) - 2, -1, -1):
+        weight = linears[k].weight if k else linears[0].weight[:, :x.shape[1]]
+        grad = (grad * slopes[k]) @ weight
+    return grad
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--table", choices=("ofp", "medexp", "doctorcontacts"), default="medexp")
@@ -138,19 +160,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     class SlopesCritic(Critic):
         def input_gradient(self, x: Any, cond: Any) -> Any:
-            linears = [m for m in self.body if isinstance(m, torch.nn.Linear)]
-            slopes: list[Any] = []
-            with torch.no_grad():
-                h = torch.cat([x, cond], dim=1)
-                for module in self.body[:-1]:
-                    h = module(h)
-                    if isinstance(module, torch.nn.LeakyReLU):
-                        slopes.append(torch.where(h > 0, 1.0, module.negative_slope))
-            grad = linears[-1].weight.expand(len(x), -1)
-            for k in range(len(linears) - 2, -1, -1):
-                weight = linears[k].weight if k else linears[0].weight[:, :x.shape[1]]
-                grad = (grad * slopes[k]) @ weight
-            return grad
+            return tensor_slopes_gradient(self, x, cond)
 
     class SlopesSynthesizer(Synthesizer):
         def _network_factory(self) -> Any:
