@@ -72,8 +72,9 @@ class Critic(nn.Module):
         leak at or below, as torch's backward takes them) come from a forward pass without a graph:
         they are piecewise constant in the weights, so the penalty's gradient does not flow
         through them. Each is applied by torch's own LeakyReLU backward kernel, which reads the
-        activation and scales in one pass (the same values and gradients as multiplying by a
-        tensor of slopes, without making one). This is the gradient the gradient penalty needs, at
+        layer's input and scales the gradient in one pass: the same values and gradients as
+        multiplying by a tensor of slopes, without making one (a MedExp critic step on two threads
+        0.965x, benchmarks/critic_step.py). This is the gradient the gradient penalty needs, at
         first order: autograd's `create_graph` route reaches the same by a double backward through
         the forward pass, and a critic step costs 0.86-0.87x with this (benchmarks/critic_step.py).
         None where dropout is active, or where the body holds a layer this does not know: the
