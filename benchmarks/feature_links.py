@@ -12,7 +12,13 @@ train rows: TRTR), to predict `--target`, and tested on the held-out 20% (synthg
 `downstream`, on a two-column schema). A column whose one-feature AUC falls far below its TRTR
 is a link the generator lost. Also per numeric column: distinct values in the real train rows
 and in each generator's rows (a column of a few values the schema declares continuous comes back
-with thousands). The whole-table TSTR AUC heads each generator's column. Never part of
+with thousands). The whole-table TSTR AUC heads each generator's column, and `labels` follows it:
+the real rows' own model (gradient boosting on every other column of the real train rows, as
+TRTR trains it) scoring the generator's rows, the ROC AUC with which the real rows' P(target |
+other columns) ranks the generator's target labels (for the real rows: the held-out 20%, which
+is TRTR). A generator that keeps the target's links scores near the real rows' figure; one that
+draws the target loosely from the other columns scores lower, and one that makes the links
+sharper than they are scores higher. Never part of
 `make test`; one seed is one draw (a single fit's TSTR AUC moves by a few hundredths).
 """
 
@@ -35,7 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def one_feature_aucs(train: pd.DataFrame, holdout: pd.DataFrame, rows: pd.DataFrame, resolved: Any, target: str,
                      seed: int) -> dict[str, float | None]:
-    """The target's TSTR AUC from all columns (`all`), then from each other modelled column alone."""
+    """The target's TSTR AUC from all columns (`all`), the real rows' model on `rows`' labels
+    (`labels`), then the TSTR AUC from each other modelled column alone."""
     from threadpoolctl import threadpool_limits
 
     from synthguard.utility.downstream import downstream
@@ -45,6 +52,9 @@ def one_feature_aucs(train: pd.DataFrame, holdout: pd.DataFrame, rows: pd.DataFr
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out["all"] = downstream(train, holdout, rows, resolved, target=target, seed=seed).tstr.auc
+        # trained on the real train rows, tested on `rows` (the real rows themselves: the holdout)
+        scored = holdout if rows is train else rows
+        out["labels"] = downstream(train, scored, train, resolved, target=target, seed=seed).trtr.auc
         for col in resolved.modelled_columns:
             if col.name == target:
                 continue

@@ -125,7 +125,10 @@ def feature_links_section(runs: list[tuple[str, dict]]) -> str:
     out = ["## Which links a generator keeps (benchmarks/feature_links.py)", "",
            "One seeded 80/20 split; per generator, the target's TSTR ROC AUC from all columns (`all`) and from each "
            "other column alone (a model trained on that column of the generator's rows, tested on the held-out "
-           "20%); `real (TRTR)` trains on the real rows. Numeric columns: distinct values in brackets.", ""]
+           "20%); `real (TRTR)` trains on the real rows. `labels` (in runs that have it): the real rows' model on "
+           "every other column, scoring the generator's rows, i.e. how well the real P(target | other columns) ranks "
+           "the generator's target labels (for the real rows: the held-out 20%). Numeric columns: distinct values "
+           "in brackets.", ""]
     for stem, r in runs:
         names = list(r["aucs"])
         flags = (" --tvae" if any(n.startswith("TVAE") for n in names) else "")
