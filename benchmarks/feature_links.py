@@ -1,7 +1,8 @@
 """Which of a target's links to the other columns a generator keeps: one-feature TSTR, per column.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/feature_links.py --table medexp --target physlim \\
-        [--epochs 100,300] [--tvae] [--defense mixup|none] [--seed 0] [--json out/feature_links.json]
+        [--epochs 100,300] [--tvae] [--defense mixup|none] [--config "n_critic=10"] [--seed 0] \\
+        [--json out/feature_links.json]
 
 The whole-table TSTR AUC of fit_speed.py says how far a generator is behind the real rows, not
 where. Here, on a seeded 80/20 split of a bundled table, synthguard is fitted for each `--epochs`
@@ -34,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 from _peers_common import fit_tvae, fmt, json_path, save_json, split
-from levers import TARGETS
+from levers import TARGETS, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--epochs", default="100,300", help="synthguard's lengths, comma-separated (default 100,300)")
     parser.add_argument("--defense", default="mixup")
     parser.add_argument("--tvae", action="store_true", help="also TVAE, 300 epochs (needs the ctgan package)")
+    parser.add_argument("--config", default="default",
+                        help="synthguard's training settings, key=value;key=value (default: the recipe as shipped)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=json_path, default=None)
@@ -87,6 +90,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from synthguard.synthesizer import Synthesizer
 
     torch.set_num_threads(args.threads)
+    settings = parse_config(args.config)
     target = args.target or TARGETS[args.table][1]
     raw = read_table(ROOT / "synthguard" / "data" / f"{args.table}.csv")
     schema = Schema.load(ROOT / "schemas" / f"{args.table}.yaml")
@@ -101,11 +105,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     generators: dict[str, pd.DataFrame] = {}
     seconds: dict[str, float] = {}
     for length in lengths:
-        name = f"synthguard {args.defense} {length}"
+        name = f"synthguard {args.defense} {length}" + ("" if not settings else f" {args.config}")
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = Synthesizer(schema, epochs=length, seed=args.seed, threads=args.threads, defense=args.defense)
+            model = Synthesizer(schema, seed=args.seed, threads=args.threads, defense=args.defense,
+                                **{**settings, "epochs": length})
             model.fit(raw_train)
         seconds[name] = time.perf_counter() - started
         generators[name] = model.sample(len(train), seed=args.seed + 1000, typed=True)
@@ -135,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             cells.append(f"{fmt(aucs[n][col]) + extra:>{width}}")
         print(f"{col:<12} " + " ".join(cells))
     report = {"table": args.table, "target": target, "seed": args.seed, "threads": args.threads,
-              "defense": args.defense, "lengths": lengths, "fit_seconds": seconds, "aucs": aucs, "distinct": distinct}
+              "defense": args.defense, "config": args.config, "lengths": lengths, "fit_seconds": seconds, "aucs": aucs, "distinct": distinct}
     save_json(args.json, report)
     return report
 

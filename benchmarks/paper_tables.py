@@ -131,7 +131,8 @@ def feature_links_section(runs: list[tuple[str, dict]]) -> str:
            "in brackets.", ""]
     for stem, r in runs:
         names = list(r["aucs"])
-        flags = (" --tvae" if any(n.startswith("TVAE") for n in names) else "")
+        flags = (" --tvae" if any(n.startswith("TVAE") for n in names) else "") + (
+            f' --config "{r["config"]}"' if r.get("config", "default") != "default" else "")
         out += ["```", f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/feature_links.py --table {r['table']} "
                 f"--target {r['target']} --epochs {','.join(map(str, r['lengths']))} --defense {r['defense']}{flags} "
                 f"--seed {r['seed']} --json docs/results/{stem}.json", "```", "",
