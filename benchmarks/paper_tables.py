@@ -547,21 +547,25 @@ def paired_recipes_section(found: dict, title: str, intro: str, commands: list[s
 
 
 def alpha_section(found: dict) -> str:
-    """Mixup's lambda and the critic's steps where leakage is measurable, each recipe paired
-    against the shipped one (`benchmarks/power_curve.py --only ofp-200 ofp-200:alpha=0.5 ...`)."""
+    """Mixup's lambda, the critic's steps and the column term where leakage is measurable, each
+    recipe paired against the shipped one (`benchmarks/power_curve.py --only ofp-200 ofp-200:alpha=0.5 ...`)."""
     command = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py"
-    return paired_recipes_section(found, "Mixup's lambda and the critic's steps where leakage is measurable", (
+    return paired_recipes_section(found, "Mixup's lambda, the critic's steps and the column term where leakage is "
+                                  "measurable", (
         "The ofp-200 recipe (mixup with mixed fakes on 200 OFP rows, 2,000 epochs, batch 50) as shipped (one lambda "
         "per batch from Beta(1, 1), 5 critic steps per generator step), with alpha 0.5 and 0.2 (lambda nearer 0 or "
-        "1, so a mixed row is nearer one record), with one lambda per mixed pair (`lambda_mode=sample`), and with 10 "
-        "critic steps per generator step (`n_critic=10`), each audited by 16 shadows in rounds of "
+        "1, so a mixed row is nearer one record), with one lambda per mixed pair (`lambda_mode=sample`), with 10 "
+        "critic steps per generator step (`n_critic=10`), and with the generator's column term at a weight of 3 "
+        "(`classifier_weight=3`: two column classifiers, one trained on the critic's real rows), each audited by 16 shadows in rounds of "
         "4 with the same seed, population and membership. The second table is each recipe minus `ofp-200`, attack "
         "by attack at K = 16, with the paired crossed interval of `synthguard.attacks.roc.compare_matrices` (its "
         "coverage by simulation is in the section after the next)."), [
         f"{command} --only ofp-200 ofp-200:alpha=0.5 ofp-200:alpha=0.2 --paired-against ofp-200 "
         "--out docs/results/power_curve_alpha.json",
         f"{command} --only ofp-200:lambda_mode=sample --paired-against ofp-200 --out docs/results/power_curve_alpha.json",
-        f"{command} --only ofp-200:n_critic=10 --paired-against ofp-200 --out docs/results/power_curve_alpha.json"])
+        f"{command} --only ofp-200:n_critic=10 --paired-against ofp-200 --out docs/results/power_curve_alpha.json",
+        f"{command} --only ofp-200:classifier_weight=3 --paired-against ofp-200 "
+        "--out docs/results/power_curve_alpha.json"])
 
 
 def medexp_leakage_section(found: dict) -> str:

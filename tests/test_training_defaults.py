@@ -63,7 +63,7 @@ def test_the_average_is_sampled_but_never_feeds_back_into_training(ofp_schema, o
 
 
 @pytest.mark.parametrize(("setting", "value"), [("ema", 1.0), ("ema", -0.1), ("batch_size", "big"),
-                                                ("batch_size", 0)])
+                                                ("batch_size", 0), ("classifier_weight", -1.0)])
 def test_bad_training_settings_are_one_line_errors(ofp_schema, setting: str, value: object) -> None:
     with pytest.raises(SynthguardError, match=setting):
         Synthesizer(ofp_schema, **{setting: value})
