@@ -548,7 +548,7 @@ def paired_recipes_section(found: dict, title: str, intro: str, commands: list[s
 
 def alpha_section(found: dict) -> str:
     """Mixup's lambda, the critic's steps and the column term where leakage is measurable, each
-    recipe paired against the shipped one (`benchmarks/power_curve.py --only ofp-200 ofp-200:alpha=0.5 ...`)."""
+    recipe paired against the shipped one (`benchmarks/power_curve.py --only ofp-200 ...`)."""
     command = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py"
     return paired_recipes_section(found, "Mixup's lambda, the critic's steps and the column term where leakage is "
                                   "measurable", (
@@ -556,8 +556,8 @@ def alpha_section(found: dict) -> str:
         "per batch from Beta(1, 1), 5 critic steps per generator step), with alpha 0.5 and 0.2 (lambda nearer 0 or "
         "1, so a mixed row is nearer one record), with one lambda per mixed pair (`lambda_mode=sample`), with 10 "
         "critic steps per generator step (`n_critic=10`), and with the generator's column term at a weight of 3 "
-        "(`classifier_weight=3`: two column classifiers, one trained on the critic's real rows), each audited by 16 shadows in rounds of "
-        "4 with the same seed, population and membership. The second table is each recipe minus `ofp-200`, attack "
+        "(`classifier_weight=3`: two column classifiers, one trained on the critic's real rows), each audited by "
+        "16 shadows in rounds of 4 with the same seed, population and membership. The second table is each recipe minus `ofp-200`, attack "
         "by attack at K = 16, with the paired crossed interval of `synthguard.attacks.roc.compare_matrices` (its "
         "coverage by simulation is in the section after the next)."), [
         f"{command} --only ofp-200 ofp-200:alpha=0.5 ofp-200:alpha=0.2 --paired-against ofp-200 "
@@ -569,18 +569,22 @@ def alpha_section(found: dict) -> str:
 
 
 def medexp_leakage_section(found: dict) -> str:
-    """The default recipe's leakage on MedExp, against one lambda per mixed pair and against ten
-    critic steps per generator step."""
+    """The default recipe's leakage on MedExp, against one lambda per mixed pair, ten critic steps
+    per generator step and the generator's column term."""
     command = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py"
-    return paired_recipes_section(found, "Mixup's lambda and the critic's steps at the default length: MedExp", (
+    return paired_recipes_section(found, "Mixup's lambda, the critic's steps and the column term at the default "
+                                  "length: MedExp", (
         "MedExp at synthguard's defaults (300 epochs, mixup with one lambda per batch, the batch `auto` picks, the "
         "moving average, 5 critic steps per generator step), audited on the rows a default release of it trains on "
         "(seed 0) by 16 shadows in rounds of 4, the same with one lambda per mixed pair "
-        "(`medexp:lambda_mode=sample`) and with 10 critic steps per generator step (`medexp:n_critic=10`), same "
-        "seed, population and membership; the second table is each recipe minus the default at K = 16, paired."), [
+        "(`medexp:lambda_mode=sample`), with 10 critic steps per generator step (`medexp:n_critic=10`) and with "
+        "the generator's column term at a weight of 3 (`medexp:classifier_weight=3`), same seed, population and "
+        "membership; the second table is each recipe minus the default at K = 16, paired."), [
         f"{command} --only medexp medexp:lambda_mode=sample --paired-against medexp "
         "--out docs/results/power_curve_medexp.json",
-        f"{command} --only medexp:n_critic=10 --paired-against medexp --out docs/results/power_curve_medexp.json"])
+        f"{command} --only medexp:n_critic=10 --paired-against medexp --out docs/results/power_curve_medexp.json",
+        f"{command} --only medexp:classifier_weight=3 --paired-against medexp "
+        "--out docs/results/power_curve_medexp.json"])
 
 
 def difference_calibration_section(found: dict) -> str:

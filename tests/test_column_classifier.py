@@ -105,7 +105,7 @@ def test_it_learns_a_link_the_rows_hold() -> None:
 
 
 def test_a_table_of_scalars_without_a_condition_has_nothing_to_classify() -> None:
-    with pytest.raises(ValueError, match="nothing to predict|to predict"):
+    with pytest.raises(ValueError, match="or a condition to predict"):
         ColumnClassifier([Span(0, 1, "scalar", "s")], 0)
     assert ColumnClassifier([Span(0, 1, "scalar", "s")], 2).parts == 1
 
@@ -115,9 +115,8 @@ def test_the_generators_term_vanishes_where_its_classifier_agrees_with_the_real_
     real_rows = ColumnClassifier(SPANS, 2, (8,))
     fake_rows = ColumnClassifier(SPANS, 2, (8,))
     fake_rows.load_state_dict(real_rows.state_dict())
-    pair = [(real_rows, None), (fake_rows, None)]
     x = rows().requires_grad_(True)
-    term = column_divergence(pair, x, COND)
+    term = column_divergence(real_rows, fake_rows, x, COND)
     term.backward()
     # the same conditional on both sides: no divergence and no push on the generator's rows
     assert term.item() == 0.0 and torch.count_nonzero(x.grad) == 0
@@ -130,20 +129,19 @@ def test_the_generators_term_vanishes_where_its_classifier_agrees_with_the_real_
     with torch.no_grad():
         fake_rows.body[-1].bias.add_(0.5)
     x.grad = None
-    column_divergence(pair, x, COND).backward()
+    column_divergence(real_rows, fake_rows, x, COND).backward()
     assert torch.count_nonzero(x.grad) > 0
 
 
-def test_a_fit_with_the_classifier_differs_and_keeps_the_critics_loss_in_its_history(ofp_schema, ofp_raw) -> None:
+def test_a_fit_with_the_classifiers_differs_and_holds_the_same_networks(ofp_schema, ofp_raw) -> None:
     rows = ofp_raw.iloc[:300]
     settings = {**TINY, "n_critic": 1}   # a generator step after every critic step
     plain = Synthesizer(ofp_schema, seed=3, **settings).fit(rows)
     weighted = Synthesizer(ofp_schema, seed=3, **{**settings, "classifier_weight": 1.0}).fit(rows)
     assert weighted.config.classifier_weight == 1.0
     assert not weighted.sample(50, seed=1).equals(plain.sample(50, seed=1))
-    # the history's generator loss is the critic's part: the same scale as a plain fit's
     losses = [h["loss_g"] for h in weighted.gan_.history if h["loss_g"] is not None]
-    assert losses and all(math.isfinite(v) for v in losses)
+    assert len(losses) == TINY["epochs"] and all(math.isfinite(v) for v in losses)
     # the classifiers are training-time only: the fitted model holds the same networks
     assert weighted.gan_.generator.state_dict().keys() == plain.gan_.generator.state_dict().keys()
     assert weighted.gan_.critic.state_dict().keys() == plain.gan_.critic.state_dict().keys()

@@ -7,9 +7,10 @@ Every `n_critic` critic steps the generator takes one step on -D(G(z, c), c) wit
 c. An epoch is one pass of the critic over the rows; the step counter runs on across epochs, so
 on a table smaller than `n_critic` batches the generator does not step in every epoch (the
 trainer warns, and an epoch without a generator step reports the last generator loss measured,
-or None before the first). With `classifier_weight` above 0 a column classifier takes one step on the
-round's real rows before each generator step, and the generator's loss adds its weighted loss on
-the generator's rows. A defence may hold rows out (RelaxLoss) or
+or None before the first). With `classifier_weight` above 0, two column classifiers train beside
+the networks: one takes a step on the round's real rows before each generator step, the other on
+the generator's rows after it, and the generator's loss adds the weighted difference of their
+losses on its rows (`column_divergence`). A defence may hold rows out (RelaxLoss) or
 give each of several critics its own partition (PAR-GAN); then every critic steps in turn and the
 generator descends the mean of their losses.
 
@@ -76,9 +77,10 @@ class TrainConfig:
     #: one on the critic's real rows and one on the generator's; the generator adds this weight
     #: times `column_divergence`. They are trained with the generator and discarded after: neither
     #: is sampled, saved or audited (what they teach reaches the release through the generator).
-    #: Off by default: on MedExp (300 epochs, seeds 8-15) a weight of 3 moved `physlim`'s TSTR AUC
-    #: by +0.013 [-0.015, +0.041] and no attack on 200 OFP rows trained long measurably
-    #: (benchmarks/short_fits.py, benchmarks/power_curve.py; docs/results.md)
+    #: Off by default: at a weight of 3 the yes/no `physlim`'s TSTR AUC moved +0.010 [-0.007, +0.027]
+    #: on MedExp (16 seeds) and +0.015 [+0.002, +0.029] on DoctorContacts (8), the condition's
+    #: -0.005 on both, no attack measurably up (200 OFP rows trained long, MedExp's defaults), at
+    #: 1.3x a MedExp epoch (benchmarks/short_fits.py, benchmarks/power_curve.py; docs/results.md)
     classifier_weight: float = 0.0
 
     def __post_init__(self) -> None:
@@ -277,7 +279,7 @@ def classifier_step(classifier: ColumnClassifier, optimizer: torch.optim.Optimiz
     return float(loss.item())
 
 
-def column_divergence(classifiers: Sequence[tuple[ColumnClassifier, torch.optim.Optimizer]], fake: torch.Tensor,
+def column_divergence(real_rows: ColumnClassifier, fake_rows: ColumnClassifier, fake: torch.Tensor,
                       cond: torch.Tensor) -> torch.Tensor:
     """The generator's column term: per row, the real rows' classifier's loss on one drawn part
     minus the generator's rows' classifier's loss on it. Its gradient is that of the divergence
@@ -285,7 +287,6 @@ def column_divergence(classifiers: Sequence[tuple[ColumnClassifier, torch.optim.
     as far as the classifiers estimate both. The first loss alone also rewards rows whose part
     is easy to predict, and a generator that follows it far enough stops emitting the rare
     values: MedExp's `physlim` came out all `no` (TSTR AUC 0.500) at a weight of 3."""
-    real_rows, fake_rows = (made for made, _ in classifiers)
     pick = torch.randint(real_rows.parts, (len(fake),), device=fake.device)
     return (real_rows(fake, cond, pick) - fake_rows(fake, cond, pick)).mean()
 
@@ -465,7 +466,8 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
                         if not classifiers:
                             loss_g.backward()
                         else:  # the history's loss_g stays the critics' part
-                            (loss_g + config.classifier_weight * column_divergence(classifiers, fake, c)).backward()
+                            term = column_divergence(classifiers[0][0], classifiers[1][0], fake, c)
+                            (loss_g + config.classifier_weight * term).backward()
                     opt_g.step()
                     if classifiers:  # the generator's classifier follows its rows, one step behind
                         classifier_step(*classifiers[1], fake.detach(), c)
