@@ -209,12 +209,13 @@ class ColumnClassifier(nn.Module):
     group's units for a one-hot group, binary for a unit. One is trained on the critic's real rows
     and one on the generator's; together they tell the generator how far each of its rows'
     discrete values follows the rest of the row otherwise than the real rows' do
-    (`TrainConfig.classifier_weight`, `trainer.column_divergence`). Which parts: in a screen of the generator term's first
-    form (the real rows' classifier's loss alone; MedExp, 300 epochs, seeds 0-3,
-    benchmarks/short_fits.py), the categorical and boolean columns alone with the condition as an
-    input gave `physlim` a TSTR AUC of 0.650 and `health` 0.682, every group and unit with the
-    condition predicted too 0.712 and 0.713, and the same hiding a continuous column's scalar half
-    with its mode 0.697 and 0.700."""
+    (`TrainConfig.classifier_weight`, `trainer.column_divergence`).
+
+    Which parts, from a screen of the generator term's first form (the real rows' classifier's
+    loss alone; MedExp, 300 epochs, seeds 0-3, benchmarks/short_fits.py): the categorical and
+    boolean columns alone, the condition an input, gave `physlim` a TSTR AUC of 0.650 and
+    `health` 0.682; every group and unit with the condition predicted too, 0.712 and 0.713; the
+    same hiding a continuous column's scalar half with its mode, 0.697 and 0.700."""
 
     units: torch.Tensor       # (parts, row width + condition width): each part's units
     is_binary: torch.Tensor   # (parts,): whether a part is a binary unit

@@ -268,15 +268,14 @@ def critic_step(critic: torch.nn.Module, optimizer: torch.optim.Optimizer, real:
 
 
 def classifier_step(classifier: ColumnClassifier, optimizer: torch.optim.Optimizer, rows: torch.Tensor,
-                    cond: torch.Tensor) -> float:
+                    cond: torch.Tensor) -> None:
     """One step of a column classifier on rows and their conditions, each row's part to predict
-    drawn uniformly from the classifier's parts; returns the loss."""
+    drawn uniformly from the classifier's parts."""
     pick = torch.randint(classifier.parts, (len(rows),), device=rows.device)
     loss = classifier(rows, cond, pick).mean()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return float(loss.item())
 
 
 def column_divergence(real_rows: ColumnClassifier, fake_rows: ColumnClassifier, fake: torch.Tensor,
