@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from synthguard.encoders.table import Span
+from synthguard.gan.defenses import DEFENSES
 from synthguard.gan.networks import ColumnClassifier
 from synthguard.gan.trainer import column_divergence
 from synthguard.synthesizer import Synthesizer
@@ -145,3 +146,12 @@ def test_a_fit_with_the_classifiers_differs_and_holds_the_same_networks(ofp_sche
     # the classifiers are training-time only: the fitted model holds the same networks
     assert weighted.gan_.generator.state_dict().keys() == plain.gan_.generator.state_dict().keys()
     assert weighted.gan_.critic.state_dict().keys() == plain.gan_.critic.state_dict().keys()
+
+
+@pytest.mark.parametrize("defense", sorted(DEFENSES))
+def test_the_term_trains_beside_every_registered_defence(ofp_schema, ofp_raw, defense: str) -> None:
+    # PAR-GAN's critics each bring their own real batch; the classifiers read them together
+    settings = {**TINY, "n_critic": 1, "classifier_weight": 1.0}
+    model = Synthesizer(ofp_schema, defense=defense, seed=0, **settings).fit(ofp_raw.iloc[:300])
+    assert len(model.gan_.history) == TINY["epochs"]
+    assert len(model.sample(20, seed=0)) == 20
