@@ -220,12 +220,17 @@ class ColumnClassifier(nn.Module):
     units: torch.Tensor       # (parts, row width + condition width): each part's units
     is_binary: torch.Tensor   # (parts,): whether a part is a binary unit
 
+    @staticmethod
+    def parts_of(spans: Sequence[Span], cond_dim: int) -> list[tuple[int, int, str]]:
+        """The parts a classifier of these spans and this condition predicts: (start, width, kind)."""
+        width = max((s.start + s.width for s in spans), default=0)
+        parts = [(s.start, s.width, s.kind) for s in spans if s.kind in ("onehot", "binary")]
+        return parts + [(width, cond_dim, "onehot")] if cond_dim else parts
+
     def __init__(self, spans: Sequence[Span], cond_dim: int = 0, hidden: Sequence[int] = (256, 256)) -> None:
         super().__init__()
         width = max((s.start + s.width for s in spans), default=0)
-        parts = [(s.start, s.width, s.kind) for s in spans if s.kind in ("onehot", "binary")]
-        if cond_dim:
-            parts.append((width, cond_dim, "onehot"))
+        parts = self.parts_of(spans, cond_dim)
         if not parts:
             raise ValueError("a column classifier needs a one-hot group, a binary unit or a condition to predict")
         units = torch.zeros(len(parts), width + cond_dim)

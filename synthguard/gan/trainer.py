@@ -423,7 +423,7 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
         opt_ds = [adam(critic, config) for critic in critics]
         # the column classifiers of the real rows and of the generator's rows, and their optimisers
         classifiers: list[tuple[ColumnClassifier, torch.optim.Optimizer]] = []
-        if config.classifier_weight > 0 and (cond.shape[1] or any(s.kind != "scalar" for s in spans)):
+        if config.classifier_weight > 0 and ColumnClassifier.parts_of(spans, cond.shape[1]):
             for _ in ("real", "fake"):
                 made = ColumnClassifier(spans, cond.shape[1], config.critic_dims).to(dev)
                 classifiers.append((made, adam(made, config)))
