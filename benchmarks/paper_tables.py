@@ -109,6 +109,9 @@ def render_document(out_root: Path, peers: Path | None) -> str:
     epochs = sorted(out_root.glob("train_epoch_*.json"))
     if epochs:
         parts += train_epoch_section([(f.stem, json.loads(f.read_text())) for f in epochs]), ""
+    beside = sorted(out_root.glob("side_by_side_*.json"))
+    if beside:
+        parts += side_by_side_section([(f.stem, json.loads(f.read_text())) for f in beside]), ""
     short = sorted(out_root.glob("short_fits_*.json"))
     if short:
         parts += short_fits_section([(f.stem, json.loads(f.read_text())) for f in short]), ""
@@ -213,6 +216,29 @@ def train_epoch_section(runs: list[tuple[str, dict]]) -> str:
                  + (f"; {v['times_matmul_bound']:.2f} x the matmul bound)" if v.get("times_matmul_bound") else ")")
                  for v in (r["variants"].get(n) for n in names)]
         out.append(f"| {r['table']} | {r['threads']} | " + " | ".join(cells)
+                   + f" | {r['load'][0]:.2f}-{r['load'][1]:.2f} |")
+    return "\n".join(out)
+
+
+def side_by_side_section(runs: list[tuple[str, dict]]) -> str:
+    """Epochs as a release runs them, one thread per process side by side (`benchmarks/side_by_side.py`)."""
+    names = list(dict.fromkeys(n for _, r in runs for n in r["regimes"]))
+    out = ["## Epochs side by side, as a release runs them (benchmarks/side_by_side.py)", "",
+           "A release trains its model beside the audit's shadow models, one torch thread per process. Per round: a "
+           "lone fit on every core's thread, a lone fit on one thread, then one fit per core at once, each a process "
+           "of its own on one thread (only the epochs during which every one of them was running are kept). Median "
+           "epoch, and how many times it takes the time its matrix products' FLOPs need at the machine's rate on a "
+           "500x256x256 product: on all threads for the lone fit on all, on one for the lone fit on one, and for the "
+           "fits side by side the time that one epoch of each needs on all the cores together. Run alone.", "",
+           "```", *(f".venv/bin/python benchmarks/side_by_side.py --table {r['table']} --processes {r['processes']} "
+                    f"--rounds {r['rounds']} --epochs {r['epochs']} --json docs/results/{stem}.json" for stem, r in runs),
+           "```", "",
+           "| table | GFLOP an epoch | " + " | ".join(names) + " | load |",
+           "|---|---|" + "---|" * (len(names) + 1)]
+    for _, r in runs:
+        cells = [f"{v['ms_per_epoch']:.1f} ms ({v['times_matmul_bound']:.2f} x the matmul bound)"
+                 for v in (r["regimes"][n] for n in names)]
+        out.append(f"| {r['table']} | {r['epoch_flops'] / 1e9:.2f} | " + " | ".join(cells)
                    + f" | {r['load'][0]:.2f}-{r['load'][1]:.2f} |")
     return "\n".join(out)
 
