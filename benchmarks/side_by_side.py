@@ -19,7 +19,8 @@ Printed per regime: the median epoch in ms, and how many times the epoch takes t
 matrix products need at this machine's rate for that regime: the lone fit on P threads against
 a 500x256x256 product on P threads, the lone fit on one thread against the same product on one,
 and P side-by-side epochs (one per process, finishing together) against P epochs' products on P
-threads, that is the cores' bound for the work they did together (#15 item 3's target is 2x).
+threads, that is the cores' bound for the work they did together (#15 item 3 asks for 2x of it
+for one epoch on two cores: the lone figure on all threads).
 The products' FLOPs per epoch are counted as fit_speed.py counts them. The 1-minute load average
 is printed at start and end: run it alone. Never part of `make test`.
 """
