@@ -198,100 +198,100 @@ def _variant_commands(script: str, runs: list[tuple[str, dict]]) -> list[str]:
             + f"--json docs/results/{stem}.json" for stem, r in runs]
 
 
+def _timing_section(title: str, intro: str, commands: list[str], columns: list[str], rows: list[list[str]],
+                    runs: list[tuple[str, dict]], note: str | None = None) -> str:
+    """A timing benchmark's section: its title and what it times, the commands, an optional note,
+    and a table of one row per run (`rows`, in the order of `runs`), each ending with the run's load."""
+    out = [f"## {title}", "", intro, "", "```", *commands, "```", ""] + ([note, ""] if note else [])
+    out += ["| " + " | ".join([*columns, "load"]) + " |", "|" + "---|" * (len(columns) + 1)]
+    out += ["| " + " | ".join([*cells, f"{r['load'][0]:.2f}-{r['load'][1]:.2f}"]) + " |"
+            for cells, (_, r) in zip(rows, runs, strict=True)]
+    return "\n".join(out)
+
+
 def train_epoch_section(runs: list[tuple[str, dict]]) -> str:
     """Whole epochs as shipped against one change undone or one trial (`benchmarks/train_epoch.py`)."""
     names = list(dict.fromkeys(n for _, r in runs for n in r["variants"]))
-    out = ["## Whole training epochs (benchmarks/train_epoch.py)", "",
-           "A bundled table's default recipe fitted on its seeded 80% split, the trainer as shipped and with one "
-           "change undone or one trial made, each variant's model first checked to be the shipped one to the bit; "
-           "then interleaved rounds of fits, timed per epoch after the first in wall seconds (median over "
-           "rounds, and its ratio to the shipped trainer), each run alone on the machine; and how many times an epoch "
-           "takes the time its matrix products' FLOPs need at the machine's rate on a 500x256x256 product with the "
-           "same threads, measured in the same run.", "",
-           "```", *_variant_commands("train_epoch", runs), "```", "",
-           "| table | threads | " + " | ".join(names) + " | load |",
-           "|---|---|" + "---|" * (len(names) + 1)]
-    for _, r in runs:
-        cells = ["not timed" if v is None else f"{v['ms_per_epoch']:.1f} ms ({v['ratio_to_shipped']:.3f} x"
-                 + (f"; {v['times_matmul_bound']:.2f} x the matmul bound)" if v.get("times_matmul_bound") else ")")
-                 for v in (r["variants"].get(n) for n in names)]
-        out.append(f"| {r['table']} | {r['threads']} | " + " | ".join(cells)
-                   + f" | {r['load'][0]:.2f}-{r['load'][1]:.2f} |")
-    return "\n".join(out)
+    rows = [[r["table"], str(r["threads"]),
+             *("not timed" if v is None else f"{v['ms_per_epoch']:.1f} ms ({v['ratio_to_shipped']:.3f} x"
+               + (f"; {v['times_matmul_bound']:.2f} x the matmul bound)" if v.get("times_matmul_bound") else ")")
+               for v in (r["variants"].get(n) for n in names))] for _, r in runs]
+    return _timing_section(
+        "Whole training epochs (benchmarks/train_epoch.py)",
+        "A bundled table's default recipe fitted on its seeded 80% split, the trainer as shipped and with one "
+        "change undone or one trial made, each variant's model first checked to be the shipped one to the bit; "
+        "then interleaved rounds of fits, timed per epoch after the first in wall seconds (median over "
+        "rounds, and its ratio to the shipped trainer), each run alone on the machine; and how many times an epoch "
+        "takes the time its matrix products' FLOPs need at the machine's rate on a 500x256x256 product with the "
+        "same threads, measured in the same run.",
+        _variant_commands("train_epoch", runs), ["table", "threads", *names], rows, runs)
 
 
 def side_by_side_section(runs: list[tuple[str, dict]]) -> str:
     """Epochs as a release runs them, one thread per process side by side (`benchmarks/side_by_side.py`)."""
     names = list(dict.fromkeys(n for _, r in runs for n in r["regimes"]))
-    out = ["## Epochs side by side, as a release runs them (benchmarks/side_by_side.py)", "",
-           "A release trains its model beside the audit's shadow models, one torch thread per process. Per round: a "
-           "lone fit on every core's thread, a lone fit on one thread, then one fit per core at once, each a process "
-           "of its own on one thread (only the epochs during which every one of them was running are kept). Median "
-           "epoch, and how many times it takes the time its matrix products' FLOPs need at the machine's rate on a "
-           "500x256x256 product: on all threads for the lone fit on all, on one for the lone fit on one, and for the "
-           "fits side by side the time that one epoch of each needs on all the cores together. Run alone.", "",
-           "```", *(f".venv/bin/python benchmarks/side_by_side.py --table {r['table']} --processes {r['processes']} "
-                    f"--rounds {r['rounds']} --epochs {r['epochs']} --json docs/results/{stem}.json" for stem, r in runs),
-           "```", "",
-           "| table | GFLOP an epoch | " + " | ".join(names) + " | load |",
-           "|---|---|" + "---|" * (len(names) + 1)]
-    for _, r in runs:
-        cells = [f"{v['ms_per_epoch']:.1f} ms ({v['times_matmul_bound']:.2f} x the matmul bound)"
-                 for v in (r["regimes"][n] for n in names)]
-        out.append(f"| {r['table']} | {r['epoch_flops'] / 1e9:.2f} | " + " | ".join(cells)
-                   + f" | {r['load'][0]:.2f}-{r['load'][1]:.2f} |")
-    return "\n".join(out)
+    rows = [[r["table"], f"{r['epoch_flops'] / 1e9:.2f}",
+             *(f"{v['ms_per_epoch']:.1f} ms ({v['times_matmul_bound']:.2f} x the matmul bound)"
+               for v in (r["regimes"][n] for n in names))] for _, r in runs]
+    return _timing_section(
+        "Epochs side by side, as a release runs them (benchmarks/side_by_side.py)",
+        "A release trains its model beside the audit's shadow models, one torch thread per process. Per round: a "
+        "lone fit on every core's thread, a lone fit on one thread, then one fit per core at once, each a process "
+        "of its own on one thread (only the epochs during which every one of them was running are kept). Median "
+        "epoch, and how many times it takes the time its matrix products' FLOPs need at the machine's rate on a "
+        "500x256x256 product: on all threads for the lone fit on all, on one for the lone fit on one, and for the "
+        "fits side by side the time that one epoch of each needs on all the cores together. Run alone.",
+        [f".venv/bin/python benchmarks/side_by_side.py --table {r['table']} --processes {r['processes']} "
+         f"--rounds {r['rounds']} --epochs {r['epochs']} --json docs/results/{stem}.json" for stem, r in runs],
+        ["table", "GFLOP an epoch", *names], rows, runs)
 
 
 def critic_step_section(runs: list[tuple[str, dict]]) -> str:
     """The critic step as shipped against the one before (`benchmarks/critic_step.py`); a run
     made before a variant existed shows it as not timed."""
     names = list(dict.fromkeys(n for _, r in runs for n in r["variants"]))
-    out = ["## The critic step (benchmarks/critic_step.py)", "",
-           "One critic step of a bundled table's default recipe (its networks, encoded width and batch; random rows), "
-           "timed several ways interleaved for 15 rounds of 50 steps, in the process's CPU time (median over rounds; "
-           "on two threads both threads' time): "
-           "before, two critic passes (real, then fake), the gradient penalty's input gradient by autograd's double "
-           "backward and Adam's per-parameter loop; as shipped, one pass over both, the input gradient as the critic "
-           "writes it out (`Critic.input_gradient`) and Adam's fused form; and the changes alone.", "",
-           "```", *(f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/critic_step.py --table {r['table']} "
-                    + (f"--threads {r['threads']} " if r["threads"] != 1 else "")
-                    + f"--json docs/results/{stem}.json" for stem, r in runs), "```", "",
-           "| table | batch | threads | " + " | ".join(names) + " | load |",
-           "|---|---|---|" + "---|" * (len(names) + 1)]
-    for _, r in runs:
-        cells = [f"{v['ms_per_step']:.2f} ms ({v['ratio_to_before']:.2f} x)" if (v := r["variants"].get(n)) else
-                 "not timed" for n in names]
-        out.append(f"| {r['table']} | {r['batch']} | {r['threads']} | " + " | ".join(cells)
-                   + f" | {r['load'][0]:.2f}-{r['load'][1]:.2f} |")
-    return "\n".join(out)
+    rows = [[r["table"], str(r["batch"]), str(r["threads"]),
+             *(f"{v['ms_per_step']:.2f} ms ({v['ratio_to_before']:.2f} x)" if (v := r["variants"].get(n)) else
+               "not timed" for n in names)] for _, r in runs]
+    return _timing_section(
+        "The critic step (benchmarks/critic_step.py)",
+        "One critic step of a bundled table's default recipe (its networks, encoded width and batch; random rows), "
+        "timed several ways interleaved for 15 rounds of 50 steps, in the process's CPU time (median over rounds; "
+        "on two threads both threads' time): "
+        "before, two critic passes (real, then fake), the gradient penalty's input gradient by autograd's double "
+        "backward and Adam's per-parameter loop; as shipped, one pass over both, the input gradient as the critic "
+        "writes it out (`Critic.input_gradient`) and Adam's fused form; and the changes alone.",
+        [f"OMP_NUM_THREADS={r['threads']} .venv/bin/python benchmarks/critic_step.py --table {r['table']} "
+         + (f"--threads {r['threads']} " if r["threads"] != 1 else "")
+         + f"--json docs/results/{stem}.json" for stem, r in runs],
+        ["table", "batch", "threads", *names], rows, runs)
 
 
 def output_heads_section(runs: list[tuple[str, dict]]) -> str:
     """The output heads as shipped against the per-group loop before them (`benchmarks/output_heads.py`)."""
-    out = ["## The output heads (benchmarks/output_heads.py)", "",
-           "The generator's output heads of a bundled table's default recipe, timed two or three ways interleaved, in the "
-           "process's CPU time (median over rounds): before, a gather, softmax (`F.gumbel_softmax` in training) and "
-           "scatter per width of one-hot group; as shipped, every group in one padded grid with one softmax and "
-           "Gumbel noise from uniform draws. The heads alone on 2 x batch rows (the critic step's mixed fakes: "
-           "forward without gradient; the generator step: forward and backward), and whole training epochs (the "
-           "trainer using one or the other; the encoder's fit and the first epoch left out).", "",
-           "```", *_variant_commands("output_heads", runs), "```", "",
-           "Files named `output_heads_index_select_*` time a third variant, the grid as first shipped with its "
-           "gathers written `values[:, index]` (a general advanced index) where the heads now call `index_select`; "
-           "in brackets, the shipped heads' ratio to it (the earlier files' shipped heads are that grid).", "",
-           "| file | table | batch | threads | heads, forward (ms) | heads, forward and backward (ms) | epoch (ms) | load |",
-           "|---|---|---|---|---|---|---|---|"]
+    rows = []
     for stem, r in runs:
-        cells = []
+        cells = [stem, r["table"], str(r["batch"]), str(r["threads"])]
         for what in ("heads forward, no gradient (ms)", "heads forward and backward (ms)", "training epoch (ms)"):
             before, shipped = (r["timings"][what][k] for k in ("before: a loop over groups", "shipped: one grid"))
             extra = (f" [{shipped['ratio_to_advanced_index']:.2f} x `[:, index]`]"
                      if "ratio_to_advanced_index" in shipped else "")
             cells.append(f"{before['median']:.2f} -> {shipped['median']:.2f} ({shipped['ratio_to_before']:.2f} x){extra}")
-        out.append(f"| {stem} | {r['table']} | {r['batch']} | {r['threads']} | " + " | ".join(cells)
-                   + f" | {r['load'][0]:.2f}-{r['load'][1]:.2f} |")
-    return "\n".join(out)
+        rows.append(cells)
+    return _timing_section(
+        "The output heads (benchmarks/output_heads.py)",
+        "The generator's output heads of a bundled table's default recipe, timed two or three ways interleaved, in the "
+        "process's CPU time (median over rounds): before, a gather, softmax (`F.gumbel_softmax` in training) and "
+        "scatter per width of one-hot group; as shipped, every group in one padded grid with one softmax and "
+        "Gumbel noise from uniform draws. The heads alone on 2 x batch rows (the critic step's mixed fakes: "
+        "forward without gradient; the generator step: forward and backward), and whole training epochs (the "
+        "trainer using one or the other; the encoder's fit and the first epoch left out).",
+        _variant_commands("output_heads", runs),
+        ["file", "table", "batch", "threads", "heads, forward (ms)", "heads, forward and backward (ms)", "epoch (ms)"],
+        rows, runs,
+        note="Files named `output_heads_index_select_*` time a third variant, the grid as first shipped with its "
+             "gathers written `values[:, index]` (a general advanced index) where the heads now call `index_select`; "
+             "in brackets, the shipped heads' ratio to it (the earlier files' shipped heads are that grid).")
 
 
 def time_to_quality_section(runs: list[dict], names: list[str], levers: dict[str, dict], rel: str) -> str:
