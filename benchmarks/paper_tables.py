@@ -230,9 +230,9 @@ def train_epoch_section(runs: list[tuple[str, dict]]) -> str:
 def side_by_side_section(runs: list[tuple[str, dict]]) -> str:
     """Epochs as a release runs them, one thread per process side by side (`benchmarks/side_by_side.py`)."""
     names = list(dict.fromkeys(n for _, r in runs for n in r["regimes"]))
-    rows = [[r["table"], f"{r['epoch_flops'] / 1e9:.2f}",
+    rows = [[stem, r["table"], f"{r['epoch_flops'] / 1e9:.2f}",
              *(f"{v['ms_per_epoch']:.1f} ms ({v['times_matmul_bound']:.2f} x the matmul bound)"
-               for v in (r["regimes"][n] for n in names))] for _, r in runs]
+               for v in (r["regimes"][n] for n in names))] for stem, r in runs]
     return _timing_section(
         "Epochs side by side, as a release runs them (benchmarks/side_by_side.py)",
         "A release trains its model beside the audit's shadow models, one torch thread per process. Per round: a "
@@ -243,7 +243,7 @@ def side_by_side_section(runs: list[tuple[str, dict]]) -> str:
         "fits side by side the time that one epoch of each needs on all the cores together. Run alone.",
         [f".venv/bin/python benchmarks/side_by_side.py --table {r['table']} --processes {r['processes']} "
          f"--rounds {r['rounds']} --epochs {r['epochs']} --json docs/results/{stem}.json" for stem, r in runs],
-        ["table", "GFLOP an epoch", *names], rows, runs)
+        ["file", "table", "GFLOP an epoch", *names], rows, runs)
 
 
 def critic_step_section(runs: list[tuple[str, dict]]) -> str:
