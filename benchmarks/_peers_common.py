@@ -1,5 +1,5 @@
 """Helpers the benchmarks share: the seeded split, the frames peers are given and what is made of
-their output, scoring by synthguard's own metrics, and peer generators (CTGAN, SDV's
+their output, scoring by synthguard's own metrics, and peer generators (CTGAN, TVAE, SDV's
 GaussianCopula) behind the recipe interface synthguard's audit trains shadows with.
 
 Not part of the synthguard package: ctgan and sdv are benchmark-only extras (`make bench-deps`).
@@ -240,11 +240,12 @@ class CTGANRecipe(PeerRecipe):
     """CTGAN (the `ctgan` package) on the CPU; options are CTGAN's own (epochs, batch_size, ...)."""
 
     name = "ctgan"
+    kind = "CTGAN"  # the `ctgan` package's class
 
     def _fit(self, frame: pd.DataFrame, seed: int) -> None:
-        from ctgan import CTGAN
+        import ctgan
 
-        self.model_ = CTGAN(enable_gpu=False, **self.options)
+        self.model_ = getattr(ctgan, self.kind)(enable_gpu=False, **self.options)
         # CTGAN draws from numpy's and torch's global generators; with a random state set it
         # swaps in its own for fit and sample and restores the global ones after
         self.model_.set_random_state(seed)
@@ -253,6 +254,13 @@ class CTGANRecipe(PeerRecipe):
     def _sample(self, n: int, seed: int) -> pd.DataFrame:
         self.model_.set_random_state(seed)
         return self.model_.sample(n)
+
+
+class TVAERecipe(CTGANRecipe):
+    """TVAE (the `ctgan` package) on the CPU, seeded and read as CTGAN is; options are TVAE's own."""
+
+    name = "tvae"
+    kind = "TVAE"
 
 
 class GaussianCopulaRecipe(PeerRecipe):

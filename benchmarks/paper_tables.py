@@ -15,6 +15,7 @@ exists (`--peers`, default docs/results/peers_ofp.json).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -87,6 +88,9 @@ def render_document(out_root: Path, peers: Path | None) -> str:
     # one file, one section
     for name, section in (("power_curve", power_section), ("power_curve_mixed_fakes", mixed_fakes_section),
                           ("power_curve_alpha", alpha_section), ("power_curve_medexp", medexp_leakage_section),
+                          ("power_curve_peers", peers_leakage_section),
+                          ("power_curve_medexp_peers", functools.partial(release_peers_leakage_section, "medexp")),
+                          ("power_curve_ofp_peers", functools.partial(release_peers_leakage_section, "ofp")),
                           ("difference_calibration", difference_calibration_section),
                           ("frontier", frontier_section), ("tuning_calibration", tuning_section)):
         found = out_root / f"{name}.json"
@@ -611,6 +615,33 @@ def medexp_leakage_section(found: dict) -> str:
         f"{command} --only medexp:n_critic=10 --paired-against medexp --out docs/results/power_curve_medexp.json",
         f"{command} --only medexp:classifier_weight=3 --paired-against medexp "
         "--out docs/results/power_curve_medexp.json"])
+
+
+def peers_leakage_section(found: dict) -> str:
+    """TVAE and CTGAN trained as long as the ofp-200 recipe, on its rows, paired against it."""
+    return paired_recipes_section(found, "TVAE and CTGAN against synthguard where leakage is measurable", (
+        "The ofp-200 recipe (synthguard's mixup on 200 OFP rows, 2,000 epochs, batch 50), and TVAE and CTGAN (the "
+        "`ctgan` package) trained as long on the same rows (`epochs=2000, batch_size=50`), each audited by 16 "
+        "shadows in rounds of 4 with the same seed, population and membership (`--no-mixed-pairs`: every record "
+        "placed on its own, so the mixup recipe's audit has the peers' design and no `lira_mixed`). The peers are "
+        "audited under the `data` threat model (the attacker holds synthetic rows), so only the attacks on the "
+        "distance to the synthetic rows score all three; the second table is each peer minus synthguard on those, "
+        "paired."), [
+        "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py --only ofp-200 ofp-200-tvae ofp-200-ctgan "
+        "--no-mixed-pairs --paired-against ofp-200 --out docs/results/power_curve_peers.json"])
+
+
+def release_peers_leakage_section(table: str, found: dict) -> str:
+    """TVAE and CTGAN at their defaults on a table's release rows, paired against synthguard's defaults."""
+    title = {"medexp": "MedExp", "ofp": "OFP"}[table]
+    return paired_recipes_section(found, f"TVAE and CTGAN against synthguard at the default length: {title}", (
+        f"{title} at synthguard's defaults (300 epochs, mixup), and TVAE and CTGAN at theirs (300 epochs, batch "
+        "500), on the rows a default release of it trains on (seed 0), each audited by 16 shadows in rounds of 4 "
+        "with the same seed, population and membership (`--no-mixed-pairs`, as in the section on 200 OFP rows). "
+        "The peers are audited under the `data` threat model; the second table is each peer minus synthguard on "
+        "the attacks that score all three, paired."), [
+        f"OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py --only {table} {table}-tvae {table}-ctgan "
+        f"--no-mixed-pairs --paired-against {table} --out docs/results/power_curve_{table}_peers.json"])
 
 
 def difference_calibration_section(found: dict) -> str:

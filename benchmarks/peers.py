@@ -1,12 +1,12 @@
 """synthguard against peer generators: utility and membership inference, on one split, in one run.
 
     .venv/bin/python benchmarks/peers.py [--data ofp|doctorcontacts|medexp|PATH.csv] [--schema PATH]
-        [--target COL] [--generators synthguard-none,synthguard-mixup,ctgan,gaussiancopula]
-        [--epochs 60] [--batch-size 128] [--epochs-ctgan 100] [--shadows 8] [--targets 200]
+        [--target COL] [--generators synthguard-none,synthguard-mixup,ctgan,tvae,gaussiancopula]
+        [--epochs 60] [--batch-size 128] [--epochs-ctgan 100] [--epochs-tvae 300] [--shadows 8] [--targets 200]
         [--synthetic-rows 10000] [--seed 0] [--threads 1] [--workers 1] [--json out/peers.json] [--quick]
 
 One seeded 80/20 split of a bundled table (default OFP). Every generator (synthguard without a
-defence and with mixup, CTGAN from the `ctgan` package, SDV's GaussianCopula) is fitted on the
+defence and with mixup, CTGAN and TVAE from the `ctgan` package, SDV's GaussianCopula) is fitted on the
 80% and scored by synthguard's own code: fit time, sdmetrics quality, TSTR accuracy and AUC on
 the held-out 20% for the schema's condition column (or --target), the exact-copy rate. Then
 synthguard's audit attacks each one's training recipe under the `data` threat model (the attacker
@@ -29,10 +29,21 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from _peers_common import CTGANRecipe, GaussianCopulaRecipe, Judge, Scores, fmt, json_path, save_json, split, versions
+from _peers_common import (
+    CTGANRecipe,
+    GaussianCopulaRecipe,
+    Judge,
+    Scores,
+    TVAERecipe,
+    fmt,
+    json_path,
+    save_json,
+    split,
+    versions,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-GENERATORS = ("synthguard-none", "synthguard-mixup", "ctgan", "gaussiancopula")
+GENERATORS = ("synthguard-none", "synthguard-mixup", "ctgan", "tvae", "gaussiancopula")
 HEADLINE = ("lira_dcr", "ganleaks")  # the attacks of the main table; the others follow it
 
 
@@ -47,6 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # CTGAN's own default is 300; a third of it bounds the run (benchmarks/README.md)
     parser.add_argument("--epochs-ctgan", type=int, default=100,
                         help="CTGAN epochs (default 100, a third of its own default, to bound the run)")
+    parser.add_argument("--epochs-tvae", type=int, default=300, help="TVAE epochs (default 300, its own default)")
     parser.add_argument("--shadows", type=int, default=8, help="shadow models per audit (even, >= 4; default 8)")
     parser.add_argument("--targets", type=int, default=200, help="audited records (default 200)")
     parser.add_argument("--synthetic-rows", type=int, default=10_000, help="rows each shadow releases (default 10,000)")
@@ -60,13 +72,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="smoke test: 2 epochs each, 4 shadows, 40 targets, 1,000 synthetic rows, 600 train rows")
     args = parser.parse_args(argv)
     if args.quick:
-        args.epochs, args.epochs_ctgan, args.shadows, args.targets, args.synthetic_rows = 2, 2, 4, 40, 1000
+        args.epochs, args.epochs_ctgan, args.epochs_tvae = 2, 2, 2
+        args.shadows, args.targets, args.synthetic_rows = 4, 40, 1000
         args.rows = args.rows or 600
     args.generators = [g.strip() for g in args.generators.split(",") if g.strip()]
     unknown = sorted(set(args.generators) - set(GENERATORS))
     if unknown or not args.generators:
         parser.error(f"--generators: unknown {unknown[0]!r}" if unknown else "--generators: name at least one")
-    for name in ("epochs", "epochs_ctgan", "batch_size", "threads", "workers", "synthetic_rows"):
+    for name in ("epochs", "epochs_ctgan", "epochs_tvae", "batch_size", "threads", "workers", "synthetic_rows"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
@@ -93,11 +106,13 @@ def make_recipe(name: str, schema: Any, args: argparse.Namespace) -> Any:
                            seed=args.seed, threads=args.threads)
     if name == "ctgan":
         return CTGANRecipe(schema, seed=args.seed, threads=args.threads, epochs=args.epochs_ctgan)
+    if name == "tvae":
+        return TVAERecipe(schema, seed=args.seed, threads=args.threads, epochs=args.epochs_tvae)
     return GaussianCopulaRecipe(schema, seed=args.seed, threads=args.threads)
 
 
 def label(name: str) -> str:
-    return {"synthguard-none": "synthguard (none)", "synthguard-mixup": "synthguard (mixup)", "ctgan": "CTGAN",
+    return {"synthguard-none": "synthguard (none)", "synthguard-mixup": "synthguard (mixup)", "ctgan": "CTGAN", "tvae": "TVAE",
             "gaussiancopula": "GaussianCopula"}[name]
 
 
@@ -163,15 +178,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     settings = {
         "data": data_name, "target": target, "n_train": len(train), "n_holdout": len(holdout), "seed": args.seed,
         "generators": args.generators, "synthguard_epochs": args.epochs, "synthguard_batch_size": args.batch_size,
-        "ctgan_epochs": args.epochs_ctgan, "ctgan_batch_size": 500, "shadows": args.shadows, "targets": args.targets,
+        "ctgan_epochs": args.epochs_ctgan, "ctgan_batch_size": 500, "tvae_epochs": args.epochs_tvae,
+        "tvae_batch_size": 500, "shadows": args.shadows, "targets": args.targets,
         "synthetic_rows": args.synthetic_rows, "threat_model": "data", "threads": args.threads,
         "workers": args.workers, "rows": args.rows, "quick": args.quick, "cpu_count": os.cpu_count(),
         "versions": versions(),
     }
     print(f"{data_name}: {len(train)} train rows (the audit population), {len(holdout)} holdout rows, "
           f"{len(resolved.modelled_columns)} columns; TSTR target {target!r}; seed {args.seed}\n"
-          f"synthguard {args.epochs} epochs, batch {args.batch_size}; CTGAN {args.epochs_ctgan} epochs, batch 500 "
-          f"(its default); GaussianCopula at SDV's defaults\n"
+          f"synthguard {args.epochs} epochs, batch {args.batch_size}; CTGAN {args.epochs_ctgan} epochs, TVAE "
+          f"{args.epochs_tvae} epochs, both at batch 500 (their default); GaussianCopula at SDV's defaults\n"
           f"audit: threat model 'data', {args.shadows} shadows (each on a random half), {args.targets} targets, "
           f"{args.synthetic_rows} synthetic rows per shadow; {args.threads} thread(s) per fit, shadows 1 thread, "
           f"{args.workers} audit worker(s)", flush=True)

@@ -11,14 +11,25 @@ Recipes:
 * ofp-200: a seeded 200-row OFP subset, the default mixup recipe trained long (2,000 epochs,
   batch 50), where leakage is measurable;
 * null: shadows trained on OFP rows outside the audit population (never on a member);
-* medexp (only when named in `--only`): MedExp at synthguard's defaults (300 epochs, mixup), on the
-  rows a default release of it trains on: the leakage of what a steward releases;
+* medexp and ofp (only when named in `--only`): MedExp or OFP at synthguard's defaults (300 epochs,
+  mixup), on the rows a default release of it trains on: the leakage of what a steward releases;
 * ofp-200-generated-fakes (only when named in `--only`): ofp-200 with the paper's generated fakes
   (`fakes="generated"`; synthguard's mixup mixes its fakes by default), to compare their leakage
-  where leakage is measurable.
+  where leakage is measurable;
+* peers (only when named in `--only`; the `ctgan` package, `make bench-deps`): `medexp-tvae` and
+  `medexp-ctgan` (`ofp-tvae`, `ofp-ctgan`), TVAE and CTGAN at their own defaults (300 epochs, batch
+  500) on medexp's (ofp's) rows, and `ofp-200-tvae` and `ofp-200-ctgan`, each trained as long as
+  ofp-200 (2,000 epochs, batch 50) on its rows. They have no critic and no latent space synthguard's attacks read, so they are
+  audited under the `data` threat model (the attacker holds their synthetic rows): of the attacks
+  here only those on the distance to the synthetic rows (`lira_dcr`, `rmia_dcr`) score them. A mixup
+  recipe's audit puts both records of each mixed-query pair in the same shadows, which a peer's
+  does not: audited in one run with `--no-mixed-pairs` (every record on its own, no `lira_mixed`),
+  the synthguard recipe of their rows and the peers share records and membership, and
+  `--paired-against` pairs them.
 
 A recipe named in `--only` as `RECIPE:KEY=VALUE[,KEY=VALUE...]` is that recipe with those settings
-(training parameters or defence settings; `ofp-200:alpha=0.2`: mixup's Beta(0.2, 0.2)).
+(training parameters or defence settings; `ofp-200:alpha=0.2`: mixup's Beta(0.2, 0.2); a peer's own
+settings for a peer, `medexp-tvae:epochs=600`).
 `--paired-against LABEL` then prints each recipe's difference from LABEL's, attack by attack at K = 16, with an interval from the paired
 crossed bootstrap (`synthguard.attacks.roc.compare_matrices`): the recipes are audited on the same
 records with the same membership, so records and victim slots are resampled together in both.
@@ -29,7 +40,8 @@ K = 2 is left out: in an audit that reuses its shadows as victims, the one refer
 models is IN exactly when the victim is OUT, so a prior from it would encode the label.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py [--workers 2]
-        [--only RECIPE[:KEY=VALUE,...] ...] [--paired-against LABEL [--compare-only]] [--out PATH]
+        [--only RECIPE[:KEY=VALUE,...] ...] [--paired-against LABEL [--compare-only]] [--no-mixed-pairs]
+        [--out PATH]
 
 Writes docs/results/power_curve.json and prints a markdown table. Run it alone: it prints the load.
 """
@@ -47,6 +59,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peers_common import CTGANRecipe, PeerRecipe, TVAERecipe  # noqa: E402
 from verdict_real_audits import SMALL_NET, TrainedElsewhere  # noqa: E402
 
 from synthguard.attacks.registry import ScoreInput, get_attack  # noqa: E402
@@ -78,30 +91,44 @@ def recipes(raw: Any, schema: Schema) -> dict[str, tuple[Any, Any]]:
                                                         epochs=2000, batch_size=50, seed=0)),
         "null": (order.iloc[:1000], TrainedElsewhere(Synthesizer(schema, defense="none", epochs=20, seed=0,
                                                                  **SMALL_NET), elsewhere)),
+        # the peers trained as long as ofp-200, audited on its rows (not run unless named in --only)
+        "ofp-200-tvae": (ofp200, TVAERecipe(schema, seed=0, epochs=2000, batch_size=50)),
+        "ofp-200-ctgan": (ofp200, CTGANRecipe(schema, seed=0, epochs=2000, batch_size=50)),
     }
 
 
-def medexp_recipe() -> dict[str, tuple[Any, Any]]:
-    """MedExp at the defaults (300 epochs, mixup, the batch `auto` picks), audited on the rows a default
-    release of it trains on (seed 0): the leakage of what a steward releases."""
-    raw = read_table(ROOT / "synthguard" / "data" / "medexp.csv")
-    schema = Schema.load(ROOT / "schemas" / "medexp.yaml")
+#: bundled tables a label names as TABLE, TABLE-tvae or TABLE-ctgan (`release_recipes`)
+RELEASE_TABLES = ("medexp", "ofp")
+PEER_SUFFIXES = ("-tvae", "-ctgan")
+
+
+def release_recipes(table: str) -> dict[str, tuple[Any, Any]]:
+    """A bundled table at synthguard's defaults (300 epochs, mixup, the batch `auto` picks), audited on
+    the rows a default release of it trains on (seed 0): the leakage of what a steward releases; and
+    TVAE and CTGAN at their own defaults on the same rows (TABLE-tvae, TABLE-ctgan)."""
+    raw = read_table(ROOT / "synthguard" / "data" / f"{table}.csv")
+    schema = Schema.load(ROOT / "schemas" / f"{table}.yaml")
     train, _ = split_holdout(len(raw), Policy().holdout_share, 0, schema.resolve(list(raw.columns)).entities(raw))
-    return {"medexp": (raw.iloc[train].reset_index(drop=True), Synthesizer(schema, defense="mixup", seed=0))}
+    rows = raw.iloc[train].reset_index(drop=True)
+    return {table: (rows, Synthesizer(schema, defense="mixup", seed=0)),
+            f"{table}-tvae": (rows, TVAERecipe(schema, seed=0)), f"{table}-ctgan": (rows, CTGANRecipe(schema, seed=0))}
 
 
 def variant(label: str, known: dict[str, tuple[Any, Any]]) -> tuple[Any, Any]:
     """The population and recipe `label` names: a known recipe, or `RECIPE:KEY=VALUE,...`, that recipe
-    with those training or defence settings (MedExp's table is read only when a label names it)."""
+    with those training or defence settings (a `release_recipes` table is read only when a label names it)."""
     base, _, settings = label.partition(":")
-    if base == "medexp" and base not in known:
-        known.update(medexp_recipe())
+    table = next((base.removesuffix(s) for s in PEER_SUFFIXES if base.endswith(s)), base)
+    if base not in known and table in RELEASE_TABLES:
+        known.update(release_recipes(table))
     if base not in known:
-        raise SystemExit(f"unknown recipe {base!r} (known: {', '.join([*known, 'medexp'])})")
+        released = [f"{t}{s}" for t in RELEASE_TABLES for s in ("", *PEER_SUFFIXES)]
+        raise SystemExit(f"unknown recipe {base!r} (known: {', '.join([*known, *released])})")
     population, recipe = known[base]
     if not settings:
         return population, recipe
-    top, defense_params = recipe.get_params(), dict(recipe.defense_params)
+    peer = isinstance(recipe, PeerRecipe)
+    top, defense_params = recipe.get_params(), ({} if peer else dict(recipe.defense_params))
     overrides: dict[str, Any] = {}
     for pair in settings.split(","):
         key, sep, value = (part.strip() for part in pair.partition("="))
@@ -114,11 +141,11 @@ def variant(label: str, known: dict[str, tuple[Any, Any]]) -> tuple[Any, Any]:
                 break
             except ValueError:
                 continue
-        if key in top and key != "defense_params":
+        if peer or (key in top and key != "defense_params"):
             overrides[key] = parsed
         else:
             defense_params[key] = parsed
-    return population, recipe.clone(defense_params=defense_params, **overrides)
+    return population, recipe.clone(**overrides) if peer else recipe.clone(defense_params=defense_params, **overrides)
 
 
 def scores_dir(out: Path) -> Path:
@@ -157,6 +184,9 @@ def main() -> None:
                         help="print each recipe's difference from this one's (run before or in this run, same --out)")
     parser.add_argument("--compare-only", action="store_true",
                         help="audit nothing: compare the recipes of --only already in --out with --paired-against")
+    parser.add_argument("--no-mixed-pairs", action="store_true",
+                        help="place every record on its own, also for a mixup recipe (no lira_mixed): the design "
+                             "a peer's audit has, so that the two pair")
     args = parser.parse_args()
     if args.compare_only:
         if not (args.paired_against and args.only):
@@ -173,9 +203,11 @@ def main() -> None:
     for label, (population, recipe) in chosen.items():
         load = os.getloadavg()[0]
         started = time.perf_counter()
+        # a peer offers its synthetic rows only: the `data` threat model (the distance attacks)
         result = audit(population, recipe, getattr(recipe, "schema", schema), n_shadows=16, shadows_per_round=4,
                        n_targets=len(population) // 2, attacks=("lira", "rmia"), workers=args.workers, seed=0,
-                       n_bootstrap=200)
+                       n_bootstrap=200, threat_model="data" if isinstance(recipe, PeerRecipe) else "critic",
+                       mixed_query=False if args.no_mixed_pairs else None)
         seconds = time.perf_counter() - started
         rows: dict[str, Any] = {}
         kept: dict[str, np.ndarray] = {}
@@ -191,6 +223,7 @@ def main() -> None:
                     "auc": s.auc, "auc_ci": list(s.auc_ci), "tpr_1pct": s.tpr_at[0.01], "tpr_1pct_ci": list(s.tpr_ci[0.01]),
                     "tpr_01pct": s.tpr_at[0.001], "tpr_01pct_ci": list(s.tpr_ci[0.001]), "n_nonmembers": s.n_nonmembers}
         found[label] = {"seconds": round(seconds, 1), "load_at_start": round(load, 2),
+                        "threat_model": result.config.threat_model, "mixed_pairs": result.pairs is not None,
                         "population": len(population), "targets": len(result.targets),
                         "population_rows": len(result.population), "attacks": rows}
         print(f"{label}: 16 shadows in {seconds:.0f} s (load {load:.2f} at start)", flush=True)
