@@ -91,6 +91,8 @@ def render_document(out_root: Path, peers: Path | None) -> str:
                           ("power_curve_peers", peers_leakage_section),
                           ("power_curve_medexp_peers", functools.partial(release_peers_leakage_section, "medexp")),
                           ("power_curve_ofp_peers", functools.partial(release_peers_leakage_section, "ofp")),
+                          ("power_curve_doctorcontacts_peers",
+                           functools.partial(release_peers_leakage_section, "doctorcontacts")),
                           ("difference_calibration", difference_calibration_section),
                           ("frontier", frontier_section), ("tuning_calibration", tuning_section)):
         found = out_root / f"{name}.json"
@@ -633,7 +635,7 @@ def peers_leakage_section(found: dict) -> str:
 
 def release_peers_leakage_section(table: str, found: dict) -> str:
     """TVAE and CTGAN at their defaults on a table's release rows, paired against synthguard's defaults."""
-    title = {"medexp": "MedExp", "ofp": "OFP"}[table]
+    title = {"medexp": "MedExp", "ofp": "OFP", "doctorcontacts": "DoctorContacts"}[table]
     return paired_recipes_section(found, f"TVAE and CTGAN against synthguard at the default length: {title}", (
         f"{title} at synthguard's defaults (300 epochs, mixup), and TVAE and CTGAN at theirs (300 epochs, batch "
         "500), on the rows a default release of it trains on (seed 0), each audited by 16 shadows in rounds of 4 "

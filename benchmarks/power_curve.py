@@ -11,21 +11,22 @@ Recipes:
 * ofp-200: a seeded 200-row OFP subset, the default mixup recipe trained long (2,000 epochs,
   batch 50), where leakage is measurable;
 * null: shadows trained on OFP rows outside the audit population (never on a member);
-* medexp and ofp (only when named in `--only`): MedExp or OFP at synthguard's defaults (300 epochs,
-  mixup), on the rows a default release of it trains on: the leakage of what a steward releases;
+* medexp, ofp and doctorcontacts (only when named in `--only`): that table at synthguard's defaults
+  (300 epochs, mixup), on the rows a default release of it trains on: the leakage of what a steward
+  releases;
 * ofp-200-generated-fakes (only when named in `--only`): ofp-200 with the paper's generated fakes
   (`fakes="generated"`; synthguard's mixup mixes its fakes by default), to compare their leakage
   where leakage is measurable;
 * peers (only when named in `--only`; the `ctgan` package, `make bench-deps`): `medexp-tvae` and
-  `medexp-ctgan` (`ofp-tvae`, `ofp-ctgan`), TVAE and CTGAN at their own defaults (300 epochs, batch
-  500) on medexp's (ofp's) rows, and `ofp-200-tvae` and `ofp-200-ctgan`, each trained as long as
-  ofp-200 (2,000 epochs, batch 50) on its rows. They have no critic and no latent space synthguard's attacks read, so they are
-  audited under the `data` threat model (the attacker holds their synthetic rows): of the attacks
-  here only those on the distance to the synthetic rows (`lira_dcr`, `rmia_dcr`) score them. A mixup
-  recipe's audit puts both records of each mixed-query pair in the same shadows, which a peer's
-  does not: audited in one run with `--no-mixed-pairs` (every record on its own, no `lira_mixed`),
-  the synthguard recipe of their rows and the peers share records and membership, and
-  `--paired-against` pairs them.
+  `medexp-ctgan` (and so for ofp and doctorcontacts), TVAE and CTGAN at their own defaults (300
+  epochs, batch 500) on that table's release rows, and `ofp-200-tvae` and `ofp-200-ctgan`, each
+  trained as long as ofp-200 (2,000 epochs, batch 50) on its rows. They have no critic and no
+  latent space synthguard's attacks read, so they are audited under the `data` threat model (the
+  attacker holds their synthetic rows): of the attacks here only those on the distance to the
+  synthetic rows (`lira_dcr`, `rmia_dcr`) score them. A mixup recipe's audit puts both records of
+  each mixed-query pair in the same shadows, which a peer's does not: audited in one run with
+  `--no-mixed-pairs` (every record on its own, no `lira_mixed`), the synthguard recipe of their
+  rows and the peers share records and membership, and `--paired-against` pairs them.
 
 A recipe named in `--only` as `RECIPE:KEY=VALUE[,KEY=VALUE...]` is that recipe with those settings
 (training parameters or defence settings; `ofp-200:alpha=0.2`: mixup's Beta(0.2, 0.2); a peer's own
@@ -98,7 +99,7 @@ def recipes(raw: Any, schema: Schema) -> dict[str, tuple[Any, Any]]:
 
 
 #: bundled tables a label names as TABLE, TABLE-tvae or TABLE-ctgan (`release_recipes`)
-RELEASE_TABLES = ("medexp", "ofp")
+RELEASE_TABLES = ("medexp", "ofp", "doctorcontacts")
 PEER_SUFFIXES = ("-tvae", "-ctgan")
 
 
