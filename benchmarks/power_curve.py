@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peers_common import CTGANRecipe, PeerRecipe, TVAERecipe  # noqa: E402
+from _peers_common import CTGANRecipe, PeerRecipe, TVAERecipe, json_path  # noqa: E402
 from verdict_real_audits import SMALL_NET, TrainedElsewhere  # noqa: E402
 
 from synthguard.attacks.registry import ScoreInput, get_attack  # noqa: E402
@@ -180,7 +180,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--only", nargs="*", default=None, help="recipes to run (default: all)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "power_curve.json")
+    parser.add_argument("--out", type=json_path, default=ROOT / "docs" / "results" / "power_curve.json")
     parser.add_argument("--paired-against", default=None, metavar="LABEL",
                         help="print each recipe's difference from this one's (run before or in this run, same --out)")
     parser.add_argument("--compare-only", action="store_true",
