@@ -248,6 +248,9 @@ def compare(found: dict[str, Any], base: str, labels: list[str], out: Path, n_bo
             continue
         if found[label]["population"] != found[base]["population"]:
             raise SystemExit(f"{label} and {base} audit different populations: nothing to pair")
+        if found[label].get("mixed_pairs", False) != found[base].get("mixed_pairs", False):
+            raise SystemExit(f"{label} and {base}: one audit placed mixed-query pairs together and the other did not, "
+                             "so their memberships differ; audit the mixup recipe with --no-mixed-pairs")
         with np.load(scores_dir(out) / f"{safe_name(label)}.npz") as f:
             mine = {k: f[k] for k in f.files}
         diffs: dict[str, Any] = {}
