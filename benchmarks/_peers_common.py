@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -164,6 +165,25 @@ def versions(names: tuple[str, ...] = ("synthguard", "ctgan", "sdv", "torch", "s
         except PackageNotFoundError:
             out[name] = "-"
     return out
+
+
+def machine() -> dict[str, str]:
+    """What a fit depends on besides the code, its settings and its seed: the CPU (its model, and
+    the instruction set torch's kernels dispatch to; MKL and oneDNN pick theirs by it too) and the
+    numerical libraries' versions. A seed gives the same fit again on the same machine, and another
+    fit on another CPU: the order of floating-point sums differs."""
+    import platform
+
+    import torch
+
+    model = platform.processor() or "-"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return {"cpu": model, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": str(os.cpu_count()),
+            **{f"{name} version": v for name, v in versions(("torch", "numpy", "scikit-learn")).items()}}
 
 
 def fmt(value: float | None, digits: int = 3) -> str:

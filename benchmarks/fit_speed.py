@@ -71,7 +71,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _measure import high_water_mb, start_child
-from _peers_common import discrete_columns, fmt, from_peer_frame, json_path, save_json, split, to_peer_frame, versions
+from _peers_common import (
+    discrete_columns,
+    fmt,
+    from_peer_frame,
+    json_path,
+    machine,
+    save_json,
+    split,
+    to_peer_frame,
+    versions,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 #: per bundled table: the schema's condition column first, then one other target
@@ -767,7 +777,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                            "synthguard_options": options, "synthguard_defense": recipe.describe_defense(),
                            "check_every": args.check_every, "rows": args.rows,
                            "quick": args.quick, "cpu_count": loads.cpus, "target_ratio": TARGET_RATIO,
-                           "versions": versions(("synthguard", "ctgan", "torch", "sdmetrics", "scikit-learn"))},
+                           "versions": versions(("synthguard", "ctgan", "torch", "sdmetrics", "scikit-learn")),
+                           "machine": machine()},
               "tables": results, "summaries": summaries, "load_warnings": loads.warnings, "total_seconds": time.perf_counter() - started}
     print(f"whole run {report['total_seconds']:.0f} s")
     save_json(args.json, report)

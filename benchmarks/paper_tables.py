@@ -157,7 +157,7 @@ def feature_links_section(runs: list[tuple[str, dict]]) -> str:
 def short_fits_section(runs: list[tuple[str, dict]]) -> str:
     """Training settings compared by whole fits of fixed lengths (`benchmarks/short_fits.py`)."""
     from _peers_common import fmt
-    from short_fits import command_of
+    from short_fits import command_of, describe_machine
 
     out = ["## Settings compared by short fits (benchmarks/short_fits.py)", "",
            "Per seed, its own 80/20 split; per setting, one fit of exactly the given number of epochs with one torch "
@@ -167,8 +167,10 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
            "length or for its own `epochs=N` (`peer=tvae;epochs=300` in a 100-epoch row: TVAE at its default length "
            "beside a short synthguard fit). A merged report "
            "(`--merge`) gathers runs made apart, some two at a time (one thread each on this 2-core machine, load near 2): "
-           "their quality and AUCs are what they would be alone (the same seed gives the same fit), their CPU seconds "
-           "are not comparable with runs made alone.", ""]
+           "their quality and AUCs are what they would be alone (the same seed gives the same fit on the same machine), "
+           "their CPU seconds are not comparable with runs made alone. On another CPU a seed gives another fit (the "
+           "order of floating-point sums differs), so runs pair by seed only within one machine; reports made since "
+           "this was found name their CPU.", ""]
     for stem, r in runs:
         targets = r["targets"]
         keys = ["quality", *(f"auc_{t}" for t in targets)]
@@ -178,7 +180,8 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
                         + f" --json docs/results/{stem}.json"]
         else:
             commands = [command_of(r, f"docs/results/{stem}.json")]
-        out += ["```", *commands, "```", "",
+        made = [f"Machine: {describe_machine(r)}.", ""] if r.get("machine") else []
+        out += ["```", *commands, "```", "", *made,
                 "| epochs | setting | seeds | CPU s | quality | " + " | ".join(f"AUC {t}" for t in targets) + " | load |",
                 "|---|---|---|---|---|" + "---|" * (len(targets) + 1)]
         for row in r["summary"]:
@@ -215,10 +218,17 @@ def _timing_section(title: str, intro: str, commands: list[str], columns: list[s
     return "\n".join(out)
 
 
+def _cpu(report: dict) -> str:
+    """The CPU a timing ran on, with the instruction set torch used (runs made before the machine was
+    recorded say so: an epoch's ratio to its bound differs from CPU to CPU)."""
+    made = report.get("machine")
+    return "not recorded" if not made else f"{made['cpu']}, {made['cpu_capability']}"
+
+
 def train_epoch_section(runs: list[tuple[str, dict]]) -> str:
     """Whole epochs as shipped against one change undone or one trial (`benchmarks/train_epoch.py`)."""
     names = list(dict.fromkeys(n for _, r in runs for n in r["variants"]))
-    rows = [[r["table"], str(r["threads"]),
+    rows = [[r["table"], str(r["threads"]), _cpu(r),
              *("not timed" if v is None else f"{v['ms_per_epoch']:.1f} ms ({v['ratio_to_shipped']:.3f} x"
                + (f"; {v['times_matmul_bound']:.2f} x the matmul bound)" if v.get("times_matmul_bound") else ")")
                for v in (r["variants"].get(n) for n in names))] for _, r in runs]
@@ -230,13 +240,13 @@ def train_epoch_section(runs: list[tuple[str, dict]]) -> str:
         "rounds, and its ratio to the shipped trainer), each run alone on the machine; and how many times an epoch "
         "takes the time its matrix products' FLOPs need at the machine's rate on a 500x256x256 product with the "
         "same threads, measured in the same run.",
-        _variant_commands("train_epoch", runs), ["table", "threads", *names], rows, runs)
+        _variant_commands("train_epoch", runs), ["table", "threads", "CPU", *names], rows, runs)
 
 
 def side_by_side_section(runs: list[tuple[str, dict]]) -> str:
     """Epochs as a release runs them, one thread per process side by side (`benchmarks/side_by_side.py`)."""
     names = list(dict.fromkeys(n for _, r in runs for n in r["regimes"]))
-    rows = [[stem, r["table"], f"{r['epoch_flops'] / 1e9:.2f}",
+    rows = [[stem, r["table"], _cpu(r), f"{r['epoch_flops'] / 1e9:.2f}",
              *(f"{v['ms_per_epoch']:.1f} ms ({v['times_matmul_bound']:.2f} x the matmul bound)"
                for v in (r["regimes"][n] for n in names))] for stem, r in runs]
     return _timing_section(
@@ -249,7 +259,7 @@ def side_by_side_section(runs: list[tuple[str, dict]]) -> str:
         "fits side by side the time that one epoch of each needs on all the cores together. Run alone.",
         [f".venv/bin/python benchmarks/side_by_side.py --table {r['table']} --processes {r['processes']} "
          f"--rounds {r['rounds']} --epochs {r['epochs']} --json docs/results/{stem}.json" for stem, r in runs],
-        ["file", "table", "GFLOP an epoch", *names], rows, runs)
+        ["file", "table", "CPU", "GFLOP an epoch", *names], rows, runs)
 
 
 def critic_step_section(runs: list[tuple[str, dict]]) -> str:

@@ -20,16 +20,20 @@ callback), `binary=gumbel` (binary units as relaxed Bernoulli draws in training:
 `modes=likeliest` (continuous values encoded with their likeliest mode, not a drawn one:
 `mode_choice`), `critic=values` (the critic also reads each continuous column's decoded value:
 `value_view_synthesizer`), `sampling=log|sqrt` (condition classes drawn by log-frequency or
-square-root frequency in training: `class_balanced_rows`), `gp_every=k` (levers.py's lazy penalty);
+square-root frequency in training: `class_balanced_rows`), `mix=dominant` (mixup's critic reads
+boolean and categorical columns whole from the dominant record of each pair: `dominant_discrete`),
+`gp_every=k` (levers.py's lazy penalty);
 and `peer=tvae|ctgan`, TVAE or CTGAN fitted for the length (or for `epochs=N` of its own) in
 place of synthguard (`fit_peer`; needs the `ctgan` package, `make bench-deps`), so that a setting
 pairs with a peer by seed.
 
 `--merge A.json B.json ...` fits nothing: it summarises the runs of several reports of the same
-table, targets and threads as one report, against the first file's first setting. Fits are
-deterministic per seed at a given thread count (not across counts: the order of floating-point
-sums changes), so runs made in different processes pair by seed as if made in one; a run held by
-two files must agree to every figure.
+table, targets, threads and machine as one report, against the first file's first setting. Fits
+are deterministic per seed at a given thread count on a given CPU (not across counts or CPUs: the
+order of floating-point sums changes, and a seed then gives another fit), so runs made in
+different processes pair by seed as if made in one; a run held by two files must agree to every
+figure. Each report records its machine (`_peers_common.machine`: the CPU, the instruction set
+torch dispatches to, library versions).
 
 Summary per length and setting: means over seeds, and each figure's difference from the first
 `--config`, paired by seed, with a 95% t-interval over seeds (fit_speed.mean_interval). Never part
@@ -48,7 +52,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from _peers_common import fmt, json_path, save_json, split
+from _peers_common import fmt, json_path, machine, save_json, split
 from fit_speed import Scorer, mean_interval
 from levers import TARGETS, lazy_penalty, parse_config
 
@@ -183,6 +187,66 @@ def class_balanced_rows(law: str | None) -> Iterator[None]:
         synthesizer.train_gan, trainer.epoch_order = shipped_train, shipped_order
 
 
+@contextlib.contextmanager
+def dominant_discrete(mix: str | None) -> Iterator[None]:
+    """The `mix=dominant` trial (methods.md section 1, mitigation (b) for mixed-type tables, not
+    the paper's method): mixup's critic sees every unit of a continuous column mixed as shipped, but
+    the units of each boolean and categorical column, and the condition, taken whole from the record
+    of the pair with weight lam >= 1/2; mixed fakes (the default) are combined the same way. So the
+    critic reads hard yes/no and category values, as an unmixed critic does, while every value it
+    reads of a continuous column is still an interpolation. The fit's defence object becomes the
+    trial's subclass where the synthesizer hands it to `train_gan`, with the mask of hard units
+    read from the spans passed there."""
+    import torch
+
+    from synthguard import synthesizer
+    from synthguard.gan.defenses import Mixup
+
+    if mix is None:
+        yield
+        return
+    if mix != "dominant":
+        raise SystemExit(f"--config mix={mix}: only `dominant` is a trial")
+
+    class DominantMixup(Mixup):
+        hard: Any = None
+
+        def _combine(self, lam: Any, a: Any, b: Any) -> Any:
+            return torch.where(self.hard, torch.where(lam >= 0.5, a, b), lam * a + (1 - lam) * b)
+
+        def real_batch(self, x1: Any, c1: Any, x2: Any, c2: Any) -> Any:
+            lam = torch.as_tensor(self.sample_lambda(len(x1)), dtype=x1.dtype, device=x1.device).reshape(-1, 1)
+            self._pair = (lam, c1, c2)
+            return self._combine(lam, x1, x2), torch.where(lam >= 0.5, c1, c2)
+
+        def fake_batch(self, generate: Any, z: Any, c: Any) -> Any:
+            if self.fakes != "mixed":
+                raise SystemExit("--config mix=dominant: needs mixup's mixed fakes (the default)")
+            lam, c1, c2 = self._pair
+            made = generate(z, torch.cat([c1, c2]))
+            return self._combine(lam, made[:len(c1)], made[len(c1):])
+
+    shipped = synthesizer.train_gan
+
+    def train_gan(x: Any, cond: Any, spans: Any, config: Any, defense: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(defense) is not Mixup:
+            raise SystemExit("--config mix=dominant: a trial of the mixup defence")
+        continuous = {s.column for s in spans if s.kind == "scalar"}
+        hard = torch.zeros(x.shape[1], dtype=torch.bool)
+        for s in spans:
+            if s.column not in continuous:
+                hard[s.start:s.start + s.width] = True
+        defense.__class__ = DominantMixup  # the same settings and random stream
+        defense.hard = hard
+        return shipped(x, cond, spans, config, defense, *args, **kwargs)
+
+    synthesizer.train_gan = train_gan
+    try:
+        yield
+    finally:
+        synthesizer.train_gan = shipped
+
+
 def value_view_synthesizer() -> Any:
     """The `critic=values` trial: a Synthesizer whose critic also reads each continuous column's
     value, decoded from its mode and offset (standardised over the column's mixture), beside the
@@ -286,6 +350,7 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
     final, gp_every = options.pop("lr_cosine", None), options.pop("gp_every", None)
     binary, modes = options.pop("binary", None), options.pop("modes", None)
     critic, sampling = options.pop("critic", None), options.pop("sampling", None)
+    mix = options.pop("mix", None)
     if critic not in (None, "values"):
         raise SystemExit(f"--config critic={critic}: only `values` is a trial")
     synth_class = value_view_synthesizer() if critic == "values" else Synthesizer
@@ -293,7 +358,8 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
         raise SystemExit(f"--config binary={binary}: only `gumbel` is a trial")
     synth = synth_class(schema, **{"seed": seed, "threads": threads, **options, "epochs": length})
     with (warnings.catch_warnings(), lazy_penalty(gp_every), relaxed_binary(binary == "gumbel"),
-          mode_choice(modes), class_balanced_rows(sampling), cosine_lr(final, length) as on_epoch):
+          mode_choice(modes), class_balanced_rows(sampling), dominant_discrete(mix),
+          cosine_lr(final, length) as on_epoch):
         warnings.simplefilter("ignore")
         _, timing = timed(lambda: synth.fit(raw_train, on_epoch=on_epoch))
         scores = scorer(synth.sample(len(raw_train), seed=seed + 1000, typed=True))
@@ -339,8 +405,8 @@ def command_of(report: dict[str, Any], path: str) -> str:
 
 
 def merged(paths: list[str]) -> dict[str, Any]:
-    """One report from the runs of several (same table, targets and threads), summarised against
-    the first file's first setting. Runs are deterministic per seed, so runs from different
+    """One report from the runs of several (same table, targets, threads and machine), summarised
+    against the first file's first setting. Runs are deterministic per seed, so runs from different
     files pair as runs from one; a run that two files both hold must agree to every figure, or
     the merge is refused (a check that the fits are reproducible)."""
     import json
@@ -358,6 +424,9 @@ def merged(paths: list[str]) -> dict[str, Any]:
         for key in ("table", "targets", "threads"):
             if part.get(key) != first.get(key):
                 raise SystemExit(f"--merge {path}: {key} {part.get(key)!r}, where {paths[0]} has {first.get(key)!r}")
+        if part.get("machine") != first.get("machine"):
+            raise SystemExit(f"--merge {path}: made on {describe_machine(part)}, {paths[0]} on {describe_machine(first)}; "
+                             "a seed gives another fit on another CPU, so their runs do not pair by seed")
         for run in part["runs"]:
             at = (run["seed"], run["length"], run["config"])
             kept = figures(run)
@@ -377,8 +446,18 @@ def merged(paths: list[str]) -> dict[str, Any]:
     summary = summarize(every, names, lengths, keys)
     print_summary(summary, keys, base)
     return {"table": first["table"], "targets": first["targets"], "lengths": lengths,
-            "seeds": sorted({at[0] for at in runs}), "threads": first["threads"], "configs": names,
-            "commands": [command_of(part, path) for path, part in parts], "runs": every, "summary": summary}
+            "seeds": sorted({at[0] for at in runs}), "threads": first["threads"], "machine": first.get("machine"),
+            "configs": names, "commands": [command_of(part, path) for path, part in parts], "runs": every,
+            "summary": summary}
+
+
+def describe_machine(report: dict[str, Any]) -> str:
+    """The machine a report's fits ran on, in words (reports made before it was recorded say so)."""
+    made = report.get("machine")
+    if not made:
+        return "an unrecorded machine"
+    return (f"{made['cpu']} ({made['cpu_capability']}, {made['cores']} cores), torch {made['torch version']}, "
+            f"numpy {made['numpy version']}, scikit-learn {made['scikit-learn version']}")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -418,8 +497,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     raw = read_table(ROOT / "synthguard" / "data" / f"{args.table}.csv")
     schema = Schema.load(ROOT / "schemas" / f"{args.table}.yaml")
     resolved = schema.resolve(list(raw.columns))
-    print(f"{args.table}: lengths {lengths}, seeds {seeds}, {args.threads} thread(s); load {os.getloadavg()[0]:.2f}",
-          flush=True)
+    made_on = machine()
+    print(f"{args.table}: lengths {lengths}, seeds {seeds}, {args.threads} thread(s); load {os.getloadavg()[0]:.2f}; "
+          f"{made_on['cpu']} ({made_on['cpu_capability']})", flush=True)
     runs = []
     for seed in seeds:
         raw_train, raw_holdout = split(raw, seed)
@@ -435,7 +515,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     summary = summarize(runs, names, lengths, keys)
     print_summary(summary, keys, names[0])
     report = {"table": args.table, "targets": list(targets), "lengths": lengths, "seeds": seeds,
-              "threads": args.threads, "configs": names, "runs": runs, "summary": summary}
+              "threads": args.threads, "machine": made_on, "configs": names, "runs": runs, "summary": summary}
     save_json(args.json, report)
     return report
 

@@ -40,7 +40,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from _peers_common import json_path, save_json
+from _peers_common import json_path, machine, save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("ofp", "medexp", "doctorcontacts")
@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"{args.processes} threads, {rate_one / 1e9:.1f} on one; load {load[0]:.2f}-{load[1]:.2f}")
     report: dict[str, Any] = {"table": args.table, "processes": args.processes, "rounds": args.rounds,
                               "epochs": args.epochs, "load": load, "epoch_flops": flops,
-                              "gemm_flops_per_second": {"all": rate_all, "one": rate_one}, "regimes": {}}
+                              "gemm_flops_per_second": {"all": rate_all, "one": rate_one}, "machine": machine(),
+                              "regimes": {}}
     for name, times in per.items():
         median = statistics.median(times)
         report["regimes"][name] = {"ms_per_epoch": median * 1e3, "epochs_timed": len(times),

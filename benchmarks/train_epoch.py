@@ -50,7 +50,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _peers_common import json_path, save_json
+from _peers_common import json_path, machine, save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -240,7 +240,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"load {load[0]:.2f}-{load[1]:.2f}")
     report: dict[str, Any] = {"table": args.table, "threads": args.threads, "rounds": args.rounds,
                               "epochs": args.epochs, "load": load, "gemm_flops_per_second": rate,
-                              "gemm_shape": list(GEMM), "variants_asked": args.variants, "variants": {}}
+                              "gemm_shape": list(GEMM), "machine": machine(), "variants_asked": args.variants,
+                              "variants": {}}
     for name, times in per.items():
         median, f = statistics.median(times), flops[name]
         bound = median / (f / rate) if f else None
