@@ -30,7 +30,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from _peers_common import json_path, save_json
+from _peers_common import json_path, machine, save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     reference = statistics.median(per_step["before: two passes, autograd penalty, Adam loop"])
     print(f"{args.table}: critic step at batch {batch}, {enc.dim} encoded units, {enc.cond_dim} condition slots, "
           f"{args.threads} thread(s), defence {model.defense}; load {load[0]:.2f}-{load[1]:.2f}")
-    report: dict[str, Any] = {"table": args.table, "batch": batch, "threads": args.threads, "load": load, "variants": {}}
+    report: dict[str, Any] = {"table": args.table, "batch": batch, "threads": args.threads, "load": load,
+                              "machine": machine(), "variants": {}}
     for name, times in per_step.items():
         median = statistics.median(times)
         report["variants"][name] = {"ms_per_step": median * 1e3, "ratio_to_before": median / reference}

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from _peers_common import fmt, json_path, save_json, split
+from _peers_common import fmt, json_path, machine, save_json, split
 from fit_speed import Scorer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"{name:<34} mean of the second half's {means['checkpoints']} checkpoints: Q {fmt(means['quality'])} "
               + " ".join(f"AUC {t} {fmt(means[f'auc_{t}'])}" for t in targets))
     report = {"table": args.table, "targets": list(targets), "budget": args.budget, "threads": args.threads,
-              "seed": args.seed, "reference": reference, "results": results}
+              "seed": args.seed, "machine": machine(), "reference": reference, "results": results}
     save_json(args.json, report)
     return report
 

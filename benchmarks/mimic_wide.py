@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _measure import high_water_mb
-from _peers_common import json_path, save_json
+from _peers_common import json_path, machine, save_json, versions
 from scipy.stats import norm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -378,24 +378,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
                            "targets": args.targets, "workers": args.workers, "threat_model": "critic",
                            "dwpre_codes": args.dwpre_codes, "seed": args.seed, "defenses": args.defenses,
                            "n_train": len(train), "n_holdout": len(holdout), "torch_threads_per_process": 1,
-                           "cpu_count": os.cpu_count(), "versions": _versions()},
+                           "cpu_count": os.cpu_count(),
+                           "versions": versions(("synthguard", "torch", "scikit-learn", "numpy", "pandas")),
+                           "machine": machine()},
               "distribution": distribution(), "table": shape, "results": results,
               "total_seconds": time.perf_counter() - started}
     print_report(report)
     save_json(args.json, report)
     return report
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in ("synthguard", "torch", "scikit-learn", "numpy", "pandas"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "-"
-    return out
 
 
 def print_report(report: dict[str, Any]) -> None:

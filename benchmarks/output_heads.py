@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from _peers_common import json_path, save_json
+from _peers_common import json_path, machine, save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"{args.table}: {model.encoder_.dim} encoded units in {len(spans)} spans, batch {batch} "
           f"(heads timed on {2 * batch} rows), {args.threads} thread(s); load {load[0]:.2f}-{load[1]:.2f}")
     report: dict[str, Any] = {"table": args.table, "batch": batch, "threads": args.threads, "epochs": args.epochs,
-                              "rounds": args.rounds, "load": load, "timings": {}}
+                              "rounds": args.rounds, "load": load, "machine": machine(), "timings": {}}
     for what, by_name in per.items():
         if not by_name["shipped: one grid"]:
             continue
