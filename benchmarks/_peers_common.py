@@ -172,17 +172,9 @@ def machine() -> dict[str, str]:
     the instruction set torch's kernels dispatch to; MKL and oneDNN pick theirs by it too) and the
     numerical libraries' versions. A seed gives the same fit again on the same machine, and another
     fit on another CPU: the order of floating-point sums differs."""
-    import platform
+    from synthguard.versions import machine as cpu
 
-    import torch
-
-    model = platform.processor() or "-"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), model)
-    except OSError:
-        pass
-    return {"cpu": model, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": str(os.cpu_count()),
+    return {**cpu(), "cores": str(os.cpu_count()),
             **{f"{name} version": v for name, v in versions(("torch", "numpy", "scikit-learn")).items()}}
 
 

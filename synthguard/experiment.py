@@ -39,7 +39,7 @@ from .io import staged_dir, write_text
 from .release import measure_utility, split_holdout
 from .schema import Schema
 from .synthesizer import Synthesizer
-from .versions import library_versions
+from .versions import library_versions, machine
 
 DEFAULT_DEFENSES = ("none", "mixup", "relaxloss", "pargan")
 #: the attack columns of Tables I-III: (heading, audit attack name)
@@ -166,7 +166,7 @@ def run_experiment(frame: pd.DataFrame, schema: Schema, config: ExperimentConfig
                                                                           "defense_params")}
     differences = paired_differences(runs, config) if "none" in runs and len(runs) > 1 else None
     return ExperimentResult(dataset, resolved.modality, len(parsed), len(train), config, shared, runs, adaptive,
-                            time.perf_counter() - started, library_versions(), differences)
+                            time.perf_counter() - started, {**library_versions(), **machine()}, differences)
 
 
 def paired_differences(runs: dict[str, DefenseRun], config: ExperimentConfig, reference: str = "none"

@@ -332,7 +332,7 @@ class Passport:
     error_rates: dict[str, Any] = field(default_factory=dict)   # `verdict_rates.error_rates`
     audit: dict[str, Any] = field(default_factory=dict)         # `AuditResult.to_dict(include_scores=False)`
     utility: dict[str, Any] = field(default_factory=dict)       # `utility.evaluate(...).to_dict()`, or images'
-    versions: dict[str, str] = field(default_factory=dict)      # `versions.library_versions()`
+    versions: dict[str, str] = field(default_factory=dict)      # `versions.library_versions()` and `.machine()`
     output: OutputFile | None = None    # None: nothing written (a refusal, or not written yet)
     finished: str | None = None
     seconds: float | None = None

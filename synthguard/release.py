@@ -55,7 +55,7 @@ from .sizing import DECISION_MARGIN, AuditPlan, plan_audit, privacy_limits
 from .synthesizer import Synthesizer
 from .tuning import TuneSettings, UtilityMetric, setting_label
 from .verdict_rates import error_rates
-from .versions import library_versions
+from .versions import library_versions, machine
 
 Stage = Callable[[str], None]
 
@@ -371,7 +371,7 @@ def _passport(started: str, inputs: dict[str, Any], policy: Policy, model: Synth
         verdict=verdict, privacy_summary=tuple(PrivacyLine.from_dict(x) for x in privacy_lines(audited, verdict)),
         error_rates=error_rates(policy, audited.n_shadows, len(audited.targets), audited.looks,
                                 None if tuning is None else tuning.method, most_shadows=config.n_shadows),
-        audit=audited.to_dict(include_scores=False), utility=utility_dict, versions=library_versions(),
+        audit=audited.to_dict(include_scores=False), utility=utility_dict, versions={**library_versions(), **machine()},
         tuning=tuning)
 
 

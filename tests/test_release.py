@@ -78,7 +78,7 @@ def test_a_passing_release_writes_data_passport_and_report(tmp_path, ofp400, len
     rows = pd.read_parquet(out / "synthetic.parquet")
     assert len(rows) == passport["output"]["rows"] == passport["split"]["train_rows"] == 320
     assert all(c["passed"] for c in passport["checks"]) and len(passport["checks"]) >= 20
-    assert {"torch", "numpy", "sdmetrics"} <= set(passport["versions"])
+    assert {"torch", "numpy", "sdmetrics", "cpu", "cpu_capability"} <= set(passport["versions"])
     assert passport["recipe"]["defense"] == "mixup" and passport["recipe"]["epochs"] == 30
     assert passport["audit_size"]["ran"]["shadows"] == passport["audit_size"]["required_by_policy"]["shadows"] == 4
     assert passport["error_rates"]["false_release_bound"] == 0.025
