@@ -22,11 +22,13 @@ def library_versions() -> dict[str, str]:
 
 
 def machine() -> dict[str, str]:
-    """The CPU a model was trained and audited on: its model name and the instruction set torch's
-    kernels dispatch to (MKL and oneDNN choose theirs by the CPU too). The same seed trains the same
-    model again on the same kind of CPU with the same libraries, and another model, as valid a draw
-    of the recipe, on another: the order of floating-point sums differs (seed 0 of MedExp's default
-    recipe gave three different fits on two CPUs, benchmarks/README.md, `short_fits.py`)."""
+    """The CPU of this process (a release's: where its model trained; an audit's shadows on a Dask
+    cluster may have trained elsewhere): its model name and the instruction set torch's kernels
+    dispatch to (MKL and oneDNN choose theirs by the CPU too). The same seed trains the same model
+    again on the same kind of CPU with the same libraries, and another model, as valid a draw of the
+    recipe, on another: the order of floating-point sums differs (seed 0 of MedExp's default recipe
+    gave three different fits, on two CPUs and on one of them with its kernels held to AVX2;
+    benchmarks/README.md, `short_fits.py`)."""
     import torch
 
     model = platform.processor() or "unknown"
