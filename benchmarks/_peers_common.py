@@ -178,6 +178,17 @@ def machine() -> dict[str, str]:
             **{f"{name} version": v for name, v in versions(("torch", "numpy", "scikit-learn")).items()}}
 
 
+def describe_machine(made: dict[str, str] | None, libraries: bool = True) -> str:
+    """A report's `machine` record in words: the CPU and its instruction set, and with `libraries`
+    the core count and versions too; reports made before it was recorded say so."""
+    if not made:
+        return "not recorded"
+    if not libraries:
+        return f"{made['cpu']}, {made['cpu_capability']}"
+    return (f"{made['cpu']} ({made['cpu_capability']}, {made['cores']} cores), torch {made['torch version']}, "
+            f"numpy {made['numpy version']}, scikit-learn {made['scikit-learn version']}")
+
+
 def fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 

@@ -156,8 +156,8 @@ def feature_links_section(runs: list[tuple[str, dict]]) -> str:
 
 def short_fits_section(runs: list[tuple[str, dict]]) -> str:
     """Training settings compared by whole fits of fixed lengths (`benchmarks/short_fits.py`)."""
-    from _peers_common import fmt
-    from short_fits import command_of, describe_machine
+    from _peers_common import describe_machine, fmt
+    from short_fits import command_of
 
     out = ["## Settings compared by short fits (benchmarks/short_fits.py)", "",
            "Per seed, its own 80/20 split; per setting, one fit of exactly the given number of epochs with one torch "
@@ -180,7 +180,7 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
                         + f" --json docs/results/{stem}.json"]
         else:
             commands = [command_of(r, f"docs/results/{stem}.json")]
-        made = [f"Machine: {describe_machine(r)}.", ""] if r.get("machine") else []
+        made = [f"Machine: {describe_machine(r['machine'])}.", ""] if r.get("machine") else []
         out += ["```", *commands, "```", "", *made,
                 "| epochs | setting | seeds | CPU s | quality | " + " | ".join(f"AUC {t}" for t in targets) + " | load |",
                 "|---|---|---|---|---|" + "---|" * (len(targets) + 1)]
@@ -219,10 +219,11 @@ def _timing_section(title: str, intro: str, commands: list[str], columns: list[s
 
 
 def _cpu(report: dict) -> str:
-    """The CPU a timing ran on, with the instruction set torch used (runs made before the machine was
-    recorded say so: an epoch's ratio to its bound differs from CPU to CPU)."""
-    made = report.get("machine")
-    return "not recorded" if not made else f"{made['cpu']}, {made['cpu_capability']}"
+    """The CPU a timing ran on, with the instruction set torch used (an epoch's ratio to its bound
+    differs from CPU to CPU)."""
+    from _peers_common import describe_machine
+
+    return describe_machine(report.get("machine"), libraries=False)
 
 
 def train_epoch_section(runs: list[tuple[str, dict]]) -> str:

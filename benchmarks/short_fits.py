@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from _peers_common import fmt, json_path, machine, save_json, split
+from _peers_common import describe_machine, fmt, json_path, machine, save_json, split
 from fit_speed import Scorer, mean_interval
 from levers import TARGETS, lazy_penalty, parse_config
 
@@ -425,7 +425,8 @@ def merged(paths: list[str]) -> dict[str, Any]:
             if part.get(key) != first.get(key):
                 raise SystemExit(f"--merge {path}: {key} {part.get(key)!r}, where {paths[0]} has {first.get(key)!r}")
         if part.get("machine") != first.get("machine"):
-            raise SystemExit(f"--merge {path}: made on {describe_machine(part)}, {paths[0]} on {describe_machine(first)}; "
+            raise SystemExit(f"--merge {path}: machine {describe_machine(part.get('machine'))}, {paths[0]}'s "
+                             f"{describe_machine(first.get('machine'))}; "
                              "a seed gives another fit on another CPU, so their runs do not pair by seed")
         for run in part["runs"]:
             at = (run["seed"], run["length"], run["config"])
@@ -449,15 +450,6 @@ def merged(paths: list[str]) -> dict[str, Any]:
             "seeds": sorted({at[0] for at in runs}), "threads": first["threads"], "machine": first.get("machine"),
             "configs": names, "commands": [command_of(part, path) for path, part in parts], "runs": every,
             "summary": summary}
-
-
-def describe_machine(report: dict[str, Any]) -> str:
-    """The machine a report's fits ran on, in words (reports made before it was recorded say so)."""
-    made = report.get("machine")
-    if not made:
-        return "an unrecorded machine"
-    return (f"{made['cpu']} ({made['cpu_capability']}, {made['cores']} cores), torch {made['torch version']}, "
-            f"numpy {made['numpy version']}, scikit-learn {made['scikit-learn version']}")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
