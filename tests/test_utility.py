@@ -155,6 +155,18 @@ def test_single_class_synthetic_is_flagged(data: dict[str, pd.DataFrame]) -> Non
     assert result.tstr.accuracy == pytest.approx((data["holdout"]["y"] == False).mean())  # noqa: E712
 
 
+def test_a_class_made_once_in_a_large_table_is_scored(data: dict[str, pd.DataFrame]) -> None:
+    # Above 10,000 training rows the downstream model stops early on a stratified holdout, which
+    # a class held by a single synthetic row cannot join (found on a 16,000-row table whose TVAE
+    # rows held one row of a rare class). Such a table is scored, not refused with an error.
+    many = draw(10_500, 4)
+    many["color"] = "red"
+    many.loc[17, "color"] = "blue"  # the one row of a class
+    result = downstream(data["train"], data["holdout"], many, SCHEMA, target="color", seed=0)
+    assert result.tstr.n_train == 10_500 and not result.tstr.single_class
+    assert result.tstr.auc is not None and 0.0 <= result.tstr.auc <= 1.0
+
+
 def test_numeric_target_is_regressed(data: dict[str, pd.DataFrame]) -> None:
     result = downstream(data["train"], data["holdout"], data["fresh"], SCHEMA, target="x2", seed=0)
     assert result.task == "regression" and result.classes == ()

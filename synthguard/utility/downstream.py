@@ -94,7 +94,7 @@ def _auc(y_test: np.ndarray, proba: np.ndarray, classes: list[str]) -> float | N
 
 def _classify(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
               classes: list[str], seed: int) -> DownstreamScores:
-    present = np.unique(y)
+    present, counts = np.unique(y, return_counts=True)
     if present.size == 1:
         # One class cannot train a classifier: predict it, and rank every row alike (AUC 0.5).
         pred = np.full(len(y_test), present[0], dtype=object)
@@ -102,7 +102,11 @@ def _classify(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarr
         return DownstreamScores(len(y), float(accuracy_score(y_test, pred)),
                                 float(f1_score(y_test, pred.astype(str), average="macro", zero_division=0)),
                                 auc, single_class=True)
-    model = HistGradientBoostingClassifier(random_state=seed).fit(x, y)
+    # above 10,000 rows the model stops early on a stratified tenth it holds out, which cannot be
+    # drawn where a class has a single row (a rare class a generator made once): that fit trains
+    # without stopping early; every other fit is as it was
+    stopping: bool | str = "auto" if counts.min() >= 2 else False
+    model = HistGradientBoostingClassifier(random_state=seed, early_stopping=stopping).fit(x, y)
     pred = model.predict(x_test)
     raw = model.predict_proba(x_test)
     # Align the model's columns with the real classes; a class it never saw gets probability 0.
