@@ -3,7 +3,9 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/short_fits.py --table medexp --lengths 100 \\
         --seeds 0,1,2,3 --config default --config lr_cosine=0.1 --config n_critic=3 [--json out.json]
 
-Per seed: the seeded 80/20 split of a bundled table (as fit_speed.py and levers.py split it). Per
+Per seed: the seeded 80/20 split of a bundled table (as fit_speed.py and levers.py split it), or
+of a table of your own (`--csv X.csv --schema X.yaml --targets A,B`: the report then records
+both files' SHA-256, and `--merge` pairs only runs of the same files). Per
 length and per `--config`: one fit of exactly that many epochs, in this process with `--threads`
 torch threads, then as many rows as the train set holds (sample seed: the seed + 1000), scored as
 fit_speed.py scores them: sdmetrics quality and, per target, the TSTR ROC AUC of a gradient-boosting
@@ -301,6 +303,21 @@ def value_view_synthesizer() -> Any:
     return Trial
 
 
+def own_table(csv: Path, schema: Path) -> dict[str, str]:
+    """What a report records of a table of the user's own: both paths as given and each file's
+    SHA-256, so that `--merge` pairs runs only where they read the same files."""
+    import hashlib
+
+    return {"csv": str(csv), "csv_sha256": hashlib.sha256(csv.read_bytes()).hexdigest(),
+            "schema": str(schema), "schema_sha256": hashlib.sha256(schema.read_bytes()).hexdigest()}
+
+
+def data_digests(report: dict[str, Any]) -> tuple[str, str] | None:
+    """The SHA-256 of a report's own table and schema (None for a bundled table)."""
+    data = report.get("data")
+    return None if data is None else (data["csv_sha256"], data["schema_sha256"])
+
+
 def timed(fit: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
     """`fit()`'s result, and its CPU and wall seconds with the load average before and after."""
     load = [os.getloadavg()[0]]
@@ -398,7 +415,9 @@ def print_summary(summary: list[dict[str, Any]], keys: list[str], first: str) ->
 
 def command_of(report: dict[str, Any], path: str) -> str:
     """The command line that writes `report` (one fitting run) to `path`."""
-    return (f"OMP_NUM_THREADS={report['threads']} .venv/bin/python benchmarks/short_fits.py --table {report['table']} "
+    data = report.get("data")
+    source = f"--table {report['table']}" if data is None else f"--csv {data['csv']} --schema {data['schema']}"
+    return (f"OMP_NUM_THREADS={report['threads']} .venv/bin/python benchmarks/short_fits.py {source} "
             f"--targets {','.join(report['targets'])} --lengths {','.join(map(str, report['lengths']))} "
             f"--seeds {','.join(map(str, report['seeds']))} --threads {report['threads']} "
             + " ".join(f'--config "{c}"' for c in report["configs"]) + f" --json {path}")
@@ -424,6 +443,9 @@ def merged(paths: list[str]) -> dict[str, Any]:
         for key in ("table", "targets", "threads"):
             if part.get(key) != first.get(key):
                 raise SystemExit(f"--merge {path}: {key} {part.get(key)!r}, where {paths[0]} has {first.get(key)!r}")
+        if data_digests(part) != data_digests(first):
+            raise SystemExit(f"--merge {path}: read other data or another schema than {paths[0]} "
+                             "(their SHA-256 differ)")
         if part.get("machine") != first.get("machine"):
             raise SystemExit(f"--merge {path}: machine {describe_machine(part.get('machine'))}, {paths[0]}'s "
                              f"{describe_machine(first.get('machine'))}; "
@@ -446,7 +468,8 @@ def merged(paths: list[str]) -> dict[str, Any]:
     every = list(runs.values())
     summary = summarize(every, names, lengths, keys)
     print_summary(summary, keys, base)
-    return {"table": first["table"], "targets": first["targets"], "lengths": lengths,
+    return {"table": first["table"], **({"data": first["data"]} if "data" in first else {}),
+            "targets": first["targets"], "lengths": lengths,
             "seeds": sorted({at[0] for at in runs}), "threads": first["threads"], "machine": first.get("machine"),
             "configs": names, "commands": [command_of(part, path) for path, part in parts], "runs": every,
             "summary": summary}
@@ -454,7 +477,10 @@ def merged(paths: list[str]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--table", choices=sorted(TARGETS), default="medexp")
+    parser.add_argument("--table", choices=sorted(TARGETS), default=None, help="a bundled table (default medexp)")
+    parser.add_argument("--csv", type=Path, default=None, help="a table of your own (then --schema; --targets "
+                        "defaults to its condition column)")
+    parser.add_argument("--schema", type=Path, default=None, help="the schema of --csv")
     parser.add_argument("--targets", default=None, help="TSTR targets, comma-separated (default: condition and one other)")
     parser.add_argument("--lengths", default="100", help="epochs of each fit, comma-separated (default 100)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated (default 0,1,2)")
@@ -471,6 +497,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report = merged(args.merge)
         save_json(args.json, report)
         return report
+    if (args.csv is None) != (args.schema is None):
+        raise SystemExit("--csv and --schema go together")
+    if args.csv is not None and args.table is not None:
+        raise SystemExit("give --table or --csv, not both")
     try:
         lengths = [int(v) for v in args.lengths.split(",")]
         seeds = [int(v) for v in args.seeds.split(",")]
@@ -479,18 +509,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if min(lengths) < 1 or len(set(seeds)) != len(seeds):
         raise SystemExit("--lengths: each at least 1; --seeds: no seed twice")
 
+    from fit_speed import table_specs
+
+    from synthguard.errors import SynthguardError
     from synthguard.io import read_table
     from synthguard.schema import Schema
 
-    targets = tuple(args.targets.split(",")) if args.targets else TARGETS[args.table]
+    try:
+        [(table, data_path, schema_path, targets)] = table_specs(argparse.Namespace(
+            csv=args.csv, schema=args.schema, targets=args.targets, tables=args.table or "medexp"))
+        raw = read_table(data_path)
+        schema = Schema.load(schema_path)
+        resolved = schema.resolve(list(raw.columns))
+        schema.parse(raw)  # every value checked before the first fit, not at the first seed's split
+    except SynthguardError as err:  # a missing or malformed file or schema: its message names it
+        raise SystemExit(str(err)) from None
     keys = ["quality", *(f"auc_{t}" for t in targets)]
     names = args.config or ["default"]
     configs = {name: parse_config(name) for name in names}
-    raw = read_table(ROOT / "synthguard" / "data" / f"{args.table}.csv")
-    schema = Schema.load(ROOT / "schemas" / f"{args.table}.yaml")
-    resolved = schema.resolve(list(raw.columns))
+    unknown = [t for t in targets if t not in raw.columns]
+    if unknown:
+        raise SystemExit(f"--targets: {data_path} has no column {unknown[0]!r}")
+    data = None if args.csv is None else own_table(args.csv, args.schema)
     made_on = machine()
-    print(f"{args.table}: lengths {lengths}, seeds {seeds}, {args.threads} thread(s); load {os.getloadavg()[0]:.2f}; "
+    print(f"{table}: lengths {lengths}, seeds {seeds}, {args.threads} thread(s); load {os.getloadavg()[0]:.2f}; "
           f"{made_on['cpu']} ({made_on['cpu_capability']})", flush=True)
     runs = []
     for seed in seeds:
@@ -506,8 +548,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                       + f"  load {run['load'][0]:.2f}-{run['load'][1]:.2f}", flush=True)
     summary = summarize(runs, names, lengths, keys)
     print_summary(summary, keys, names[0])
-    report = {"table": args.table, "targets": list(targets), "lengths": lengths, "seeds": seeds,
-              "threads": args.threads, "machine": made_on, "configs": names, "runs": runs, "summary": summary}
+    report = {"table": table, **({} if data is None else {"data": data}), "targets": list(targets),
+              "lengths": lengths, "seeds": seeds, "threads": args.threads, "machine": made_on, "configs": names,
+              "runs": runs, "summary": summary}
     save_json(args.json, report)
     return report
 
