@@ -93,6 +93,20 @@ def test_rare_categories_are_merged_and_never_decode_to_a_member():
     assert (back["c"][:90] == frame["c"][:90]).all()
 
 
+def test_numeric_categories_whole_and_fractional_each_keep_their_slot():
+    # A coinsurance rate coded 0, 3.258096, ..., declared categorical: parsing once let pandas turn
+    # the category 0 into 0.0, which the encoder (counting categories by their text) did not know,
+    # so the commonest plan was merged away and never sampled (found on the RAND HIE table).
+    schema = Schema(columns=(Column(name="rate", type="categorical", categories=(0, 3.258096, 4.61512)),
+                             Column(name="y", type="continuous")))
+    raw = pd.DataFrame({"rate": ["0"] * 60 + ["3.258096"] * 30 + ["4.61512"] * 10, "y": [str(v) for v in range(100)]})
+    typed = schema.parse(raw)
+    assert typed["rate"].iloc[0] == 0 and isinstance(typed["rate"].iloc[0], int)
+    enc, back = _round_trip(schema, typed)
+    assert enc.transforms["rate"].slots == [0, 3.258096, 4.61512] and enc.transforms["rate"].rare == 0
+    assert back["rate"].value_counts().to_dict() == {0: 60, 3.258096: 30, 4.61512: 10}
+
+
 def test_constant_and_empty_columns_are_reproduced_with_a_warning():
     frame = pd.DataFrame({"k": np.full(30, 7.0), "e": np.full(30, np.nan), "v": np.linspace(0, 1, 30)})
     schema = Schema(columns=(Column(name="k", type="integer"), Column(name="e", type="continuous", nullable=True),
