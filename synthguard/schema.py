@@ -936,8 +936,8 @@ def review_schema(schema: Schema, frame: pd.DataFrame, rare_category_count: int 
                     name, numbers, pd.Series(uniques, dtype=object)):
                 note("code", name, f"column {name!r} is `integer` but looks like a numeric code ({len(np.unique(numbers))} "
                      f"distinct values from {int(numbers.min())} to {int(numbers.max())}): consider `type: categorical`")
-            levels = np.unique(numbers, return_counts=True)
-            if why is None and col.type == "continuous" and not integral and _looks_like_levels(*levels, rare_category_count):
+            levels = np.unique(numbers, return_counts=True) if col.type == "continuous" and not integral else None
+            if why is None and levels is not None and _looks_like_levels(*levels, rare_category_count):
                 note("levels", name, f"column {name!r} is `continuous` but takes only {len(levels[0])} values, each held "
                      f"by {int(levels[1].min())} rows or more: if they are levels (a plan, a rate, a band) rather than "
                      "measurements, `type: categorical` reproduces them exactly; as `continuous` the generator also "

@@ -361,8 +361,8 @@ def test_a_continuous_column_of_a_few_levels_is_named():
     schema = Schema.from_dict({"columns": [{"name": c, "type": "continuous"} for c in frame.columns]})
     lines = schema.review(frame)
     _one_line_naming(lines, "lncoins", "takes only 5 values", "type: categorical")
-    # a measurement, whole numbers (counts: `integer` or a code, other findings) and a level held by
-    # fewer rows than a category needs to be sampled are not levels
+    # not levels: a measurement, whole numbers (counts, which the `integer` and code checks see) and
+    # a value held by fewer rows than a category needs to be sampled
     assert len(lines) == 1
 
 
