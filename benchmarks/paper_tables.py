@@ -182,10 +182,10 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
             commands = [command_of(r, f"docs/results/{stem}.json")]
         made = [f"Machine: {describe_machine(r['machine'])}.", ""] if r.get("machine") else []
         data = r.get("data")
-        if data:  # a table of the user's own (short_fits.py --csv)
+        if data:  # a table given by its path (short_fits.py --csv)
             made += [f"Data: `{data['csv']}` (SHA-256 {data['csv_sha256'][:16]}...), schema `{data['schema']}` "
-                     f"(SHA-256 {data['schema_sha256'][:16]}...); benchmarks/README.md, \"Tables from outside\", "
-                     "says where the data come from.", ""]
+                     f"(SHA-256 {data['schema_sha256'][:16]}...); for a table not bundled, benchmarks/README.md, "
+                     "\"Tables from outside\", says where it comes from.", ""]
         out += ["```", *commands, "```", "", *made,
                 "| epochs | setting | seeds | CPU s | quality | " + " | ".join(f"AUC {t}" for t in targets) + " | load |",
                 "|---|---|---|---|---|" + "---|" * (len(targets) + 1)]
