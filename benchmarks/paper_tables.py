@@ -90,6 +90,7 @@ def render_document(out_root: Path, peers: Path | None) -> str:
                           ("power_curve_alpha", alpha_section), ("power_curve_medexp", medexp_leakage_section),
                           ("power_curve_peers", peers_leakage_section),
                           ("power_curve_medexp_peers", functools.partial(release_peers_leakage_section, "medexp")),
+                          ("power_curve_medexp_point_levels", point_levels_leakage_section),
                           ("power_curve_ofp_peers", functools.partial(release_peers_leakage_section, "ofp")),
                           ("power_curve_doctorcontacts_peers",
                            functools.partial(release_peers_leakage_section, "doctorcontacts")),
@@ -170,13 +171,15 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
            "their quality and AUCs are what they would be alone (the same seed gives the same fit on the same machine), "
            "their CPU seconds are not comparable with runs made alone. On another CPU a seed gives another fit (the "
            "order of floating-point sums differs), so runs pair by seed only within one machine; reports made since "
-           "this was found name their CPU.", ""]
+           "this was found name their CPU. A merged part `REPORT#SETTING` takes only that setting's runs of REPORT: "
+           "a peer's fits from a report made before a change to synthguard, beside synthguard's fits after it.", ""]
     for stem, r in runs:
         targets = r["targets"]
         keys = ["quality", *(f"auc_{t}" for t in targets)]
         if "commands" in r:  # merged from the reports of several runs (short_fits.py --merge)
-            parts = [c.rsplit(" --json ", 1)[1] for c in r["commands"]]
-            commands = [*r["commands"], ".venv/bin/python benchmarks/short_fits.py --merge " + " ".join(parts)
+            parts = r.get("merged") or [c.rsplit(" --json ", 1)[1] for c in r["commands"]]
+            commands = [*r["commands"], ".venv/bin/python benchmarks/short_fits.py --merge "
+                        + " ".join(f'"{p}"' if "#" in p or ";" in p else p for p in parts)
                         + f" --json docs/results/{stem}.json"]
         else:
             commands = [command_of(r, f"docs/results/{stem}.json")]
@@ -660,6 +663,21 @@ def release_peers_leakage_section(table: str, found: dict) -> str:
         "the attacks that score all three, paired."), [
         f"OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py --only {table} {table}-tvae {table}-ctgan "
         f"--no-mixed-pairs --paired-against {table} --out docs/results/power_curve_{table}_peers.json"])
+
+
+def point_levels_leakage_section(found: dict) -> str:
+    """MedExp's defaults audited after the encoder gave columns of few values a point mode per
+    value, paired against the same audit made before (its scores copied from the peers' run)."""
+    return paired_recipes_section(found, "MedExp's defaults before and after point modes for columns of few values", (
+        "MedExp at synthguard's defaults, audited as in the section on TVAE and CTGAN at MedExp's default length "
+        "(16 shadows in rounds of 4, seed 0, `--no-mixed-pairs`), after the encoder began to give a column of at "
+        "most 10 values, each held by 5 rows or more, one point mode per value (on MedExp: `lc`). "
+        "`medexp-before` is that section's `medexp` audit, made at commit d005e0d before the change, its entry and "
+        "K = 16 scores copied into this report (`copied_from` in the JSON); the records and membership are the "
+        "same, so the two pair."), [
+        "# medexp-before: copied from docs/results/power_curve_medexp_peers.json and its _scores/medexp.npz",
+        "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py --only medexp --no-mixed-pairs "
+        "--paired-against medexp-before --out docs/results/power_curve_medexp_point_levels.json"])
 
 
 def difference_calibration_section(found: dict) -> str:

@@ -427,15 +427,27 @@ def merged(paths: list[str]) -> dict[str, Any]:
     """One report from the runs of several (same table, targets, threads and machine), summarised
     against the first file's first setting. Runs are deterministic per seed, so runs from different
     files pair as runs from one; a run that two files both hold must agree to every figure, or
-    the merge is refused (a check that the fits are reproducible)."""
+    the merge is refused (a check that the fits are reproducible).
+
+    `REPORT#SETTING#...` takes only those settings' runs of REPORT: peer fits measured before a
+    change to synthguard pair with synthguard's runs after it (same machine, data and seeds),
+    without the runs of the old code, which the change made another fit."""
     import json
 
     parts = []
-    for path in paths:
+    only: dict[str, list[str]] = {}
+    for spec in paths:
+        path, *names_kept = spec.split("#")
         try:
-            parts.append((path, json.loads(Path(path).read_text())))
+            part = json.loads(Path(path).read_text())
         except (OSError, ValueError) as err:
             raise SystemExit(f"--merge {path}: {err}") from None
+        missing = [n for n in names_kept if n not in part.get("configs", [])]
+        if missing:
+            raise SystemExit(f"--merge {spec}: {path} has no setting {missing[0]!r} (it has "
+                             + ", ".join(repr(c) for c in part.get("configs", [])) + ")")
+        parts.append((path, part))
+        only[path] = names_kept
     first = parts[0][1]
     runs: dict[tuple[int, int, str], dict[str, Any]] = {}
     names: list[str] = []
@@ -451,6 +463,8 @@ def merged(paths: list[str]) -> dict[str, Any]:
                              f"{describe_machine(first.get('machine'))}; "
                              "a seed gives another fit on another CPU, so their runs do not pair by seed")
         for run in part["runs"]:
+            if only[path] and run["config"] not in only[path]:
+                continue
             at = (run["seed"], run["length"], run["config"])
             kept = figures(run)
             if at in runs and kept != {k: runs[at][k] for k in kept}:
@@ -471,8 +485,8 @@ def merged(paths: list[str]) -> dict[str, Any]:
     return {"table": first["table"], **({"data": first["data"]} if "data" in first else {}),
             "targets": first["targets"], "lengths": lengths,
             "seeds": sorted({at[0] for at in runs}), "threads": first["threads"], "machine": first.get("machine"),
-            "configs": names, "commands": [command_of(part, path) for path, part in parts], "runs": every,
-            "summary": summary}
+            "configs": names, "commands": [command_of(part, path) for path, part in parts], "merged": list(paths),
+            "runs": every, "summary": summary}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -489,10 +503,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", type=json_path, default=None)
     parser.add_argument("--merge", nargs="+", default=None, metavar="REPORT",
                         help="fit nothing: summarise the runs of these reports as one, against the first one's first "
-                             "setting (then --json writes the merged report)")
+                             "setting (then --json writes the merged report); REPORT#SETTING#... takes only those "
+                             "settings' runs of REPORT")
     args = parser.parse_args(argv)
     if args.merge:
-        if args.json is not None and any(Path(m).resolve() == args.json.resolve() for m in args.merge):
+        if args.json is not None and any(Path(m.split("#")[0]).resolve() == args.json.resolve() for m in args.merge):
             raise SystemExit(f"--json {args.json}: one of the reports --merge reads; name another file")
         report = merged(args.merge)
         save_json(args.json, report)

@@ -806,15 +806,6 @@ def _looks_like_code(name: str, v: np.ndarray, text: pd.Series) -> bool:
     return density <= 0.5 and not count_like and lo >= 1
 
 
-def _looks_like_levels(values: np.ndarray, counts: np.ndarray, rare_category_count: int) -> bool:
-    """Whether numbers that are not all whole look like a few levels rather than measurements:
-    at most 10 distinct values, each held by `rare_category_count` rows or more, over at least 20
-    rows a value (a coinsurance rate of five plans over 20,190 person-years, an age in bands). On
-    the RAND HIE table such a column read as continuous cost the condition it nearly determines
-    0.08 of TSTR AUC at a fifth of CTGAN's fit time (benchmarks/README.md, "Tables from outside")."""
-    return 2 <= len(values) <= 10 and int(counts.min()) >= rare_category_count and int(counts.sum()) >= 20 * len(values)
-
-
 def _as_categorical(col: Column, raw: pd.Series) -> Column:
     nulls = _null_mask(raw)
     present = raw[~nulls].astype(str).str.strip()
@@ -880,8 +871,6 @@ def review_schema(schema: Schema, frame: pd.DataFrame, rare_category_count: int 
     * probable identifier: a modelled column whose every value is unique (whole numbers, text,
       evenly spaced numbers) or named like an id: modelling it copies persons' values;
     * probable code: whole numbers that look like labels (a state code 11..95): `categorical`;
-    * levels: a `continuous` column of at most ten values, not all whole, each held by many rows
-      (a plan's coinsurance rate): `categorical` reproduces them, `continuous` spreads between them;
     * constant column: one value only (a yes/no column holding `yes`), it carries nothing;
     * rare categories: categories held by fewer than `rare_category_count` rows, never sampled;
     * nested values (lists, records): they cannot be modelled;
@@ -936,12 +925,6 @@ def review_schema(schema: Schema, frame: pd.DataFrame, rare_category_count: int 
                     name, numbers, pd.Series(uniques, dtype=object)):
                 note("code", name, f"column {name!r} is `integer` but looks like a numeric code ({len(np.unique(numbers))} "
                      f"distinct values from {int(numbers.min())} to {int(numbers.max())}): consider `type: categorical`")
-            levels = np.unique(numbers, return_counts=True) if col.type == "continuous" and not integral else None
-            if why is None and levels is not None and _looks_like_levels(*levels, rare_category_count):
-                note("levels", name, f"column {name!r} is `continuous` but takes only {len(levels[0])} values, each held "
-                     f"by {int(levels[1].min())} rows or more: if they are levels (a plan, a rate, a band) rather than "
-                     "measurements, `type: categorical` reproduces them exactly; as `continuous` the generator also "
-                     "makes values between them")
         elif col.type == "categorical" and name != cond_name and len(uniques) == len(present) >= MIN_ID_ROWS:
             why = "every value is unique"
         if why is not None:
@@ -969,7 +952,6 @@ _KIND_SUMMARY = {
     "nested": "nested values (lists or records) cannot be modelled; declare them `type: id`",
     "constant": "one value only each; they carry no information",
     "code": "whole numbers that look like numeric codes; consider `type: categorical`",
-    "levels": "`continuous` but a few levels each; if they are levels, consider `type: categorical`",
     "id": "probable identifiers (unique values); declare them `type: id`",
     "entity": "identifiers that repeat; if one names the person of each row, set it as the schema's `entity`",
     "rare": "categories held by too few rows, never sampled",

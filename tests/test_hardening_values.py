@@ -352,20 +352,6 @@ def test_review_of_a_declared_schema_says_the_same():
     assert review_schema(schema, frame, rare_category_count=2) != lines  # the threshold is the encoder's
 
 
-def test_a_continuous_column_of_a_few_levels_is_named():
-    rng = np.random.default_rng(3)
-    rates = rng.choice([0.0, 3.258096, 3.931826, 4.564348, 4.61512], 400)
-    frame = pd.DataFrame({"lncoins": rates.astype(str), "spend": rng.gamma(2.0, 50.0, 400).astype(str),
-                          "visits": rng.integers(0, 4, 400).astype(float).astype(str),
-                          "few": np.r_[np.full(3, 0.5), np.full(397, 9.5)].astype(str)})
-    schema = Schema.from_dict({"columns": [{"name": c, "type": "continuous"} for c in frame.columns]})
-    lines = schema.review(frame)
-    _one_line_naming(lines, "lncoins", "takes only 5 values", "type: categorical")
-    # not levels: a measurement, whole numbers (counts, which the `integer` and code checks see) and
-    # a value held by fewer rows than a category needs to be sampled
-    assert len(lines) == 1
-
-
 def test_a_wide_code_table_gets_one_review_line_per_kind():
     frame = pd.DataFrame({f"icd9_{i:03d}": ["0"] * 40 for i in range(30)})
     frame["dead"] = ["0", "1"] * 20

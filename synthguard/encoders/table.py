@@ -8,7 +8,9 @@ that decides the generator's output head:
 * ``binary``  one unit in [0, 1] (sigmoid): a boolean, or a missing-value indicator
 
 Continuous, integer and datetime columns use mode-specific normalisation: a Bayesian Gaussian
-mixture per column, a value -> (its offset within a sampled mode, that mode one-hot). Booleans are
+mixture per column, a value -> (its offset within a sampled mode, that mode one-hot); a column of
+at most `max_modes` values, each held by `rare_category_count` rows or more, gets one point mode
+per value instead, decoded as that value exactly (a plan's rate, an age in bands). Booleans are
 one unit each, so a wide 0/1 table (thousands of code columns) stays as wide as it is. Categories
 held by fewer than `rare_category_count` rows are merged into one slot, because a category held by
 one person identifies them. The slot is never decoded to one of its members: sampling replaces it by
@@ -157,6 +159,7 @@ class _Continuous(_Transform):
         self.weights: list[float] = []
         self.lo = self.hi = 0.0
         self.log = False  # modes fitted on log1p(x): heavy right tails (expenditures) need it
+        self.levels = False  # one point mode per value: see `_level_modes`
         # the range outputs are folded into where the schema's bounds are still `learned` (None:
         # that side is public or open); see `safe_range`
         self.floor: float | None = None
@@ -179,8 +182,11 @@ class _Continuous(_Transform):
             return
         self.lo, self.hi = float(present.min()), float(present.max())
         self.floor, self.ceil = self.safe_range(present)
+        self.levels = False
         if self.lo == self.hi:
             self.constant = self.lo
+        elif self._level_modes(present):
+            self.levels = True
         else:
             self._fit_modes(present, seed)
             if self.lo >= 0 and self._uncovered(present) > 0.005:
@@ -218,6 +224,26 @@ class _Continuous(_Transform):
         floor = max(float(lo), col.min) if col.min is not None else None
         ceil = min(float(hi), col.max) if col.max is not None else None
         return floor, ceil
+
+    def _level_modes(self, values: np.ndarray) -> bool:
+        """One point mode per distinct value, when the column takes at most `max_modes` values and
+        each is held by `rare_count` rows or more (a plan's coinsurance rate, an age in bands, a
+        count of few values); returns whether it applied.
+
+        A mixture fitted to a few point masses may merge two close ones into one mode, and the
+        generator then cannot tell them apart: on the RAND HIE table the rates 4.56 and 4.62,
+        which separate the plans with and without an individual deductible, shared a mode, and the
+        condition that depends on them lost 0.08 of TSTR AUC (benchmarks/README.md, "Tables from
+        outside"). As point modes every level is a one-hot slot of its own, decoded exactly; each
+        is held by as many rows as a categorical value must be to be sampled, so the rule for
+        rare values is the same."""
+        levels, counts = np.unique(values, return_counts=True)
+        if not 2 <= len(levels) <= self.max_modes or int(counts.min()) < self.rare_count:
+            return False
+        self.means = levels.tolist()
+        self.stds = [max((self.hi - self.lo) * 1e-4, 1e-9)] * len(levels)  # the point-mass floor of `_fit_modes`
+        self.weights = (counts / counts.sum()).tolist()
+        return True
 
     def _fit_modes(self, values: np.ndarray, seed: int) -> None:
         n_modes = int(min(self.max_modes, len(np.unique(values)), max(1, len(values) // _ROWS_PER_MODE)))
@@ -305,6 +331,8 @@ class _Continuous(_Transform):
             alpha = np.clip(block[:, 0], -1, 1)
             mode = block[:, 1 : 1 + len(self.means)].argmax(axis=1)
             values = alpha * _STD_MULTIPLIER * np.asarray(self.stds)[mode] + np.asarray(self.means)[mode]
+            if self.levels:
+                values = np.asarray(self.means)[mode]  # a level exactly, not a value beside it
             if self.log:
                 values = np.expm1(values)
             values = self.bounded(values)
@@ -345,13 +373,15 @@ class _Continuous(_Transform):
 
     def state(self) -> dict[str, Any]:
         return {**super().state(), "means": self.means, "stds": self.stds, "weights": self.weights,
-                "lo": self.lo, "hi": self.hi, "log": self.log, "floor": self.floor, "ceil": self.ceil}
+                "lo": self.lo, "hi": self.hi, "log": self.log, "floor": self.floor, "ceil": self.ceil,
+                "levels": self.levels}
 
     def load(self, state: dict[str, Any]) -> None:
         super().load(state)
         self.means, self.stds, self.weights = state["means"], state["stds"], state["weights"]
         self.lo, self.hi, self.log = state["lo"], state["hi"], state["log"]
         self.floor, self.ceil = state.get("floor"), state.get("ceil")  # absent in older model files
+        self.levels = bool(state.get("levels", False))  # likewise
         modes = [("scalar", 1), ("onehot", len(self.means))] if self.constant is None and not self.all_null else []
         self.blocks = modes + ([("binary", 1)] if self.has_nulls else [])
 
