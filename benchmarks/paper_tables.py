@@ -90,7 +90,10 @@ def render_document(out_root: Path, peers: Path | None) -> str:
                           ("power_curve_alpha", alpha_section), ("power_curve_medexp", medexp_leakage_section),
                           ("power_curve_peers", peers_leakage_section),
                           ("power_curve_medexp_peers", functools.partial(release_peers_leakage_section, "medexp")),
-                          ("power_curve_medexp_point_levels", point_levels_leakage_section),
+                          ("power_curve_medexp_point_levels",
+                           functools.partial(point_levels_leakage_section, "medexp", "d005e0d")),
+                          ("power_curve_doctorcontacts_point_levels",
+                           functools.partial(point_levels_leakage_section, "doctorcontacts", "d088d75")),
                           ("power_curve_ofp_peers", functools.partial(release_peers_leakage_section, "ofp")),
                           ("power_curve_doctorcontacts_peers",
                            functools.partial(release_peers_leakage_section, "doctorcontacts")),
@@ -665,19 +668,21 @@ def release_peers_leakage_section(table: str, found: dict) -> str:
         f"--no-mixed-pairs --paired-against {table} --out docs/results/power_curve_{table}_peers.json"])
 
 
-def point_levels_leakage_section(found: dict) -> str:
-    """MedExp's defaults audited after the encoder gave columns of few values a point mode per
+def point_levels_leakage_section(table: str, commit: str, found: dict) -> str:
+    """A table's defaults audited after the encoder gave columns of few values a point mode per
     value, paired against the same audit made before (its scores copied from the peers' run)."""
-    return paired_recipes_section(found, "MedExp's defaults before and after point modes for columns of few values", (
-        "MedExp at synthguard's defaults, audited as in the section on TVAE and CTGAN at MedExp's default length "
+    title = {"medexp": "MedExp", "doctorcontacts": "DoctorContacts"}[table]
+    owner = title + ("'" if title.endswith("s") else "'s")
+    return paired_recipes_section(found, f"{owner} defaults before and after point modes for columns of few values", (
+        f"{title} at synthguard's defaults, audited as in the section on TVAE and CTGAN at {owner} default length "
         "(16 shadows in rounds of 4, seed 0, `--no-mixed-pairs`), after the encoder began to give a column of at "
-        "most 10 values, each held by 5 rows or more, one point mode per value (on MedExp: `lc`). "
-        "`medexp-before` is that section's `medexp` audit, made at commit d005e0d before the change, its entry and "
-        "K = 16 scores copied into this report (`copied_from` in the JSON); the records and membership are the "
+        "most 10 values, each held by 5 rows or more, one point mode per value (here: `lc`). "
+        f"`{table}-before` is that section's `{table}` audit, made at commit {commit} before the change, its entry "
+        "and K = 16 scores copied into this report (`copied_from` in the JSON); the records and membership are the "
         "same, so the two pair."), [
-        "# medexp-before: copied from docs/results/power_curve_medexp_peers.json and its _scores/medexp.npz",
-        "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py --only medexp --no-mixed-pairs "
-        "--paired-against medexp-before --out docs/results/power_curve_medexp_point_levels.json"])
+        f"# {table}-before: copied from docs/results/power_curve_{table}_peers.json and its _scores/{table}.npz",
+        f"OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py --only {table} --no-mixed-pairs "
+        f"--paired-against {table}-before --out docs/results/power_curve_{table}_point_levels.json"])
 
 
 def difference_calibration_section(found: dict) -> str:
