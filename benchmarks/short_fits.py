@@ -392,6 +392,8 @@ def summarize(runs: list[dict[str, Any]], names: list[str], lengths: list[int], 
         base = {r["seed"]: r for r in runs if r["length"] == length and r["config"] == names[0]}
         for name in names:
             mine = [r for r in runs if r["length"] == length and r["config"] == name]
+            if not mine:  # a merged setting run at other lengths only
+                continue
             row: dict[str, Any] = {"length": length, "config": name, "seeds": [r["seed"] for r in mine]}
             for k in ("cpu_seconds", *keys):
                 row[k] = sum(r[k] for r in mine) / len(mine)
