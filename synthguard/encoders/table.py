@@ -241,13 +241,17 @@ class _Continuous(_Transform):
         if not 2 <= len(levels) <= self.max_modes or int(counts.min()) < self.rare_count:
             return False
         self.means = levels.tolist()
-        self.stds = [max((self.hi - self.lo) * 1e-4, 1e-9)] * len(levels)  # the point-mass floor of `_fit_modes`
+        self.stds = [self._point_width()] * len(levels)
         self.weights = (counts / counts.sum()).tolist()
         return True
 
+    def _point_width(self) -> float:
+        """The standard deviation a mode of one value gets: a ten-thousandth of the column's range."""
+        return max((self.hi - self.lo) * 1e-4, 1e-9)
+
     def _fit_modes(self, values: np.ndarray, seed: int) -> None:
         n_modes = int(min(self.max_modes, len(np.unique(values)), max(1, len(values) // _ROWS_PER_MODE)))
-        floor = max((self.hi - self.lo) * 1e-4, 1e-9)  # a point mass (exact zeros) has ~0 variance
+        floor = self._point_width()  # a point mass (exact zeros) has ~0 variance
         if n_modes == 1:
             # one Gaussian has a closed form: no mixture fit (a wide table of few rows fits in seconds)
             self.means, self.stds, self.weights = [float(values.mean())], [max(float(values.std()), floor)], [1.0]
