@@ -91,9 +91,9 @@ def render_document(out_root: Path, peers: Path | None) -> str:
                           ("power_curve_peers", peers_leakage_section),
                           ("power_curve_medexp_peers", functools.partial(release_peers_leakage_section, "medexp")),
                           ("power_curve_medexp_point_levels",
-                           functools.partial(point_levels_leakage_section, "medexp", "d005e0d")),
+                           functools.partial(point_levels_leakage_section, "medexp")),
                           ("power_curve_doctorcontacts_point_levels",
-                           functools.partial(point_levels_leakage_section, "doctorcontacts", "d088d75")),
+                           functools.partial(point_levels_leakage_section, "doctorcontacts")),
                           ("power_curve_ofp_peers", functools.partial(release_peers_leakage_section, "ofp")),
                           ("power_curve_doctorcontacts_peers",
                            functools.partial(release_peers_leakage_section, "doctorcontacts")),
@@ -668,20 +668,22 @@ def release_peers_leakage_section(table: str, found: dict) -> str:
         f"--no-mixed-pairs --paired-against {table} --out docs/results/power_curve_{table}_peers.json"])
 
 
-def point_levels_leakage_section(table: str, commit: str, found: dict) -> str:
+def point_levels_leakage_section(table: str, found: dict) -> str:
     """A table's defaults audited after the encoder gave columns of few values a point mode per
     value, paired against the same audit made before (its scores copied from the peers' run)."""
     title = {"medexp": "MedExp", "doctorcontacts": "DoctorContacts"}[table]
+    source = found[f"{table}-before"]["copied_from"]
     owner = title + ("'" if title.endswith("s") else "'s")
     return paired_recipes_section(found, f"{owner} defaults before and after point modes for columns of few values", (
         f"{title} at synthguard's defaults, audited as in the section on TVAE and CTGAN at {owner} default length "
         "(16 shadows in rounds of 4, seed 0, `--no-mixed-pairs`), after the encoder began to give a column of at "
         "most 10 values, each held by 5 rows or more, one point mode per value (here: `lc`). "
-        f"`{table}-before` is that section's `{table}` audit, made at commit {commit} before the change, its entry "
-        "and K = 16 scores copied into this report (`copied_from` in the JSON); the records and membership are the "
-        "same, so the two pair."), [
-        f"# {table}-before: copied from docs/results/power_curve_{table}_peers.json and its _scores/{table}.npz",
+        f"`{table}-before` is that section's `{table}` audit, made at commit {source['commit']} before the change, "
+        "its entry and K = 16 scores copied into this report by `--copy-from` (`copied_from` in the JSON); the records "
+        "and membership are the same, so the two pair. (The copy was first made by hand; `--copy-from`, added "
+        "since, remade it with the same entry and score arrays.)"), [
         f"OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py --only {table} --no-mixed-pairs "
+        f"--copy-from {source['report']}#{source['recipe']}={table}-before "
         f"--paired-against {table}-before --out docs/results/power_curve_{table}_point_levels.json"])
 
 

@@ -35,14 +35,19 @@ settings for a peer, `medexp-tvae:epochs=600`).
 crossed bootstrap (`synthguard.attacks.roc.compare_matrices`): the recipes are audited on the same
 records with the same membership, so records and victim slots are resampled together in both.
 Each run keeps its K = 16 score matrices beside its JSON (`<out>_scores/`, one .npz per recipe), so
-`--compare-only` recomputes the differences without auditing again.
+`--compare-only` recomputes the differences without auditing again. `--copy-from REPORT#LABEL=NEW`
+brings LABEL's entry and score matrices from an earlier report into `--out` as NEW, before anything is
+audited, and records where they came from (`copied_from`: the report, the label, and the last commit
+that wrote the report): after a change to synthguard, `--only medexp --copy-from
+old.json#medexp=medexp-before --paired-against medexp-before` pairs the new defaults with the audit
+made before the change, on the same records and membership (checked before pairing).
 
 K = 2 is left out: in an audit that reuses its shadows as victims, the one reference of a pair of
 models is IN exactly when the victim is OUT, so a prior from it would encode the label.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/power_curve.py [--workers 2]
         [--only RECIPE[:KEY=VALUE,...] ...] [--paired-against LABEL [--compare-only]] [--no-mixed-pairs]
-        [--out PATH]
+        [--copy-from REPORT#LABEL=NEW ...] [--out PATH]
 
 Writes docs/results/power_curve.json and prints a markdown table. Run it alone: it prints the load.
 """
@@ -52,6 +57,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -188,17 +194,24 @@ def main() -> None:
     parser.add_argument("--no-mixed-pairs", action="store_true",
                         help="place every record on its own, also for a mixup recipe (no lira_mixed): the design "
                              "a peer's audit has, so that the two pair")
+    parser.add_argument("--copy-from", nargs="*", default=[], metavar="REPORT#LABEL=NEW",
+                        help="bring LABEL's audit from an earlier report into --out as NEW (entry and scores)")
     args = parser.parse_args()
+    copies = [copy_request(spec) for spec in args.copy_from]
     if args.compare_only:
         if not (args.paired_against and args.only):
             raise SystemExit("--compare-only needs --paired-against and the recipes in --only")
+        if not args.out.is_file():
+            raise SystemExit(f"--compare-only: no report {args.out} to compare in")
         found = json.loads(args.out.read_text())
+        copy_audits(found, copies, args.out)
         compare(found, args.paired_against, args.only, args.out, args.bootstrap)
         print(difference_table(found))
         return
     raw = read_table(ROOT / "synthguard" / "data" / "ofp.csv")
     schema = Schema.load(ROOT / "schemas" / "ofp.yaml")
     found: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() and args.only else {}
+    copy_audits(found, copies, args.out)
     known = recipes(raw, schema)
     chosen = {label: variant(label, known) for label in (args.only or DEFAULT_RECIPES)}
     for label, (population, recipe) in chosen.items():
@@ -236,6 +249,59 @@ def main() -> None:
     if args.paired_against:
         compare(found, args.paired_against, list(chosen), args.out, args.bootstrap)
         print(difference_table(found))
+
+
+def copy_request(spec: str) -> tuple[Path, str, str]:
+    """`REPORT#LABEL=NEW` parsed, the report and its scores checked to exist and hold LABEL."""
+    report, sep, rest = spec.partition("#")
+    label, eq, new = rest.partition("=")
+    if not (sep and eq and report and label and new):
+        raise SystemExit(f"--copy-from {spec}: expected REPORT#LABEL=NEW")
+    path = Path(report)
+    if not path.is_file():
+        raise SystemExit(f"--copy-from {spec}: no report {path}")
+    entries = json.loads(path.read_text())
+    if label not in entries:
+        raise SystemExit(f"--copy-from {spec}: {path} has no audit {label!r} (it has {', '.join(entries)})")
+    if not (scores_dir(path) / f"{safe_name(label)}.npz").is_file():
+        raise SystemExit(f"--copy-from {spec}: {scores_dir(path)} has no scores of {label!r}")
+    return path, label, new
+
+
+def last_commit(path: Path) -> str | None:
+    """The last commit that wrote `path`, or None where git does not know it or it has changed since."""
+    try:
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", str(path)], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.strip()
+        commit = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(path)], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    if dirty:
+        return None
+    return commit or None
+
+
+def copy_audits(found: dict[str, Any], copies: list[tuple[Path, str, str]], out: Path) -> None:
+    """Each requested audit's entry and K = 16 scores copied into `found` and beside `out`. A label
+    `out` already holds is refused unless it is an earlier copy of the same audit: a copy never
+    replaces an audit."""
+    for path, label, new in copies:
+        source = {"report": os.path.relpath(path.resolve(), ROOT), "recipe": label}
+        held = found.get(new, {}).get("copied_from")
+        if new in found and not (isinstance(held, dict) and {k: held.get(k) for k in source} == source):
+            raise SystemExit(f"--copy-from: {out} already holds an audit {new!r}; choose another name")
+        entry = dict(json.loads(path.read_text())[label])
+        entry.pop("paired_against", None)  # its pairing belonged to the other report
+        entry["copied_from"] = {**source, "commit": last_commit(path.resolve())}
+        with np.load(scores_dir(path) / f"{safe_name(label)}.npz") as f:
+            kept = {k: f[k] for k in f.files}
+        found[new] = entry
+        out.parent.mkdir(parents=True, exist_ok=True)
+        scores_dir(out).mkdir(exist_ok=True)
+        np.savez_compressed(scores_dir(out) / f"{safe_name(new)}.npz", **kept)
+        out.write_text(json.dumps(found, indent=1) + "\n")
+        print(f"{new}: copied from {path}#{label}", flush=True)
 
 
 def compare(found: dict[str, Any], base: str, labels: list[str], out: Path, n_bootstrap: int) -> None:
