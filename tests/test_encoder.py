@@ -122,18 +122,6 @@ def test_a_continuous_column_of_few_levels_gets_a_mode_per_level_and_decodes_the
     assert (back["rate"] == frame["rate"]).all()
     again = TableEncoder.from_state_dict(schema, json.loads(json.dumps(enc.state_dict())))
     assert again.transforms["rate"].levels
-    # encoded by its one-hot alone: no offset within a mode, which is 0 on every real row
-    assert t.blocks == [("onehot", 5)]
-    encoded, _ = enc.transform(frame)
-    assert encoded.shape[1] == 5 + 1 + len(enc.transforms["y"].means)
-    assert set(encoded[:, :5].sum(axis=1)) == {1.0}
-    # a model file from before that change has the offset in its layout, and still decodes
-    state = json.loads(json.dumps(enc.state_dict()))
-    del state["columns"]["rate"]["scalar"]
-    before = TableEncoder.from_state_dict(schema, state)
-    assert before.transforms["rate"].blocks == [("scalar", 1), ("onehot", 5)]
-    rows = np.hstack([np.zeros((len(frame), 1)), encoded])
-    assert (before.inverse_transform(rows)["rate"] == frame["rate"]).all()
     # a level held by fewer rows than a category must be to be sampled keeps the mixture, whose
     # decoded values are not that person's value exactly
     frame.loc[:2, "rate"] = 2.5

@@ -160,9 +160,6 @@ class _Continuous(_Transform):
         self.lo = self.hi = 0.0
         self.log = False  # modes fitted on log1p(x): heavy right tails (expenditures) need it
         self.levels = False  # one point mode per value: see `_level_modes`
-        # whether the encoding has the offset within the mode (a level column's has none; a model
-        # file written before that change has one, always 0 on real rows, and keeps it)
-        self.scalar = True
         # the range outputs are folded into where the schema's bounds are still `learned` (None:
         # that side is public or open); see `safe_range`
         self.floor: float | None = None
@@ -199,14 +196,9 @@ class _Continuous(_Transform):
                 if self._uncovered(present) >= self._uncovered_with(raw_modes, present, log=False):
                     self.log = False
                     self.means, self.stds, self.weights = raw_modes
-        self.scalar = not self.levels
-        self.blocks = self._mode_blocks() + ([("binary", 1)] if self.has_nulls else [])
-
-    def _mode_blocks(self) -> list[tuple[str, int]]:
-        """The offset within the mode (unless the column is levels only) and the mode's one-hot."""
-        if self.constant is not None or self.all_null:
-            return []
-        return [("scalar", 1)] * self.scalar + [("onehot", len(self.means))]
+        self.blocks = ([("scalar", 1), ("onehot", len(self.means))] if self.constant is None else [])
+        if self.has_nulls:
+            self.blocks.append(("binary", 1))
 
     def safe_range(self, present: np.ndarray) -> tuple[float | None, float | None]:
         """Where the schema's bounds are still `learned`, the range decoded values are kept in.
@@ -244,9 +236,7 @@ class _Continuous(_Transform):
         condition that depends on them lost 0.08 of TSTR AUC (benchmarks/README.md, "Tables from
         outside"). As point modes every level is a one-hot slot of its own, decoded exactly; each
         is held by as many rows as a categorical value must be to be sampled, so the rule for
-        rare values is the same. Such a column is encoded by its one-hot alone: the offset within a
-        point mode is 0 on every real row, and an output the generator must learn to hold at 0,
-        which the critic could read, carries nothing (benchmarks/README.md, "Tables from outside")."""
+        rare values is the same."""
         levels, counts = np.unique(values, return_counts=True)
         if not 2 <= len(levels) <= self.max_modes or int(counts.min()) < self.rare_count:
             return False
@@ -330,7 +320,7 @@ class _Continuous(_Transform):
             alpha = np.clip((filled - means[mode]) / (_STD_MULTIPLIER * stds[mode]), -0.99, 0.99)
             onehot = np.zeros((len(values), len(means)))
             onehot[np.arange(len(values)), mode] = 1.0
-            parts += [alpha[:, None], onehot] if self.scalar else [onehot]
+            parts += [alpha[:, None], onehot]
         if self.has_nulls:
             parts.append(nulls[:, None].astype(float))
         return np.hstack(parts) if parts else np.zeros((len(values), 0))
@@ -342,13 +332,11 @@ class _Continuous(_Transform):
         elif self.constant is not None:
             values = np.full(n, float(self.constant))
         else:
-            first = int(self.scalar)
-            mode = block[:, first : first + len(self.means)].argmax(axis=1)
+            alpha = np.clip(block[:, 0], -1, 1)
+            mode = block[:, 1 : 1 + len(self.means)].argmax(axis=1)
+            values = alpha * _STD_MULTIPLIER * np.asarray(self.stds)[mode] + np.asarray(self.means)[mode]
             if self.levels:
                 values = np.asarray(self.means)[mode]  # a level exactly, not a value beside it
-            else:
-                alpha = np.clip(block[:, 0], -1, 1)
-                values = alpha * _STD_MULTIPLIER * np.asarray(self.stds)[mode] + np.asarray(self.means)[mode]
             if self.log:
                 values = np.expm1(values)
             values = self.bounded(values)
@@ -390,7 +378,7 @@ class _Continuous(_Transform):
     def state(self) -> dict[str, Any]:
         return {**super().state(), "means": self.means, "stds": self.stds, "weights": self.weights,
                 "lo": self.lo, "hi": self.hi, "log": self.log, "floor": self.floor, "ceil": self.ceil,
-                "levels": self.levels, "scalar": self.scalar}
+                "levels": self.levels}
 
     def load(self, state: dict[str, Any]) -> None:
         super().load(state)
@@ -398,8 +386,8 @@ class _Continuous(_Transform):
         self.lo, self.hi, self.log = state["lo"], state["hi"], state["log"]
         self.floor, self.ceil = state.get("floor"), state.get("ceil")  # absent in older model files
         self.levels = bool(state.get("levels", False))  # likewise
-        self.scalar = bool(state.get("scalar", True))  # likewise: files before it all have the offset
-        self.blocks = self._mode_blocks() + ([("binary", 1)] if self.has_nulls else [])
+        modes = [("scalar", 1), ("onehot", len(self.means))] if self.constant is None and not self.all_null else []
+        self.blocks = modes + ([("binary", 1)] if self.has_nulls else [])
 
 
 class _Categorical(_Transform):
