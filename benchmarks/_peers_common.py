@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import dataclasses
 import os
+import subprocess
 import time
 import warnings
 from collections.abc import Iterator
@@ -176,6 +177,25 @@ def machine() -> dict[str, str]:
 
     return {**cpu(), "cores": str(os.cpu_count()),
             **{f"{name} version": v for name, v in versions(("torch", "numpy", "scikit-learn")).items()}}
+
+
+def git_output(*args: str) -> str | None:
+    """What `git ARGS` prints in this checkout, stripped; None where git is absent or fails."""
+    try:
+        return subprocess.run(["git", *args], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def code_version() -> dict[str, Any] | None:
+    """The commit a benchmark ran at, and whether synthguard/ or benchmarks/ had changes not yet
+    committed (then the commit alone does not name the code); None outside a git checkout."""
+    commit = git_output("rev-parse", "--short", "HEAD")
+    if not commit:
+        return None
+    return {"commit": commit, "uncommitted_changes": bool(git_output("status", "--porcelain", "--", "synthguard",
+                                                                     "benchmarks"))}
 
 
 def describe_machine(made: dict[str, str] | None, libraries: bool = True) -> str:

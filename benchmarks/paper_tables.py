@@ -175,7 +175,10 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
            "their CPU seconds are not comparable with runs made alone. On another CPU a seed gives another fit (the "
            "order of floating-point sums differs), so runs pair by seed only within one machine; reports made since "
            "this was found name their CPU. A merged part `REPORT#SETTING` takes only that setting's runs of REPORT: "
-           "a peer's fits from a report made before a change to synthguard, beside synthguard's fits after it.", ""]
+           "a peer's fits from a report made before a change to synthguard, beside synthguard's fits after it; "
+           "`REPORT#SETTING@NAME` takes them under another name, so that one setting fitted by two versions of "
+           "synthguard pairs by seed (a setting named `... at COMMIT` was fitted at that commit). Reports made since "
+           "it was recorded name their commit.", ""]
     for stem, r in runs:
         targets = r["targets"]
         keys = ["quality", *(f"auc_{t}" for t in targets)]
@@ -187,6 +190,11 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
         else:
             commands = [command_of(r, f"docs/results/{stem}.json")]
         made = [f"Machine: {describe_machine(r['machine'])}.", ""] if r.get("machine") else []
+        code = r.get("code")
+        codes = [v for v in (code.values() if "merged" in r else [code]) if v] if code else []
+        if codes:  # the commits the runs were made at, where recorded
+            made += ["Code: commit " + ", ".join(sorted({c["commit"] + (" with changes not committed" if
+                                                         c["uncommitted_changes"] else "") for c in codes})) + ".", ""]
         data = r.get("data")
         if data:  # a table given by its path (short_fits.py --csv)
             made += [f"Data: `{data['csv']}` (SHA-256 {data['csv_sha256'][:16]}...), schema `{data['schema']}` "

@@ -57,7 +57,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -66,7 +65,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peers_common import CTGANRecipe, PeerRecipe, TVAERecipe, json_path  # noqa: E402
+from _peers_common import CTGANRecipe, PeerRecipe, TVAERecipe, git_output, json_path  # noqa: E402
 from verdict_real_audits import SMALL_NET, TrainedElsewhere  # noqa: E402
 
 from synthguard.attacks.registry import ScoreInput, get_attack  # noqa: E402
@@ -270,16 +269,9 @@ def copy_request(spec: str) -> tuple[Path, str, str]:
 
 def last_commit(path: Path) -> str | None:
     """The last commit that wrote `path`, or None where git does not know it or it has changed since."""
-    try:
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", str(path)], cwd=ROOT, capture_output=True,
-                               text=True, check=True).stdout.strip()
-        commit = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(path)], cwd=ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
+    if git_output("status", "--porcelain", "--", str(path)) != "":
         return None
-    if dirty:
-        return None
-    return commit or None
+    return git_output("log", "-1", "--format=%h", "--", str(path)) or None
 
 
 def copy_audits(found: dict[str, Any], copies: list[tuple[Path, str, str]], out: Path) -> None:

@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from _peers_common import describe_machine, fmt, json_path, machine, save_json, split
+from _peers_common import code_version, describe_machine, fmt, json_path, machine, save_json, split
 from fit_speed import Scorer, mean_interval
 from levers import TARGETS, lazy_penalty, parse_config
 
@@ -433,27 +433,34 @@ def merged(paths: list[str]) -> dict[str, Any]:
 
     `REPORT#SETTING#...` takes only those settings' runs of REPORT: peer fits measured before a
     change to synthguard pair with synthguard's runs after it (same machine, data and seeds),
-    without the runs of the old code, which the change made another fit."""
+    without the runs of the old code, which the change made another fit. `REPORT#SETTING@NAME`
+    takes them under another name: the same setting fitted by two versions of synthguard (each
+    run then records the setting it was, `renamed_from`), so that the new code's runs pair by seed
+    with the old code's."""
     import json
 
     parts = []
-    only: dict[str, list[str]] = {}
     for spec in paths:
         path, *names_kept = spec.split("#")
         try:
             part = json.loads(Path(path).read_text())
         except (OSError, ValueError) as err:
             raise SystemExit(f"--merge {path}: {err}") from None
-        missing = [n for n in names_kept if n not in part.get("configs", [])]
+        kept: dict[str, str] = {}  # setting -> the name its runs take here
+        for entry in names_kept:
+            setting, at_sign, name = entry.partition("@")
+            if at_sign and not name:
+                raise SystemExit(f"--merge {spec}: SETTING@NAME needs a name after @")
+            kept[setting] = name or setting
+        missing = [n for n in kept if n not in part.get("configs", [])]
         if missing:
             raise SystemExit(f"--merge {spec}: {path} has no setting {missing[0]!r} (it has "
                              + ", ".join(repr(c) for c in part.get("configs", [])) + ")")
-        parts.append((path, part))
-        only[path] = names_kept
+        parts.append((path, part, kept))
     first = parts[0][1]
     runs: dict[tuple[int, int, str], dict[str, Any]] = {}
     names: list[str] = []
-    for path, part in parts:
+    for path, part, kept in parts:
         for key in ("table", "targets", "threads"):
             if part.get(key) != first.get(key):
                 raise SystemExit(f"--merge {path}: {key} {part.get(key)!r}, where {paths[0]} has {first.get(key)!r}")
@@ -465,12 +472,16 @@ def merged(paths: list[str]) -> dict[str, Any]:
                              f"{describe_machine(first.get('machine'))}; "
                              "a seed gives another fit on another CPU, so their runs do not pair by seed")
         for run in part["runs"]:
-            if only[path] and run["config"] not in only[path]:
+            if kept and run["config"] not in kept:
                 continue
+            name = kept.get(run["config"], run["config"])
+            if name != run["config"]:
+                run = {**run, "config": name, "renamed_from": run["config"]}
             at = (run["seed"], run["length"], run["config"])
-            kept = figures(run)
-            if at in runs and kept != {k: runs[at][k] for k in kept}:
-                raise SystemExit(f"--merge {path}: seed {at[0]}, {at[1]} epochs, `{at[2]}` differs from an earlier file's")
+            numbers = figures(run)
+            if at in runs and numbers != {k: runs[at][k] for k in numbers}:
+                raise SystemExit(f"--merge {path}: seed {at[0]}, {at[1]} epochs, `{at[2]}` differs from an earlier "
+                                 "file's (another fit of that setting: name one apart, REPORT#SETTING@NAME)")
             runs.setdefault(at, run)
             if run["config"] not in names:
                 names.append(run["config"])
@@ -487,8 +498,9 @@ def merged(paths: list[str]) -> dict[str, Any]:
     return {"table": first["table"], **({"data": first["data"]} if "data" in first else {}),
             "targets": first["targets"], "lengths": lengths,
             "seeds": sorted({at[0] for at in runs}), "threads": first["threads"], "machine": first.get("machine"),
-            "configs": names, "commands": [command_of(part, path) for path, part in parts], "merged": list(paths),
-            "runs": every, "summary": summary}
+            "configs": names, "commands": [command_of(part, path) for path, part, _ in parts], "merged": list(paths),
+            # each report's code (reports made before this was recorded have none)
+            "code": {path: part.get("code") for path, part, _ in parts}, "runs": every, "summary": summary}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -506,7 +518,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--merge", nargs="+", default=None, metavar="REPORT",
                         help="fit nothing: summarise the runs of these reports as one, against the first one's first "
                              "setting (then --json writes the merged report); REPORT#SETTING#... takes only those "
-                             "settings' runs of REPORT")
+                             "settings' runs of REPORT, REPORT#SETTING@NAME takes them named NAME")
     args = parser.parse_args(argv)
     if args.merge:
         if args.json is not None and any(Path(m.split("#")[0]).resolve() == args.json.resolve() for m in args.merge):
@@ -566,8 +578,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     summary = summarize(runs, names, lengths, keys)
     print_summary(summary, keys, names[0])
     report = {"table": table, **({} if data is None else {"data": data}), "targets": list(targets),
-              "lengths": lengths, "seeds": seeds, "threads": args.threads, "machine": made_on, "configs": names,
-              "runs": runs, "summary": summary}
+              "lengths": lengths, "seeds": seeds, "threads": args.threads, "machine": made_on, "code": code_version(),
+              "configs": names, "runs": runs, "summary": summary}
     save_json(args.json, report)
     return report
 
