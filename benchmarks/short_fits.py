@@ -499,8 +499,19 @@ def merged(paths: list[str]) -> dict[str, Any]:
             "targets": first["targets"], "lengths": lengths,
             "seeds": sorted({at[0] for at in runs}), "threads": first["threads"], "machine": first.get("machine"),
             "configs": names, "commands": [command_of(part, path) for path, part, _ in parts], "merged": list(paths),
-            # each report's code (reports made before this was recorded have none)
-            "code": {path: part.get("code") for path, part, _ in parts}, "runs": every, "summary": summary}
+            "code": codes_of(parts), "runs": every, "summary": summary}
+
+
+def codes_of(parts: list[tuple[str, dict[str, Any], dict[str, str]]]) -> dict[str, Any]:
+    """Each fitting report's code, by its path (a merged part brings its own parts'); None for a
+    report made before the code was recorded."""
+    codes: dict[str, Any] = {}
+    for path, part, _ in parts:
+        if "merged" in part:
+            codes.update(part.get("code") or {})
+        else:
+            codes[path] = part.get("code")
+    return codes
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
