@@ -1,0 +1,55 @@
+"""`benchmarks/short_fits.py --merge`: the rules by which runs made apart pair by seed.
+
+The benchmark's claims about synthguard before and after a change rest on these rules, so they are
+tested on small hand-made reports with known differences."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from short_fits import merged  # noqa: E402
+
+MACHINE = {"cpu": "test", "cpu_capability": "none"}
+
+
+def _report(path: Path, config: str, quality: list[float], code: dict | None = None) -> str:
+    runs = [{"seed": seed, "length": 10, "config": config, "cpu_seconds": 1.0, "wall_seconds": 1.0,
+             "load": [0.0, 0.0], "quality": q, "auc_y": 0.5 + q / 10} for seed, q in enumerate(quality)]
+    path.write_text(json.dumps({"table": "t", "targets": ["y"], "lengths": [10], "seeds": list(range(len(quality))),
+                                "threads": 1, "machine": MACHINE, "configs": [config], "runs": runs,
+                                **({"code": code} if code else {})}))
+    return str(path)
+
+
+def test_two_versions_of_one_setting_pair_by_seed_once_one_is_renamed(tmp_path, capsys):
+    old = _report(tmp_path / "old.json", "default", [0.80, 0.82, 0.84], {"commit": "aaa", "uncommitted_changes": False})
+    new = _report(tmp_path / "new.json", "default", [0.81, 0.84, 0.87], {"commit": "bbb", "uncommitted_changes": True})
+    # the same seed, length and setting with other figures: another fit, refused as it stands
+    with pytest.raises(SystemExit, match="differs from an earlier file's"):
+        merged([old, new])
+    report = merged([old, f"{new}#default@after"])
+    assert report["configs"] == ["default", "after"]
+    row = next(r for r in report["summary"] if r["config"] == "after")
+    # per seed +0.01, +0.02, +0.03: the paired mean difference is +0.02
+    assert row["quality_difference"]["mean"] == pytest.approx(0.02)
+    assert row["quality_difference"]["values"] == pytest.approx([0.01, 0.02, 0.03])
+    renamed = [r for r in report["runs"] if r["config"] == "after"]
+    assert len(renamed) == 3 and all(r["renamed_from"] == "default" for r in renamed)
+    assert report["code"] == {old: {"commit": "aaa", "uncommitted_changes": False},
+                              new: {"commit": "bbb", "uncommitted_changes": True}}
+    # a merged report merged again keeps its parts' code, not a code of its own
+    (tmp_path / "both.json").write_text(json.dumps(report))
+    again = merged([str(tmp_path / "both.json")])
+    assert again["code"] == report["code"]
+    capsys.readouterr()
+
+
+def test_a_rename_without_a_name_or_of_an_unknown_setting_is_refused(tmp_path):
+    old = _report(tmp_path / "old.json", "default", [0.8, 0.9])
+    with pytest.raises(SystemExit, match="needs a name after @"):
+        merged([old, f"{old}#default@"])
+    with pytest.raises(SystemExit, match="has no setting 'n_critic=3'"):
+        merged([old, f"{old}#n_critic=3@x"])
