@@ -1,4 +1,4 @@
-"""`benchmarks/short_fits.py --merge`: the rules by which runs made apart pair by seed.
+"""How benchmark reports made apart are joined: `short_fits.py --merge` and `power_curve.py --copy-from`.
 
 The benchmark's claims about synthguard before and after a change rest on these rules, so they are
 tested on small hand-made reports with known differences."""
@@ -53,3 +53,34 @@ def test_a_rename_without_a_name_or_of_an_unknown_setting_is_refused(tmp_path):
         merged([old, f"{old}#default@"])
     with pytest.raises(SystemExit, match="has no setting 'n_critic=3'"):
         merged([old, f"{old}#n_critic=3@x"])
+
+
+def test_an_earlier_audit_is_copied_whole_and_never_over_another(tmp_path, capsys):
+    import numpy as np
+    from power_curve import copy_audits, copy_request, scores_dir
+
+    source = tmp_path / "before.json"
+    source.write_text(json.dumps({"medexp": {"population": 10, "attacks": {"lira": {}},
+                                             "paired_against": {"recipe": "x"}}}))
+    scores_dir(source).mkdir()
+    scores = {"lira.scores": np.arange(6.0).reshape(2, 3), "lira.members": np.array([[1, 0, 1], [0, 1, 0]])}
+    np.savez_compressed(scores_dir(source) / "medexp.npz", **scores)
+    out = tmp_path / "after.json"
+    found: dict = {"medexp": {"population": 10, "attacks": {}}}
+    request = copy_request(f"{source}#medexp=medexp-before")
+    copy_audits(found, [request], out)
+    copied = found["medexp-before"]
+    assert copied["population"] == 10 and "paired_against" not in copied  # its pairing was the other report's
+    assert copied["copied_from"]["recipe"] == "medexp" and copied["copied_from"]["report"].endswith("before.json")
+    assert json.loads(out.read_text()) == found
+    with np.load(scores_dir(out) / "medexp-before.npz") as f:
+        assert all(np.array_equal(f[k], v) for k, v in scores.items())
+    copy_audits(found, [request], out)  # the same copy again: allowed, the same entry
+    assert found["medexp-before"] == copied
+    with pytest.raises(SystemExit, match="already holds an audit 'medexp'"):
+        copy_audits(found, [copy_request(f"{source}#medexp=medexp")], out)
+    with pytest.raises(SystemExit, match="has no audit 'ofp'"):
+        copy_request(f"{source}#ofp=x")
+    with pytest.raises(SystemExit, match="expected REPORT#LABEL=NEW"):
+        copy_request(f"{source}#medexp")
+    capsys.readouterr()
