@@ -197,6 +197,8 @@ def main() -> None:
                         help="bring LABEL's audit from an earlier report into --out as NEW (entry and scores)")
     args = parser.parse_args()
     copies = [copy_request(spec) for spec in args.copy_from]
+    if any(path.resolve() == args.out.resolve() for path, _, _ in copies):
+        raise SystemExit(f"--copy-from: {args.out} is the report written here; copy from another report")
     if args.compare_only:
         if not (args.paired_against and args.only):
             raise SystemExit("--compare-only needs --paired-against and the recipes in --only")

@@ -332,11 +332,11 @@ class _Continuous(_Transform):
         elif self.constant is not None:
             values = np.full(n, float(self.constant))
         else:
-            alpha = np.clip(block[:, 0], -1, 1)
             mode = block[:, 1 : 1 + len(self.means)].argmax(axis=1)
-            values = alpha * _STD_MULTIPLIER * np.asarray(self.stds)[mode] + np.asarray(self.means)[mode]
-            if self.levels:
-                values = np.asarray(self.means)[mode]  # a level exactly, not a value beside it
+            values = np.asarray(self.means)[mode]  # a level column's value exactly, not one beside it
+            if not self.levels:
+                alpha = np.clip(block[:, 0], -1, 1)
+                values = values + alpha * _STD_MULTIPLIER * np.asarray(self.stds)[mode]
             if self.log:
                 values = np.expm1(values)
             values = self.bounded(values)
