@@ -27,7 +27,10 @@ boolean and categorical columns whole from the dominant record of each pair: `do
 `gp_every=k` (levers.py's lazy penalty);
 and `peer=tvae|ctgan`, TVAE or CTGAN fitted for the length (or for `epochs=N` of its own) in
 place of synthguard (`fit_peer`; needs the `ctgan` package, `make bench-deps`), so that a setting
-pairs with a peer by seed.
+pairs with a peer by seed. A peer with `epochs=N` is fitted once per seed and its figures are
+recorded at every `--lengths` entry (`reused_from`: the length it was fitted beside), so that
+`--lengths 60,300 --config default --config "peer=ctgan;epochs=300"` asks both of #15's questions
+(a short fit and the default length, each against the peer's default) for one peer fit a seed.
 
 `--merge A.json B.json ...` fits nothing: it summarises the runs of several reports of the same
 table, targets, threads and machine as one report, against the first file's first setting. Fits
@@ -383,6 +386,24 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
     return {**timing, **figures(scores)}
 
 
+def seed_runs(seed: int, lengths: list[int], names: list[str], configs: dict[str, dict[str, Any]],
+              fit: Callable[[str, int], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """One seed's runs, per length and setting in order, each `fit(name, length)`'s figures. A
+    peer with `epochs=N` of its own is the same fit at every length: it is fitted once, and its
+    figures stand beside each later length's fits, marked `reused_from` (the length it was
+    fitted beside)."""
+    fixed: dict[str, dict[str, Any]] = {}
+    for length in lengths:
+        for name in names:
+            if name not in fixed:
+                made = fit(name, length)
+                if configs[name].get("peer") is not None and "epochs" in configs[name]:
+                    fixed[name] = {**made, "reused_from": length}
+                yield {"seed": seed, "length": length, "config": name, **made}
+            else:
+                yield {"seed": seed, "length": length, "config": name, **fixed[name]}
+
+
 def summarize(runs: list[dict[str, Any]], names: list[str], lengths: list[int], keys: list[str]
               ) -> list[dict[str, Any]]:
     """Per (length, setting): means over seeds, and per figure the difference from the first
@@ -578,14 +599,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for seed in seeds:
         raw_train, raw_holdout = split(raw, seed)
         scorer = Scorer(schema.parse(raw_train), schema.parse(raw_holdout), resolved, targets, seed)
-        for length in lengths:
-            for name in names:
-                run = {"seed": seed, "length": length, "config": name,
-                       **fit_and_score(configs[name], length, raw_train, schema, scorer, args.threads, seed)}
-                runs.append(run)
-                print(f"  seed {seed} {length:>4} epochs {name:<28} cpu {run['cpu_seconds']:6.1f} s  "
-                      + "  ".join(f"{k.replace('auc_', 'AUC ')} {fmt(run[k])}" for k in keys)
-                      + f"  load {run['load'][0]:.2f}-{run['load'][1]:.2f}", flush=True)
+
+        def fit(name: str, length: int, raw_train: Any = raw_train, scorer: Scorer = scorer, seed: int = seed
+                ) -> dict[str, Any]:
+            return fit_and_score(configs[name], length, raw_train, schema, scorer, args.threads, seed)
+
+        for run in seed_runs(seed, lengths, names, configs, fit):
+            runs.append(run)
+            reused = f" (fitted beside {run['reused_from']})" if "reused_from" in run else ""
+            print(f"  seed {seed} {run['length']:>4} epochs {run['config']:<28} cpu {run['cpu_seconds']:6.1f} s  "
+                  + "  ".join(f"{k.replace('auc_', 'AUC ')} {fmt(run[k])}" for k in keys)
+                  + f"  load {run['load'][0]:.2f}-{run['load'][1]:.2f}{reused}", flush=True)
     summary = summarize(runs, names, lengths, keys)
     print_summary(summary, keys, names[0])
     report = {"table": table, **({} if data is None else {"data": data}), "targets": list(targets),

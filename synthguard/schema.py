@@ -860,8 +860,11 @@ _MAX_LINES_PER_KIND = 5
 
 
 def _repeats(raw: pd.Series) -> bool:
+    """Whether an id column's values repeat as a person's would over their rows: some value on
+    more than one row, and more than one value (a constant column, marked `id` to drop it, as the
+    review advises, names nobody)."""
     present = raw.dropna()
-    return bool(len(present)) and present.nunique() < len(present) and not _nested_mask(raw).any()
+    return 1 < present.nunique() < len(present) and not _nested_mask(raw).any()
 
 
 def review_schema(schema: Schema, frame: pd.DataFrame, rare_category_count: int = RARE_CATEGORY_COUNT) -> list[str]:
@@ -1011,7 +1014,7 @@ def _review_condition(frame: pd.DataFrame, bound: dict[str, Column], modelled: d
                 in_class = known & (labels == k)
                 if (labels[empty] == k).mean() >= _DETERMINES and empty[in_class].mean() >= _DETERMINES:
                     note("empty_when", name, f"column {name!r} is empty exactly when the condition {cond_name!r} is "
-                         f"{classes[k]!r}; it gives the label away (drop it, or mark it `sensitive`)")
+                         f"{classes[k]!r}; it gives the label away (drop it, or give it `sensitive: true`)")
                     break
         rows = known & ~nulls
         if rows.sum() < MIN_ID_ROWS:
@@ -1024,7 +1027,7 @@ def _review_condition(frame: pd.DataFrame, bound: dict[str, Column], modelled: d
         accuracy = _group_accuracy(raw[rows], y, n_classes, col)
         if accuracy >= _DETERMINES and (1 - accuracy) <= _DETERMINES_ERRORS * (1 - base):
             note("determines", name, f"column {name!r} (nearly) determines the condition {cond_name!r} (it predicts it "
-                 f"for {accuracy:.1%} of rows); it gives the label away (drop it, or mark it `sensitive`)")
+                 f"for {accuracy:.1%} of rows); it gives the label away (drop it, or give it `sensitive: true`)")
 
 
 def _group_accuracy(values: pd.Series, y: np.ndarray, n_classes: int, col: Column) -> float:

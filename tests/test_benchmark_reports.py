@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from short_fits import merged  # noqa: E402
+from short_fits import merged, seed_runs  # noqa: E402
 
 MACHINE = {"cpu": "test", "cpu_capability": "none"}
 
@@ -45,6 +45,25 @@ def test_two_versions_of_one_setting_pair_by_seed_once_one_is_renamed(tmp_path, 
     again = merged([str(tmp_path / "both.json")])
     assert again["code"] == report["code"]
     capsys.readouterr()
+
+
+def test_a_peer_with_its_own_length_is_fitted_once_per_seed_and_stands_at_every_length():
+    configs = {"default": {}, "peer=tvae;epochs=300": {"peer": "tvae", "epochs": 300},
+               "peer=ctgan": {"peer": "ctgan"}}
+    fitted: list[tuple[str, int]] = []
+
+    def fit(name: str, length: int) -> dict:
+        fitted.append((name, length))
+        return {"quality": len(fitted) / 10}
+
+    runs = list(seed_runs(3, [60, 300], list(configs), configs, fit))
+    # the peer at its own 300 epochs once; synthguard and the peer that follows the run's length at each
+    assert fitted == [("default", 60), ("peer=tvae;epochs=300", 60), ("peer=ctgan", 60),
+                      ("default", 300), ("peer=ctgan", 300)]
+    assert [(r["length"], r["config"]) for r in runs] == [(length, name) for length in (60, 300) for name in configs]
+    first, again = (r for r in runs if r["config"] == "peer=tvae;epochs=300")
+    assert again["quality"] == first["quality"] == 0.2 and again["reused_from"] == 60 and "reused_from" not in first
+    assert all(r["seed"] == 3 for r in runs)
 
 
 def test_a_rename_without_a_name_or_of_an_unknown_setting_is_refused(tmp_path):

@@ -158,6 +158,8 @@ def test_the_review_suggests_an_entity_for_a_repeating_id(panel, by_row, by_pers
                and "set `entity: person`" in line for line in lines), lines
     assert not any("`entity:" in line for line in by_person.review(panel))
     assert not any("`entity:" in line for line in by_row.review(panel.drop_duplicates("person")))
+    # a constant column marked id (what the review advises for one) names no persons
+    assert not any("`entity:" in line for line in by_row.review(panel.assign(person=7)))
 
 
 def test_too_few_persons_is_an_error_before_any_training(tmp_path, panel, by_person):
