@@ -446,6 +446,16 @@ def command_of(report: dict[str, Any], path: str) -> str:
             + " ".join(f'--config "{c}"' for c in report["configs"]) + f" --json {path}")
 
 
+def own_length(name: str) -> bool:
+    """Whether a setting's name is a peer trained for its own number of epochs
+    (`peer=tvae;epochs=300`), the same fit whatever the run's length."""
+    try:
+        options = parse_config(name)
+    except SystemExit:  # a name given with @NAME, not a setting
+        return False
+    return options.get("peer") is not None and "epochs" in options
+
+
 def merged(paths: list[str]) -> dict[str, Any]:
     """One report from the runs of several (same table, targets, threads and machine), summarised
     against the first file's first setting. Runs are deterministic per seed, so runs from different
@@ -457,7 +467,9 @@ def merged(paths: list[str]) -> dict[str, Any]:
     without the runs of the old code, which the change made another fit. `REPORT#SETTING@NAME`
     takes them under another name: the same setting fitted by two versions of synthguard (each
     run then records the setting it was, `renamed_from`), so that the new code's runs pair by seed
-    with the old code's."""
+    with the old code's. A peer with `epochs=N` of its own (`peer=tvae;epochs=300`) stands at
+    every length of the merged report, as in one run (`seed_runs`): a short synthguard fit made
+    later pairs with the peer fits of an earlier report at another length."""
     import json
 
     parts = []
@@ -508,11 +520,26 @@ def merged(paths: list[str]) -> dict[str, Any]:
                 names.append(run["config"])
     base = names[0]
     for name in names[1:]:
+        if own_length(name):  # a peer of its own length stands beside every length `base` has, as in
+            # one run (seed_runs): a short fit made later pairs with an earlier report's peer fits
+            fitted: dict[int, dict[str, Any]] = {}  # per seed the fit, at the length it was fitted beside
+            for at in [at for at in runs if at[2] == name]:
+                run = dict(runs.pop(at))
+                run["length"] = run.pop("reused_from", run["length"])
+                if at[0] in fitted and figures(fitted[at[0]]) != figures(run):
+                    raise SystemExit(f"--merge: seed {at[0]}, `{name}` holds two fits that differ "
+                                     "(name one apart, REPORT#SETTING@NAME)")
+                fitted[at[0]] = run
+            for seed, length, _ in [at for at in runs if at[2] == base and at[0] in fitted]:
+                run = fitted[seed]
+                runs[(seed, length, name)] = run if run["length"] == length else {**run, "length": length,
+                                                                                   "reused_from": run["length"]}
+            continue
         for seed, length, _ in (at for at in runs if at[2] == name):
             if (seed, length, base) not in runs:
                 raise SystemExit(f"--merge: `{name}` has seed {seed} at {length} epochs, which `{base}` lacks")
-    keys = ["quality", *(f"auc_{t}" for t in first["targets"])]
     lengths = sorted({at[1] for at in runs})
+    keys = ["quality", *(f"auc_{t}" for t in first["targets"])]
     every = list(runs.values())
     summary = summarize(every, names, lengths, keys)
     print_summary(summary, keys, base)

@@ -66,6 +66,30 @@ def test_a_peer_with_its_own_length_is_fitted_once_per_seed_and_stands_at_every_
     assert all(r["seed"] == 3 for r in runs)
 
 
+def _at_length(path: str, length: int) -> str:
+    report = json.loads(Path(path).read_text())
+    report["lengths"] = [length]
+    for run in report["runs"]:
+        run["length"] = length
+    Path(path).write_text(json.dumps(report))
+    return path
+
+
+def test_a_merged_peer_of_its_own_length_pairs_with_a_short_fit_made_later(tmp_path, capsys):
+    short = _report(tmp_path / "short.json", "default", [0.80, 0.90])  # 10 epochs
+    peer = _at_length(_report(tmp_path / "peer.json", "peer=tvae;epochs=300", [0.70, 0.75]), 300)
+    report = merged([short, peer])
+    row = next(r for r in report["summary"] if r["length"] == 10 and r["config"] == "peer=tvae;epochs=300")
+    assert row["quality_difference"]["values"] == pytest.approx([-0.10, -0.15])
+    carried = [r for r in report["runs"] if r["config"] != "default" and r["length"] == 10]
+    assert len(carried) == 2 and all(r["reused_from"] == 300 for r in carried)
+    # a peer that trains for the run's length is another fit at another length: never carried
+    plain = _at_length(_report(tmp_path / "plain.json", "peer=tvae", [0.70, 0.75]), 300)
+    with pytest.raises(SystemExit, match="has seed 0 at 300 epochs, which `default` lacks"):
+        merged([short, plain])
+    capsys.readouterr()
+
+
 def test_a_rename_without_a_name_or_of_an_unknown_setting_is_refused(tmp_path):
     old = _report(tmp_path / "old.json", "default", [0.8, 0.9])
     with pytest.raises(SystemExit, match="needs a name after @"):
