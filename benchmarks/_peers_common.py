@@ -142,12 +142,23 @@ def fit_ctgan_package(kind: str, train: pd.DataFrame, resolved: Any, epochs: int
 
     if kind not in PEER_KINDS:
         raise ValueError(f"kind must be one of {PEER_KINDS}, got {kind!r}")
+    frame = to_peer_frame(train, resolved)
+    # the ctgan package fails on a number column with empty cells; SDV, which wraps it, fills them
+    # with the column's mean and empties cells of its output at random, at the share the column
+    # had (RDT's FloatFormatter defaults): the peers get the same here
+    empty = {c.name: float(frame[c.name].isna().mean()) for c in resolved.modelled_columns
+             if c.type in ("continuous", "integer") and frame[c.name].isna().any()}
+    for name in empty:
+        frame[name] = frame[name].fillna(pd.to_numeric(frame[name]).mean())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rdt and sklearn warn about convergence and dtypes
         model = getattr(ctgan, kind)(epochs=epochs, enable_gpu=False)
         model.set_random_state(seed)
-        model.fit(to_peer_frame(train, resolved), discrete_columns=discrete_columns(resolved))
+        model.fit(frame, discrete_columns=discrete_columns(resolved))
         rows = model.sample(n)
+    blank = np.random.default_rng(derive_seed(seed, 1))
+    for name, share in empty.items():
+        rows[name] = rows[name].where(blank.random(len(rows)) >= share)
     return from_peer_frame(rows, resolved, train, f"{kind} rows")
 
 
