@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from synthguard.synthesizer import Synthesizer
 
     torch.set_num_threads(1)
-    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[1]
     raw = read_table(root / "synthguard" / "data" / f"{args.table}.csv")
     schema = Schema.load(root / "schemas" / f"{args.table}.yaml")
     resolved = schema.resolve(list(raw.columns))

@@ -530,6 +530,9 @@ def merged(paths: list[str]) -> dict[str, Any]:
                     raise SystemExit(f"--merge: seed {at[0]}, `{name}` holds two fits that differ "
                                      "(name one apart, REPORT#SETTING@NAME)")
                 fitted[at[0]] = run
+            lacking = sorted(set(fitted) - {at[0] for at in runs if at[2] == base})
+            if lacking:
+                raise SystemExit(f"--merge: `{name}` has seed {lacking[0]}, which `{base}` lacks at every length")
             for seed, length, _ in [at for at in runs if at[2] == base and at[0] in fitted]:
                 run = fitted[seed]
                 runs[(seed, length, name)] = run if run["length"] == length else {**run, "length": length,

@@ -87,6 +87,10 @@ def test_a_merged_peer_of_its_own_length_pairs_with_a_short_fit_made_later(tmp_p
     plain = _at_length(_report(tmp_path / "plain.json", "peer=tvae", [0.70, 0.75]), 300)
     with pytest.raises(SystemExit, match="has seed 0 at 300 epochs, which `default` lacks"):
         merged([short, plain])
+    # nor is a seed that synthguard's runs do not have
+    more = _at_length(_report(tmp_path / "more.json", "peer=tvae;epochs=300", [0.70, 0.75, 0.72]), 300)
+    with pytest.raises(SystemExit, match="has seed 2, which `default` lacks at every length"):
+        merged([short, more])
     capsys.readouterr()
 
 
