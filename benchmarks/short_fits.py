@@ -386,6 +386,20 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
     return {**timing, **figures(scores)}
 
 
+def own_length(options: dict[str, Any]) -> bool:
+    """Whether a setting is a peer trained for its own number of epochs (`peer=tvae;epochs=300`),
+    the same fit whatever the run's length."""
+    return options.get("peer") is not None and "epochs" in options
+
+
+def named_own_length(name: str) -> bool:
+    """`own_length` of a setting's name in a report; False for a name given with @NAME."""
+    try:
+        return own_length(parse_config(name))
+    except SystemExit:  # not key=value: a name, not a setting
+        return False
+
+
 def seed_runs(seed: int, lengths: list[int], names: list[str], configs: dict[str, dict[str, Any]],
               fit: Callable[[str, int], dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """One seed's runs, per length and setting in order, each `fit(name, length)`'s figures. A
@@ -397,7 +411,7 @@ def seed_runs(seed: int, lengths: list[int], names: list[str], configs: dict[str
         for name in names:
             if name not in fixed:
                 made = fit(name, length)
-                if configs[name].get("peer") is not None and "epochs" in configs[name]:
+                if own_length(configs[name]):
                     fixed[name] = {**made, "reused_from": length}
                 yield {"seed": seed, "length": length, "config": name, **made}
             else:
@@ -444,16 +458,6 @@ def command_of(report: dict[str, Any], path: str) -> str:
             f"--targets {','.join(report['targets'])} --lengths {','.join(map(str, report['lengths']))} "
             f"--seeds {','.join(map(str, report['seeds']))} --threads {report['threads']} "
             + " ".join(f'--config "{c}"' for c in report["configs"]) + f" --json {path}")
-
-
-def own_length(name: str) -> bool:
-    """Whether a setting's name is a peer trained for its own number of epochs
-    (`peer=tvae;epochs=300`), the same fit whatever the run's length."""
-    try:
-        options = parse_config(name)
-    except SystemExit:  # a name given with @NAME, not a setting
-        return False
-    return options.get("peer") is not None and "epochs" in options
 
 
 def merged(paths: list[str]) -> dict[str, Any]:
@@ -520,7 +524,7 @@ def merged(paths: list[str]) -> dict[str, Any]:
                 names.append(run["config"])
     base = names[0]
     for name in names[1:]:
-        if own_length(name):  # a peer of its own length stands beside every length `base` has, as in
+        if named_own_length(name):  # a peer of its own length stands beside every length `base` has, as in
             # one run (seed_runs): a short fit made later pairs with an earlier report's peer fits
             fitted: dict[int, dict[str, Any]] = {}  # per seed the fit, at the length it was fitted beside
             for at in [at for at in runs if at[2] == name]:
