@@ -24,6 +24,7 @@ callback), `binary=gumbel` (binary units as relaxed Bernoulli draws in training:
 `value_view_synthesizer`), `sampling=log|sqrt` (condition classes drawn by log-frequency or
 square-root frequency in training: `class_balanced_rows`), `mix=dominant` (mixup's critic reads
 boolean and categorical columns whole from the dominant record of each pair: `dominant_discrete`),
+`gen=plain` (the generator's step judged on its fakes unmixed: `plain_generator_fakes`),
 `gp_every=k` (levers.py's lazy penalty);
 and `peer=tvae|ctgan`, TVAE or CTGAN fitted for the length (or for `epochs=N` of its own) in
 place of synthguard (`fit_peer`; needs the `ctgan` package, `make bench-deps`), so that a setting
@@ -193,56 +194,21 @@ def class_balanced_rows(law: str | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def dominant_discrete(mix: str | None) -> Iterator[None]:
-    """The `mix=dominant` trial (methods.md section 1, mitigation (b) for mixed-type tables, not
-    the paper's method): mixup's critic sees every unit of a continuous column mixed as shipped, but
-    the units of each boolean and categorical column, and the condition, taken whole from the record
-    of the pair with weight lam >= 1/2; mixed fakes (the default) are combined the same way. So the
-    critic reads hard yes/no and category values, as an unmixed critic does, while every value it
-    reads of a continuous column is still an interpolation. The fit's defence object becomes the
-    trial's subclass where the synthesizer hands it to `train_gan`, with the mask of hard units
-    read from the spans passed there."""
-    import torch
-
+def mixup_trial(setting: str, make: Callable[[Any, Any, int], Any]) -> Iterator[None]:
+    """Fits under a trial of the mixup defence: where the synthesizer hands its defence to
+    `train_gan`, the defence becomes `make(Mixup, spans, width)`'s subclass (width: the encoded row's) (the same settings and random
+    stream); any other defence stops the run, naming `setting`."""
     from synthguard import synthesizer
     from synthguard.gan.defenses import Mixup
-
-    if mix is None:
-        yield
-        return
-    if mix != "dominant":
-        raise SystemExit(f"--config mix={mix}: only `dominant` is a trial")
-
-    class DominantMixup(Mixup):
-        hard: Any = None
-
-        def _combine(self, lam: Any, a: Any, b: Any) -> Any:
-            return torch.where(self.hard, torch.where(lam >= 0.5, a, b), lam * a + (1 - lam) * b)
-
-        def real_batch(self, x1: Any, c1: Any, x2: Any, c2: Any) -> Any:
-            lam = torch.as_tensor(self.sample_lambda(len(x1)), dtype=x1.dtype, device=x1.device).reshape(-1, 1)
-            self._pair = (lam, c1, c2)
-            return self._combine(lam, x1, x2), torch.where(lam >= 0.5, c1, c2)
-
-        def fake_batch(self, generate: Any, z: Any, c: Any) -> Any:
-            if self.fakes != "mixed":
-                raise SystemExit("--config mix=dominant: needs mixup's mixed fakes (the default)")
-            lam, c1, c2 = self._pair
-            made = generate(z, torch.cat([c1, c2]))
-            return self._combine(lam, made[:len(c1)], made[len(c1):])
 
     shipped = synthesizer.train_gan
 
     def train_gan(x: Any, cond: Any, spans: Any, config: Any, defense: Any, *args: Any, **kwargs: Any) -> Any:
         if type(defense) is not Mixup:
-            raise SystemExit("--config mix=dominant: a trial of the mixup defence")
-        continuous = {s.column for s in spans if s.kind == "scalar"}
-        hard = torch.zeros(x.shape[1], dtype=torch.bool)
-        for s in spans:
-            if s.column not in continuous:
-                hard[s.start:s.start + s.width] = True
-        defense.__class__ = DominantMixup  # the same settings and random stream
-        defense.hard = hard
+            raise SystemExit(f"--config {setting}: a trial of the mixup defence")
+        if defense.fakes != "mixed":
+            raise SystemExit(f"--config {setting}: needs mixup's mixed fakes (the default)")
+        defense.__class__ = make(Mixup, spans, x.shape[1])
         return shipped(x, cond, spans, config, defense, *args, **kwargs)
 
     synthesizer.train_gan = train_gan
@@ -250,6 +216,70 @@ def dominant_discrete(mix: str | None) -> Iterator[None]:
         yield
     finally:
         synthesizer.train_gan = shipped
+
+
+def dominant_discrete(mix: str | None) -> contextlib.AbstractContextManager[None]:
+    """The `mix=dominant` trial (methods.md section 1, mitigation (b) for mixed-type tables, not
+    the paper's method): mixup's critic sees every unit of a continuous column mixed as shipped, but
+    the units of each boolean and categorical column, and the condition, taken whole from the record
+    of the pair with weight lam >= 1/2; mixed fakes (the default) are combined the same way. So the
+    critic reads hard yes/no and category values, as an unmixed critic does, while every value it
+    reads of a continuous column is still an interpolation. The mask of hard units is read from the
+    spans the synthesizer passes to `train_gan`."""
+    import torch
+
+    if mix is None:
+        return contextlib.nullcontext()
+    if mix != "dominant":
+        raise SystemExit(f"--config mix={mix}: only `dominant` is a trial")
+
+    def make(mixup: Any, spans: Any, width: int) -> Any:
+        continuous = {s.column for s in spans if s.kind == "scalar"}
+        hard = torch.zeros(width, dtype=torch.bool)
+        for s in spans:
+            if s.column not in continuous:
+                hard[s.start:s.start + s.width] = True
+
+        class DominantMixup(mixup):
+            def _combine(self, lam: Any, a: Any, b: Any) -> Any:
+                return torch.where(hard, torch.where(lam >= 0.5, a, b), lam * a + (1 - lam) * b)
+
+            def real_batch(self, x1: Any, c1: Any, x2: Any, c2: Any) -> Any:
+                lam = torch.as_tensor(self.sample_lambda(len(x1)), dtype=x1.dtype, device=x1.device).reshape(-1, 1)
+                self._pair = (lam, c1, c2)
+                return self._combine(lam, x1, x2), torch.where(lam >= 0.5, c1, c2)
+
+            def fake_batch(self, generate: Any, z: Any, c: Any) -> Any:
+                lam, c1, c2 = self._pair
+                made = generate(z, torch.cat([c1, c2]))
+                return self._combine(lam, made[:len(c1)], made[len(c1):])
+        return DominantMixup
+
+    return mixup_trial(f"mix={mix}", make)
+
+
+def plain_generator_fakes(gen: str | None) -> contextlib.AbstractContextManager[None]:
+    """The `gen=plain` trial: the critic trains on mixed rows as shipped (reals and fakes mixed with
+    one lam), but the generator's step is judged on its fakes unmixed, G(z1, c1) and G(z2, c2)
+    under their own conditions c1 and c2, rather than on their mix under the mixed condition. The
+    critic, the only part that reads real rows, sees exactly what it sees as shipped; the generator's
+    gradient is the critic's at its own rows instead of at their interpolation, scaled by nothing."""
+    import torch
+
+    if gen is None:
+        return contextlib.nullcontext()
+    if gen != "plain":
+        raise SystemExit(f"--config gen={gen}: only `plain` is a trial")
+
+    def make(mixup: Any, spans: Any, width: int) -> Any:
+        class PlainGeneratorMixup(mixup):
+            def generator_batch(self, generate: Any, z: Any, c: Any) -> Any:
+                _, c1, c2 = self._pair
+                conditions = torch.cat([c1, c2])
+                return generate(z, conditions), conditions
+        return PlainGeneratorMixup
+
+    return mixup_trial(f"gen={gen}", make)
 
 
 def value_view_synthesizer() -> Any:
@@ -370,7 +400,9 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
     final, gp_every = options.pop("lr_cosine", None), options.pop("gp_every", None)
     binary, modes = options.pop("binary", None), options.pop("modes", None)
     critic, sampling = options.pop("critic", None), options.pop("sampling", None)
-    mix = options.pop("mix", None)
+    mix, gen = options.pop("mix", None), options.pop("gen", None)
+    if mix is not None and gen is not None:
+        raise SystemExit("--config mix= and gen= are trials of one defence that do not combine")
     if critic not in (None, "values"):
         raise SystemExit(f"--config critic={critic}: only `values` is a trial")
     synth_class = value_view_synthesizer() if critic == "values" else Synthesizer
@@ -379,7 +411,7 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
     synth = synth_class(schema, **{"seed": seed, "threads": threads, **options, "epochs": length})
     with (warnings.catch_warnings(), lazy_penalty(gp_every), relaxed_binary(binary == "gumbel"),
           mode_choice(modes), class_balanced_rows(sampling), dominant_discrete(mix),
-          cosine_lr(final, length) as on_epoch):
+          plain_generator_fakes(gen), cosine_lr(final, length) as on_epoch):
         warnings.simplefilter("ignore")
         _, timing = timed(lambda: synth.fit(raw_train, on_epoch=on_epoch))
         scores = scorer(synth.sample(len(raw_train), seed=seed + 1000, typed=True))

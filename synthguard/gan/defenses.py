@@ -95,6 +95,13 @@ class Defense:
         `generate(z, c)` (the generator's rows after its output heads)."""
         return generate(z, c)
 
+    def generator_batch(self, generate: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], z: torch.Tensor,
+                        c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The generator step's fake rows and the conditions the critics judge them under, from
+        the round's noise `z` and conditions `c`: by default the critic step's own fakes,
+        `fake_batch(generate, z, c)` under `c`."""
+        return self.fake_batch(generate, z, c), c
+
     def params(self) -> dict[str, Any]:
         return {}
 

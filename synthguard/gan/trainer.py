@@ -458,7 +458,7 @@ def train_gan(x: np.ndarray, cond: np.ndarray, spans: Sequence[Span], config: Tr
                     z, c = torch.cat(zs), torch.cat(cs)
                     if classifiers:
                         classifier_step(*classifiers[0], torch.cat(reals), c)
-                    fake = defense.fake_batch(generate, z, c)
+                    fake, c = defense.generator_batch(generate, z, c)
                     opt_g.zero_grad(set_to_none=True)
                     with frozen([*critics, *(made for made, _ in classifiers)]):
                         loss_g = -torch.stack([critic(fake, c).mean() for critic in critics]).mean()
