@@ -222,11 +222,14 @@ def seeded_torch(seed: int, threads: int | None = None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, cond: torch.Tensor
-                     ) -> torch.Tensor:
+def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, cond: torch.Tensor,
+                     scale: torch.Tensor | None = None) -> torch.Tensor:
     """(||grad_x D(x_hat, c)|| - 1)^2 on x_hat between real and fake; gradient w.r.t. data only.
     A critic that writes its input gradient out (`Critic.input_gradient`) gives it directly;
-    any other (the convolutional critic for images) goes through autograd's double backward."""
+    any other (the convolutional critic for images) goes through autograd's double backward.
+    With `scale` (one positive factor per unit) the norm is taken where unit i is stretched by
+    scale[i], i.e. of grad / scale: the critic may then change scale[i] times as fast along it,
+    and the distance the critic estimates weighs a difference in that unit scale[i] times."""
     eps = torch.rand(len(real), 1, device=real.device)
     x_hat = real + eps * (fake - real)
     explicit = getattr(critic, "input_gradient", None)
@@ -234,6 +237,8 @@ def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Te
     if grad is None:
         x_hat.requires_grad_(True)
         (grad,) = torch.autograd.grad(critic(x_hat, cond).sum(), x_hat, create_graph=True)
+    if scale is not None:
+        grad = grad / scale
     return ((grad.norm(2, dim=1) - 1) ** 2).mean()
 
 
