@@ -215,6 +215,12 @@ def test_mixed_fakes_follow_the_real_pairs_mixing():
     z = paper.fake_noise(4, 5, torch.device("cpu"))
     assert z.shape == (4, 5)
     torch.testing.assert_close(paper.fake_batch(generate, z, c), generate(z, c))
+    # the generator's step is judged on the critic step's own fakes, under the same conditions
+    for defense in (paper, mixed):
+        z = defense.fake_noise(4, 5, torch.device("cpu"))
+        judged, under = defense.generator_batch(generate, z, c)
+        torch.testing.assert_close(judged, defense.fake_batch(generate, z, c))
+        assert under is c
     # the paper's generator emits soft rows, as the mixed reals are; mixed fakes start near one-hot
     assert TrainConfig().head_mode(paper) == "softmax"
     assert TrainConfig().head_mode(Mixup()) == "gumbel"

@@ -70,3 +70,25 @@ def test_other_critics_take_autograds_route(case: str) -> None:
     shipped = gradient_penalty(critic, real, fake, cond)
     torch.manual_seed(1)
     torch.testing.assert_close(shipped, autograd_penalty(critic, real, fake, cond))
+
+
+def test_a_scaled_penalty_takes_the_norm_of_the_gradient_over_the_scale() -> None:
+    """`scale` stretches units: the norm is of grad / scale (autograd's gradient, divided by hand),
+    a scale of ones is the plain penalty to the bit, and stretching some units changes the value."""
+    torch.manual_seed(0)
+    critic = Critic(8, 2, (16, 16))
+    real, fake, cond = torch.rand(32, 8), torch.rand(32, 8), torch.eye(2)[torch.randint(0, 2, (32,))]
+    scale = torch.tensor([1.0, 1.0, 1.0, 1.0, 4.0, 4.0, 8.0, 8.0])
+    torch.manual_seed(1)
+    eps = torch.rand(len(real), 1)
+    x_hat = (real + eps * (fake - real)).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat, cond).sum(), x_hat)
+    expected = (((grad / scale).norm(2, dim=1) - 1) ** 2).mean()
+    torch.manual_seed(1)
+    scaled = gradient_penalty(critic, real, fake, cond, scale=scale)
+    torch.testing.assert_close(scaled, expected)
+    torch.manual_seed(1)
+    plain = gradient_penalty(critic, real, fake, cond)
+    torch.manual_seed(1)
+    assert torch.equal(gradient_penalty(critic, real, fake, cond, scale=torch.ones(8)), plain)
+    assert not torch.isclose(scaled, plain)
