@@ -161,7 +161,7 @@ def feature_links_section(runs: list[tuple[str, dict]]) -> str:
 def short_fits_section(runs: list[tuple[str, dict]]) -> str:
     """Training settings compared by whole fits of fixed lengths (`benchmarks/short_fits.py`)."""
     from _peers_common import describe_machine, fmt
-    from short_fits import command_of
+    from short_fits import command_of, merge_command
 
     out = ["## Settings compared by short fits (benchmarks/short_fits.py)", "",
            "Per seed, its own 80/20 split; per setting, one fit of exactly the given number of epochs with one torch "
@@ -184,9 +184,7 @@ def short_fits_section(runs: list[tuple[str, dict]]) -> str:
         keys = ["quality", *(f"auc_{t}" for t in targets)]
         if "commands" in r:  # merged from the reports of several runs (short_fits.py --merge)
             parts = r.get("merged") or [c.rsplit(" --json ", 1)[1] for c in r["commands"]]
-            commands = [*r["commands"], ".venv/bin/python benchmarks/short_fits.py --merge "
-                        + " ".join(f'"{p}"' if "#" in p or ";" in p else p for p in parts)
-                        + f" --json docs/results/{stem}.json"]
+            commands = [*r["commands"], merge_command(parts, f"docs/results/{stem}.json")]
         else:
             commands = [command_of(r, f"docs/results/{stem}.json")]
         made = [f"Machine: {describe_machine(r['machine'])}.", ""] if r.get("machine") else []

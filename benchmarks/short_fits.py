@@ -533,6 +533,24 @@ def command_of(report: dict[str, Any], path: str) -> str:
             + " ".join(f'--config "{c}"' for c in report["configs"]) + f" --json {path}")
 
 
+def merge_command(parts: list[str], path: str) -> str:
+    """The command line that merges `parts` (as given to --merge, with any #SETTING) into `path`."""
+    return (".venv/bin/python benchmarks/short_fits.py --merge "
+            + " ".join(f'"{p}"' if "#" in p or ";" in p else p for p in parts) + f" --json {path}")
+
+
+def commands_of(parts: list[tuple[str, dict[str, Any], dict[str, str]]]) -> list[str]:
+    """The command lines that made the parts, in order and each once: a fitting run's own, and
+    for a part that is itself a merge, the commands it records and then the merge that wrote it
+    (not a fitting command made up from its merged settings, which no run ever executed)."""
+    commands: list[str] = []
+    for path, part, _ in parts:
+        made = ([*part.get("commands", []), merge_command(part["merged"], path)] if "merged" in part
+                else [command_of(part, path)])
+        commands += [c for c in made if c not in commands]
+    return commands
+
+
 def merged(paths: list[str]) -> dict[str, Any]:
     """One report from the runs of several (same table, targets, threads and machine), summarised
     against the first file's first setting. Runs are deterministic per seed, so runs from different
@@ -626,7 +644,7 @@ def merged(paths: list[str]) -> dict[str, Any]:
     return {"table": first["table"], **({"data": first["data"]} if "data" in first else {}),
             "targets": first["targets"], "lengths": lengths,
             "seeds": sorted({at[0] for at in runs}), "threads": first["threads"], "machine": first.get("machine"),
-            "configs": names, "commands": [command_of(part, path) for path, part, _ in parts], "merged": list(paths),
+            "configs": names, "commands": commands_of(parts), "merged": list(paths),
             "code": codes_of(parts), "runs": every, "summary": summary}
 
 

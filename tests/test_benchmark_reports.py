@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from short_fits import merged, seed_runs  # noqa: E402
+from short_fits import merge_command, merged, seed_runs  # noqa: E402
 
 MACHINE = {"cpu": "test", "cpu_capability": "none"}
 
@@ -44,6 +44,10 @@ def test_two_versions_of_one_setting_pair_by_seed_once_one_is_renamed(tmp_path, 
     (tmp_path / "both.json").write_text(json.dumps(report))
     again = merged([str(tmp_path / "both.json")])
     assert again["code"] == report["code"]
+    # and the commands that made it: its parts' runs, then the merge that wrote it; not a fitting
+    # command made up from its settings (`--config "after"` names no setting a run was given)
+    assert again["commands"] == [*report["commands"], merge_command(report["merged"], str(tmp_path / "both.json"))]
+    assert not any('--config "after"' in c for c in again["commands"])
     capsys.readouterr()
 
 
