@@ -26,7 +26,7 @@ square-root frequency in training: `class_balanced_rows`), `mix=dominant` (mixup
 boolean and categorical columns whole from the dominant record of each pair: `dominant_discrete`),
 `gen=plain` (the generator's step judged on its fakes unmixed: `plain_generator_fakes`),
 `discrete_scale=s` (the penalty's norm with boolean and categorical units stretched by s:
-`discrete_scale`),
+`discrete_scale`; `binary_scale=s` the boolean units alone),
 `gp_every=k` (levers.py's lazy penalty);
 and `peer=tvae|ctgan`, TVAE or CTGAN fitted for the length (or for `epochs=N` of its own) in
 place of synthguard (`fit_peer`; needs the `ctgan` package, `make bench-deps`), so that a setting
@@ -285,13 +285,13 @@ def plain_generator_fakes(gen: str | None) -> contextlib.AbstractContextManager[
 
 
 @contextlib.contextmanager
-def discrete_scale(factor: float | None) -> Iterator[None]:
+def discrete_scale(factor: float | None, binary_only: bool = False) -> Iterator[None]:
     """The `discrete_scale=s` trial: the gradient penalty takes its norm where every unit of a
     boolean or categorical column (not a continuous column's mode units) is stretched by s, so that
     the critic may change s times as fast along those units and the distance it estimates weighs a
-    wrong yes/no or category s times as much against the continuous values. What the critic reads,
-    and the random stream, are unchanged; the scale vector is read from the spans the synthesizer
-    passes to `train_gan`."""
+    wrong yes/no or category s times as much against the continuous values. `binary_scale=s`
+    (`binary_only`) stretches the yes/no units alone. What the critic reads, and the random stream,
+    are unchanged; the scale vector is read from the spans the synthesizer passes to `train_gan`."""
     import functools
 
     import torch
@@ -303,14 +303,14 @@ def discrete_scale(factor: float | None) -> Iterator[None]:
         yield
         return
     if not float(factor) > 0:
-        raise SystemExit(f"--config discrete_scale={factor}: a positive factor")
+        raise SystemExit(f"--config {'binary' if binary_only else 'discrete'}_scale={factor}: a positive factor")
     shipped_train, shipped_penalty = synthesizer.train_gan, trainer.gradient_penalty
 
     def train_gan(x: Any, cond: Any, spans: Any, *args: Any, **kwargs: Any) -> Any:
         continuous = {s.column for s in spans if s.kind == "scalar"}
         scale = torch.ones(x.shape[1])
         for s in spans:
-            if s.column not in continuous:
+            if s.column not in continuous and (s.kind == "binary" or not binary_only):
                 scale[s.start:s.start + s.width] = float(factor)
         trainer.gradient_penalty = functools.partial(shipped_penalty, scale=scale)
         return shipped_train(x, cond, spans, *args, **kwargs)
@@ -441,7 +441,9 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
     binary, modes = options.pop("binary", None), options.pop("modes", None)
     critic, sampling = options.pop("critic", None), options.pop("sampling", None)
     mix, gen = options.pop("mix", None), options.pop("gen", None)
-    scale = options.pop("discrete_scale", None)
+    scale, binary_scale = options.pop("discrete_scale", None), options.pop("binary_scale", None)
+    if scale is not None and binary_scale is not None:
+        raise SystemExit("--config discrete_scale= and binary_scale= do not combine")
     if mix is not None and gen is not None:
         raise SystemExit("--config mix= and gen= are trials of one defence that do not combine")
     if critic not in (None, "values"):
@@ -452,7 +454,9 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
     synth = synth_class(schema, **{"seed": seed, "threads": threads, **options, "epochs": length})
     with (warnings.catch_warnings(), lazy_penalty(gp_every), relaxed_binary(binary == "gumbel"),
           mode_choice(modes), class_balanced_rows(sampling), dominant_discrete(mix),
-          plain_generator_fakes(gen), discrete_scale(scale), cosine_lr(final, length) as on_epoch):
+          plain_generator_fakes(gen),
+          discrete_scale(scale if binary_scale is None else binary_scale, binary_scale is not None),
+          cosine_lr(final, length) as on_epoch):
         warnings.simplefilter("ignore")
         _, timing = timed(lambda: synth.fit(raw_train, on_epoch=on_epoch))
         scores = scorer(synth.sample(len(raw_train), seed=seed + 1000, typed=True))
