@@ -198,8 +198,9 @@ def class_balanced_rows(law: str | None) -> Iterator[None]:
 @contextlib.contextmanager
 def mixup_trial(setting: str, make: Callable[[Any, Any, int], Any]) -> Iterator[None]:
     """Fits under a trial of the mixup defence: where the synthesizer hands its defence to
-    `train_gan`, the defence becomes `make(Mixup, spans, width)`'s subclass (width: the encoded row's) (the same settings and random
-    stream); any other defence stops the run, naming `setting`."""
+    `train_gan`, the defence object becomes an instance of `make(Mixup, spans, width)` (a subclass
+    built from the fit's spans and encoded row width), keeping its settings and random stream. Any
+    other defence, or mixup with the paper's generated fakes, stops the run, naming `setting`."""
     from synthguard import synthesizer
     from synthguard.gan.defenses import Mixup
 
