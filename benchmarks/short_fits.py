@@ -428,8 +428,25 @@ def fit_peer(options: dict[str, Any], length: int, raw_train: Any, schema: Any, 
     return {**timing, **figures(scorer(rows))}
 
 
+def sample_seed(seed: int, draw: int) -> int:
+    """The sample seed of a fit's `draw`-th release: seed + 1000 for the first (as every report
+    before `--samples` scored), a seed derived from it for the others."""
+    from _peers_common import derive_seed
+
+    return seed + 1000 if draw == 0 else derive_seed(seed + 1000, draw)
+
+
+def scored_draws(sample: Callable[[int], Any], scorer: Scorer, seed: int, samples: int) -> dict[str, Any]:
+    """A fit's figures: with one sample its scores; with several, each figure's mean over the
+    samples (`sample(sample_seed)` gives the rows), and every sample's figures under `draws`."""
+    draws = [figures(scorer(sample(sample_seed(seed, j)))) for j in range(samples)]
+    if samples == 1:
+        return draws[0]
+    return {**{k: sum(d[k] for d in draws) / samples for k in draws[0]}, "samples": samples, "draws": draws}
+
+
 def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: Any, scorer: Scorer,
-                  threads: int, seed: int) -> dict[str, Any]:
+                  threads: int, seed: int, samples: int = 1) -> dict[str, Any]:
     import torch
 
     from synthguard.synthesizer import Synthesizer
@@ -460,8 +477,8 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
           cosine_lr(final, length) as on_epoch):
         warnings.simplefilter("ignore")
         _, timing = timed(lambda: synth.fit(raw_train, on_epoch=on_epoch))
-        scores = scorer(synth.sample(len(raw_train), seed=seed + 1000, typed=True))
-    return {**timing, **figures(scores)}
+        scores = scored_draws(lambda at: synth.sample(len(raw_train), seed=at, typed=True), scorer, seed, samples)
+    return {**timing, **scores}
 
 
 def own_length(options: dict[str, Any]) -> bool:
@@ -535,7 +552,8 @@ def command_of(report: dict[str, Any], path: str) -> str:
     return (f"OMP_NUM_THREADS={report['threads']} .venv/bin/python benchmarks/short_fits.py {source} "
             f"--targets {','.join(report['targets'])} --lengths {','.join(map(str, report['lengths']))} "
             f"--seeds {','.join(map(str, report['seeds']))} --threads {report['threads']} "
-            + " ".join(f'--config "{c}"' for c in report["configs"]) + f" --json {path}")
+            + " ".join(f'--config "{c}"' for c in report["configs"])
+            + (f" --samples {report['samples']}" if report.get("samples", 1) > 1 else "") + f" --json {path}")
 
 
 def merge_command(parts: list[str], path: str) -> str:
@@ -676,6 +694,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated (default 0,1,2)")
     parser.add_argument("--config", action="append", default=None, help="settings key=value;... (repeat)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--samples", type=int, default=1, help="synthguard's releases scored per fit, their "
+                        "figures averaged (default 1; a peer is scored on one)")
     parser.add_argument("--json", type=json_path, default=None)
     parser.add_argument("--merge", nargs="+", default=None, metavar="REPORT",
                         help="fit nothing: summarise the runs of these reports as one, against the first one's first "
@@ -699,6 +719,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit("--lengths and --seeds: comma-separated whole numbers") from None
     if min(lengths) < 1 or len(set(seeds)) != len(seeds):
         raise SystemExit("--lengths: each at least 1; --seeds: no seed twice")
+    if args.samples < 1:
+        raise SystemExit("--samples: at least 1")
 
     from fit_speed import table_specs
 
@@ -732,7 +754,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         def fit(name: str, length: int, raw_train: Any = raw_train, scorer: Scorer = scorer, seed: int = seed
                 ) -> dict[str, Any]:
-            return fit_and_score(configs[name], length, raw_train, schema, scorer, args.threads, seed)
+            return fit_and_score(configs[name], length, raw_train, schema, scorer, args.threads, seed, args.samples)
 
         for run in seed_runs(seed, lengths, names, configs, fit):
             runs.append(run)
@@ -744,7 +766,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print_summary(summary, keys, names[0])
     report = {"table": table, **({} if data is None else {"data": data}), "targets": list(targets),
               "lengths": lengths, "seeds": seeds, "threads": args.threads, "machine": made_on, "code": code_version(),
-              "configs": names, "runs": runs, "summary": summary}
+              **({"samples": args.samples} if args.samples > 1 else {}), "configs": names, "runs": runs,
+              "summary": summary}
     save_json(args.json, report)
     return report
 

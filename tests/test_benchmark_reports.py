@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from short_fits import merge_command, merged, seed_runs  # noqa: E402
+from short_fits import merge_command, merged, sample_seed, scored_draws, seed_runs  # noqa: E402
 
 MACHINE = {"cpu": "test", "cpu_capability": "none"}
 
@@ -135,3 +135,26 @@ def test_an_earlier_audit_is_copied_whole_and_never_over_another(tmp_path, capsy
     with pytest.raises(SystemExit, match="expected REPORT#LABEL=NEW"):
         copy_request(f"{source}#medexp")
     capsys.readouterr()
+
+
+def test_several_samples_of_a_fit_are_averaged_and_the_first_is_the_one_scored_before():
+    """`--samples K`: the first release keeps the sample seed every earlier report scored (seed +
+    1000), so K = 1 is those reports' figure; the others get seeds of their own, and the run's
+    figures are the means, each sample's kept beside them."""
+    asked: list[int] = []
+
+    def sample(at: int) -> int:
+        asked.append(at)
+        return at
+
+    def scorer(rows: int) -> dict:  # figures that tell the samples apart, and a key a run does not keep
+        return {"quality": rows % 7 / 10, "auc_y": rows % 5 / 10, "score_seconds": 1.0}
+
+    one = scored_draws(sample, scorer, 3, 1)
+    assert asked == [1003] and one == {"quality": 1003 % 7 / 10, "auc_y": 1003 % 5 / 10}
+    asked.clear()
+    three = scored_draws(sample, scorer, 3, 3)
+    assert asked[0] == 1003 and len(set(asked)) == 3 and asked == [sample_seed(3, j) for j in range(3)]
+    assert three["samples"] == 3 and three["draws"][0] == one
+    for key in ("quality", "auc_y"):
+        assert three[key] == pytest.approx(sum(d[key] for d in three["draws"]) / 3)
