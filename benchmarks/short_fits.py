@@ -9,7 +9,9 @@ both files' SHA-256, and `--merge` pairs only runs of the same files). Per
 length and per `--config`: one fit of exactly that many epochs, in this process with `--threads`
 torch threads, then as many rows as the train set holds (sample seed: the seed + 1000), scored as
 fit_speed.py scores them: sdmetrics quality and, per target, the TSTR ROC AUC of a gradient-boosting
-model tested on the held-out 20%. Fit time is the process's CPU time.
+model tested on the held-out 20%. Fit time is the process's CPU time. `--samples K` scores K such
+releases of each synthguard fit (the first as above) and keeps their means, each sample's figures
+beside them: a TSTR AUC moves with the release drawn as well as with the fit.
 
 Where levers.py scores checkpoints of one long fit against a CPU budget, this fits each length on
 its own: the only honest comparison for a setting that reads the fit's length, such as a learning
