@@ -138,6 +138,13 @@ def fit_ctgan_package(kind: str, train: pd.DataFrame, resolved: Any, epochs: int
     """CTGAN or TVAE (`kind`; the `ctgan` package, its defaults but `epochs`, on the CPU, seeded
     with `seed`) fitted on typed rows `train`; `n` of its rows back as typed rows, as fit_speed.py
     fits and reads them."""
+    return fit_ctgan_package_draws(kind, train, resolved, epochs, seed, n, 1)[0]
+
+
+def fit_ctgan_package_draws(kind: str, train: pd.DataFrame, resolved: Any, epochs: int, seed: int, n: int,
+                            samples: int) -> list[pd.DataFrame]:
+    """`fit_ctgan_package`'s fit, read `samples` times: each draw `n` typed rows, the model's random
+    stream carried on from one draw to the next, so the first is the one `fit_ctgan_package` gives."""
     import ctgan
 
     if kind not in PEER_KINDS:
@@ -155,11 +162,14 @@ def fit_ctgan_package(kind: str, train: pd.DataFrame, resolved: Any, epochs: int
         model = getattr(ctgan, kind)(epochs=epochs, enable_gpu=False)
         model.set_random_state(seed)
         model.fit(frame, discrete_columns=discrete_columns(resolved))
-        rows = model.sample(n)
-    blank = np.random.default_rng(derive_seed(seed, 1))
-    for name, share in empty.items():
-        rows[name] = rows[name].where(blank.random(len(rows)) >= share)
-    return from_peer_frame(rows, resolved, train, f"{kind} rows")
+        draws = [model.sample(n) for _ in range(samples)]
+    out = []
+    for j, rows in enumerate(draws):
+        blank = np.random.default_rng(derive_seed(seed, 1) if j == 0 else derive_seed(seed, 1000 + j))
+        for name, share in empty.items():
+            rows[name] = rows[name].where(blank.random(len(rows)) >= share)
+        out.append(from_peer_frame(rows, resolved, train, f"{kind} rows"))
+    return out
 
 
 def fit_tvae(train: pd.DataFrame, resolved: Any, epochs: int, seed: int, n: int) -> pd.DataFrame:

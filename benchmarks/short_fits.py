@@ -10,8 +10,9 @@ length and per `--config`: one fit of exactly that many epochs, in this process 
 torch threads, then as many rows as the train set holds (sample seed: the seed + 1000), scored as
 fit_speed.py scores them: sdmetrics quality and, per target, the TSTR ROC AUC of a gradient-boosting
 model tested on the held-out 20%. Fit time is the process's CPU time. `--samples K` scores K such
-releases of each synthguard fit (the first as above) and keeps their means, each sample's figures
-beside them: a TSTR AUC moves with the release drawn as well as with the fit.
+releases of each fit (the first as above; a peer's further releases carry its random stream on)
+and keeps their means, each sample's figures beside them: a TSTR AUC moves with the release drawn
+as well as with the fit.
 
 Where levers.py scores checkpoints of one long fit against a CPU budget, this fits each length on
 its own: the only honest comparison for a setting that reads the fit's length, such as a learning
@@ -409,14 +410,14 @@ def figures(scores: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in scores.items() if k == "quality" or k.startswith("auc_")}
 
 
-def fit_peer(options: dict[str, Any], length: int, raw_train: Any, schema: Any, scorer: Scorer, seed: int
-             ) -> dict[str, Any]:
+def fit_peer(options: dict[str, Any], length: int, raw_train: Any, schema: Any, scorer: Scorer, seed: int,
+             samples: int = 1) -> dict[str, Any]:
     """The `peer=tvae` and `peer=ctgan` settings: that peer in place of synthguard (its other
     settings its own defaults), seeded and read as fit_speed.py fits it, scored alike; so that
     synthguard's settings pair with a peer by seed. It trains for the run's length, or for
     `epochs=N` of its own: `peer=tvae;epochs=300` in a 100-epoch run sets a short synthguard fit
     beside the peer at its default length."""
-    from _peers_common import fit_ctgan_package
+    from _peers_common import fit_ctgan_package_draws
 
     kinds = {"tvae": "TVAE", "ctgan": "CTGAN"}
     epochs = options.get("epochs", length)
@@ -425,9 +426,9 @@ def fit_peer(options: dict[str, Any], length: int, raw_train: Any, schema: Any, 
         raise SystemExit(f"--config {options}: `peer=` takes tvae or ctgan, and `epochs=` (a whole number) only")
     train = schema.parse(raw_train)
     resolved = schema.resolve(list(raw_train.columns))
-    rows, timing = timed(lambda: fit_ctgan_package(kinds[options["peer"]], train, resolved, epochs, seed,
-                                                   len(raw_train)))
-    return {**timing, **figures(scorer(rows))}
+    draws, timing = timed(lambda: fit_ctgan_package_draws(kinds[options["peer"]], train, resolved, epochs, seed,
+                                                          len(raw_train), samples))
+    return {**timing, **scored_draws(lambda at: draws.pop(0), scorer, seed, samples)}
 
 
 def sample_seed(seed: int, draw: int) -> int:
@@ -456,7 +457,7 @@ def fit_and_score(options: dict[str, Any], length: int, raw_train: Any, schema: 
     torch.set_num_threads(threads)
     options = dict(options)
     if options.get("peer") is not None:
-        return fit_peer(options, length, raw_train, schema, scorer, seed)
+        return fit_peer(options, length, raw_train, schema, scorer, seed, samples)
     final, gp_every = options.pop("lr_cosine", None), options.pop("gp_every", None)
     binary, modes = options.pop("binary", None), options.pop("modes", None)
     critic, sampling = options.pop("critic", None), options.pop("sampling", None)
@@ -696,8 +697,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated (default 0,1,2)")
     parser.add_argument("--config", action="append", default=None, help="settings key=value;... (repeat)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--samples", type=int, default=1, help="synthguard's releases scored per fit, their "
-                        "figures averaged (default 1; a peer is scored on one)")
+    parser.add_argument("--samples", type=int, default=1, help="releases scored per fit, their figures "
+                        "averaged (default 1)")
     parser.add_argument("--json", type=json_path, default=None)
     parser.add_argument("--merge", nargs="+", default=None, metavar="REPORT",
                         help="fit nothing: summarise the runs of these reports as one, against the first one's first "
