@@ -63,7 +63,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from _peers_common import code_version, describe_machine, fmt, json_path, machine, save_json, split
+from _peers_common import code_version, derive_seed, describe_machine, fmt, json_path, machine, save_json, split
 from fit_speed import Scorer, mean_interval
 from levers import TARGETS, lazy_penalty, parse_config
 
@@ -434,8 +434,6 @@ def fit_peer(options: dict[str, Any], length: int, raw_train: Any, schema: Any, 
 def sample_seed(seed: int, draw: int) -> int:
     """The sample seed of a fit's `draw`-th release: seed + 1000 for the first (as every report
     before `--samples` scored), a seed derived from it for the others."""
-    from _peers_common import derive_seed
-
     return seed + 1000 if draw == 0 else derive_seed(seed + 1000, draw)
 
 
